@@ -1,0 +1,336 @@
+"""The only module that changes task state in Redis: typed async methods over the Lua scripts.
+
+Every method is one script call per queue touched, or one pipelined round trip for several
+queues. Connection failures surface as ``BrokerUnavailable`` so callers handle one error type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .clock import now_ms
+from .errors import BrokerUnavailable, DuplicateTask, TaskIdConflict
+from .keys import Keys
+from .scripts import SCRIPTS
+from .task import DEQUEUE_FIELDS, Field, TaskInfo, TaskMessage, TaskState
+
+_BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
+_CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+
+Call = tuple[str, Sequence[str], Sequence[Any]]  # script name, KEYS, ARGV
+
+
+@dataclass(slots=True)
+class NewTask:
+    """A task to write, as the distributor built it."""
+
+    id: str
+    queue: str
+    type: str
+    payload: bytes
+    max_retry: int
+    enqueued_ms: int
+    due_ms: int = 0  # 0: pending now
+    timeout_ms: int | None = None
+    deadline_ms: int | None = None
+    retention_ms: int | None = None
+    unique_ttl_ms: int = 0  # 0: not unique
+
+
+class Broker:
+    """Task storage on one Redis connection pool, under one key prefix."""
+
+    def __init__(self, redis: Redis, keys: Keys, timeout: float = 5.0) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.timeout = timeout  # bound on one round trip: a stalled connection must not hang us
+        self._known_queues: set[str] = set()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _guard(self) -> AsyncIterator[None]:
+        """Bound a round trip by ``timeout`` and turn every connection failure into
+        BrokerUnavailable, the one error callers handle."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                yield
+        except TimeoutError as exc:
+            raise BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s") from exc
+        except _CONNECTION_ERRORS as exc:
+            raise BrokerUnavailable(f"Redis unreachable: {exc}") from exc
+
+    async def load_scripts(self) -> None:
+        """SCRIPT LOAD every script (idempotent); done up front and again after NOSCRIPT."""
+        async with self._guard():
+            await self._load_scripts()
+
+    async def _load_scripts(self) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for script in SCRIPTS.values():
+            pipe.script_load(script.source)
+        await pipe.execute()
+
+    async def _call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return (await self._call_many([(name, keys, args)]))[0]
+
+    async def _call_many(self, calls: Sequence[Call]) -> list[Any]:
+        """Run script calls in one pipelined round trip; reload scripts once on NOSCRIPT."""
+        async with self._guard():
+            results = await self._pipeline(calls)
+            if any(isinstance(r, NoScriptError) for r in results):
+                await self._load_scripts()
+                redo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+                for i, result in zip(
+                    redo, await self._pipeline([calls[i] for i in redo]), strict=True
+                ):
+                    results[i] = result
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
+        if len(calls) == 1:
+            name, keys, args = calls[0]
+            try:
+                return [await self.redis.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)]
+            except NoScriptError as exc:
+                return [exc]
+        pipe = self.redis.pipeline(transaction=False)
+        for name, keys, args in calls:
+            pipe.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)
+        return list(await pipe.execute(raise_on_error=False))
+
+    async def register_queues(self, queues: Iterable[str]) -> None:
+        """Add queue names to the global set read by inspection tools (once per name)."""
+        new = [q for q in queues if q not in self._known_queues]
+        if not new:
+            return
+        async with self._guard():
+            await self.redis.sadd(self.keys.queues, *new)
+        self._known_queues.update(new)
+
+    # -- the distributor's side -----------------------------------------------------------
+
+    def _enqueue_call(self, task: NewTask) -> Call:
+        qk = self.keys.queue(task.queue)
+        fields: list[Any] = [
+            Field.TYPE, task.type,
+            Field.PAYLOAD, task.payload,
+            Field.STATE, TaskState.SCHEDULED if task.due_ms else TaskState.PENDING,
+            Field.RETRIED, 0,
+            Field.MAX_RETRY, task.max_retry,
+            Field.ENQUEUED, task.enqueued_ms,
+        ]  # fmt: skip
+        optional = (
+            (Field.DUE, task.due_ms or None),
+            (Field.TIMEOUT, task.timeout_ms),
+            (Field.DEADLINE, task.deadline_ms),
+            (Field.RETENTION, task.retention_ms),
+        )
+        fields += [item for name, value in optional if value is not None for item in (name, value)]
+        unique_key = qk.unique(task.type, task.payload) if task.unique_ttl_ms else qk.unique_prefix
+        if task.unique_ttl_ms:
+            fields += [Field.UNIQUE, unique_key]
+        target = qk.scheduled if task.due_ms else qk.pending
+        keys = (qk.task(task.id), target, unique_key)
+        args = (task.id, task.due_ms, task.unique_ttl_ms, self.keys.wake_channel, task.queue)
+        return ("enqueue", keys, (*args, *fields))
+
+    @staticmethod
+    def _check_enqueued(task: NewTask, result: Any) -> None:
+        if result == 0:
+            raise TaskIdConflict(task.id, task.queue)
+        if isinstance(result, list):
+            raise DuplicateTask(task.type, task.queue, _text(result[1]) or None)
+
+    async def enqueue(self, task: NewTask) -> None:
+        """Write one task. Raises TaskIdConflict, DuplicateTask or BrokerUnavailable."""
+        await self.register_queues((task.queue,))
+        self._check_enqueued(task, await self._call(*self._enqueue_call(task)))
+
+    async def enqueue_many(self, tasks: Sequence[NewTask]) -> None:
+        """Write many tasks in pipelined round trips."""
+        await self.register_queues({t.queue for t in tasks})
+        for start in range(0, len(tasks), _BATCH):
+            chunk = tasks[start : start + _BATCH]
+            results = await self._call_many([self._enqueue_call(t) for t in chunk])
+            for task, result in zip(chunk, results, strict=True):
+                self._check_enqueued(task, result)
+
+    async def get(self, queue: str, task_id: str) -> TaskInfo | None:
+        async with self._guard():
+            raw = await self.redis.hgetall(self.keys.queue(queue).task(task_id))
+        if not raw:
+            return None
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        return TaskInfo.from_hash(task_id, queue, fields)
+
+    # -- the processor's side -------------------------------------------------------------
+
+    async def dequeue(
+        self, counts: dict[str, int], owner: str, lease_ms: int
+    ) -> tuple[dict[str, list[TaskMessage]], list[tuple[str, str]]]:
+        """Lease up to ``counts[q]`` pending tasks of each queue, in one round trip.
+
+        Returns the tasks taken per queue, and (queue, id) of ids whose data was missing.
+        """
+        wanted = [(q, n) for q, n in counts.items() if n > 0]
+        deadline = now_ms() + lease_ms
+        calls: list[Call] = []
+        for queue, n in wanted:
+            qk = self.keys.queue(queue)
+            calls.append(("dequeue", (qk.pending, qk.active), (n, deadline, owner, qk.task_prefix)))
+        taken: dict[str, list[TaskMessage]] = {}
+        missing: list[tuple[str, str]] = []
+        width = 1 + len(DEQUEUE_FIELDS)
+        for (queue, _), flat in zip(wanted, await self._call_many(calls), strict=True):
+            tasks = taken.setdefault(queue, [])
+            for i in range(0, len(flat), width):
+                task = _message(queue, flat[i : i + width])
+                if task is None:
+                    missing.append((queue, _text(flat[i])))
+                else:
+                    tasks.append(task)
+        return taken, missing
+
+    async def ack(self, owner: str, done: dict[str, list[str]]) -> list[tuple[str, str]]:
+        """Acknowledge finished tasks, per queue; returns (queue, id) whose lease was lost."""
+        now = now_ms()
+        calls: list[Call] = []
+        queues = [q for q, ids in done.items() if ids]
+        for queue in queues:
+            qk = self.keys.queue(queue)
+            calls.append(
+                ("ack", (qk.active, qk.completed), (owner, now, qk.task_prefix, *done[queue]))
+            )
+        results = await self._call_many(calls) if calls else []
+        return [(q, _text(i)) for q, lost in zip(queues, results, strict=True) for i in lost]
+
+    async def retry(self, queue: str, task_id: str, owner: str, due_ms: int, error: str) -> bool:
+        """Move a failed task to retry; False if its lease was lost."""
+        qk = self.keys.queue(queue)
+        keys = (qk.active, qk.retry, qk.task(task_id))
+        return bool(await self._call("retry", keys, (owner, task_id, now_ms(), due_ms, error)))
+
+    async def archive(self, queue: str, task_id: str, owner: str, error: str) -> bool:
+        """Archive a task; False if its lease was lost."""
+        qk = self.keys.queue(queue)
+        keys = (qk.active, qk.archived, qk.task(task_id))
+        return bool(await self._call("archive", keys, (owner, task_id, now_ms(), error)))
+
+    async def requeue(self, owner: str, held: dict[str, list[str]]) -> int:
+        """Give held tasks back to the front of pending, uncounted; returns how many."""
+        calls: list[Call] = []
+        for queue, ids in held.items():
+            if ids:
+                qk = self.keys.queue(queue)
+                args = (owner, qk.task_prefix, self.keys.wake_channel, queue, *ids)
+                calls.append(("requeue", (qk.active, qk.pending), args))
+        return sum(await self._call_many(calls)) if calls else 0
+
+    async def extend(
+        self, owner: str, held: dict[str, list[str]], lease_ms: int
+    ) -> list[tuple[str, str]]:
+        """Extend leases of running tasks; returns (queue, id) no longer leased to ``owner``."""
+        deadline = now_ms() + lease_ms
+        queues = [q for q, ids in held.items() if ids]
+        calls: list[Call] = []
+        for queue in queues:
+            qk = self.keys.queue(queue)
+            calls.append(("extend", (qk.active,), (owner, deadline, qk.task_prefix, *held[queue])))
+        results = await self._call_many(calls) if calls else []
+        return [(q, _text(i)) for q, lost in zip(queues, results, strict=True) for i in lost]
+
+    async def forward(self, queues: Sequence[str]) -> int | None:
+        """Move due scheduled and retry tasks to pending; returns the next due time (ms) or None."""
+        now = now_ms()
+        pending = list(queues)
+        next_due: int | None = None
+        while pending:
+            calls: list[Call] = []
+            for queue in pending:
+                qk = self.keys.queue(queue)
+                args = (now, _BATCH, qk.task_prefix, self.keys.wake_channel, queue)
+                calls.append(("forward", (qk.scheduled, qk.pending), args))
+                calls.append(("forward", (qk.retry, qk.pending), args))
+            results = await self._call_many(calls)
+            full = set()
+            for i, (moved, first) in enumerate(results):
+                if moved == _BATCH:
+                    full.add(pending[i // 2])
+                due = int(float(first))
+                if due >= 0 and (next_due is None or due < next_due):
+                    next_due = due
+            pending = [q for q in pending if q in full]
+        return next_due
+
+    async def recover(self, queues: Sequence[str], error: str) -> tuple[list[str], list[str]]:
+        """Take back tasks with expired leases; returns (ids to retry, ids archived)."""
+        now = now_ms()
+        calls: list[Call] = []
+        for queue in queues:
+            qk = self.keys.queue(queue)
+            keys = (qk.active, qk.retry, qk.archived)
+            calls.append(("recover", keys, (now, _BATCH, qk.task_prefix, error)))
+        retried: list[str] = []
+        archived: list[str] = []
+        for to_retry, to_archive in await self._call_many(calls):
+            retried += [_text(i) for i in to_retry]
+            archived += [_text(i) for i in to_archive]
+        return retried, archived
+
+    async def trim(
+        self, queues: Sequence[str], archive_max_size: int, archive_max_age_ms: int
+    ) -> int:
+        """Delete expired completed tasks and archived tasks past the limits; returns count."""
+        now = now_ms()
+        calls: list[Call] = []
+        for queue in queues:
+            qk = self.keys.queue(queue)
+            args = (now, now - archive_max_age_ms, archive_max_size, qk.task_prefix, _BATCH)
+            calls.append(("trim", (qk.completed, qk.archived), args))
+        return sum(await self._call_many(calls))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if value else None
+
+
+def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
+    """A dequeued row as a TaskMessage; None when the hash was gone. Fields that cannot be
+    read give a message marked corrupt, which the processor archives with that reason."""
+    task_id, type_, payload, retried, max_retry, timeout, deadline, enqueued = row
+    if not type_:
+        return None
+    try:
+        return TaskMessage(
+            id=_text(task_id),
+            queue=queue,
+            type=_text(type_),
+            payload=payload or b"",
+            retried=int(retried or 0),
+            max_retry=int(max_retry or 0),
+            timeout_ms=_optional_int(timeout),
+            deadline_ms=_optional_int(deadline),
+            enqueued_ms=int(enqueued or 0),
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
+        return TaskMessage(
+            id=_text(task_id), queue=queue, type=bytes(type_).decode(errors="replace"), payload=b"", retried=0, max_retry=0,
+            timeout_ms=None, deadline_ms=None, enqueued_ms=0, corrupt=f"unreadable task fields: {exc}",
+        )  # fmt: skip

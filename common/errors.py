@@ -1,0 +1,123 @@
+"""Errors tandemq raises, as a tree you can catch at any level::
+
+    TandemqError
+     ├── ConfigError              a setting or environment variable has a bad value
+     ├── RegistryError            a payload type or handler registered twice, or not a model
+     ├── BrokerUnavailable        Redis could not be reached (after the configured retries)
+     ├── SendError                send() refused the task; nothing was written
+     │    ├── InvalidSendOptions  options that contradict or are out of range (also a ValueError)
+     │    ├── TaskIdConflict      a task with this task_id already exists in the queue
+     │    ├── DuplicateTask       an equal task is still locked by unique_for
+     │    └── PayloadTooLarge     the encoded payload is over TANDEMQ_MAX_PAYLOAD_BYTES
+     └── TaskError                why a task failed, as recorded in its last_error
+          ├── UnknownTaskType     no handler is registered for the task's type
+          ├── InvalidPayload      the payload failed validation against the handler's model
+          ├── CorruptTask         the task data in Redis could not be decoded
+          ├── TaskTimeout         the handler ran past its timeout and was cancelled
+          ├── DeadlineExceeded    the task's deadline passed before or while it ran
+          └── LeaseExpired        the processor running it died or stalled past its lease
+
+Handlers control retries with two exceptions that are not errors of tandemq itself:
+``SkipRetry`` archives the task at once, ``RetryIn(delay)`` retries after ``delay``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+class TandemqError(Exception):
+    """Base of every error tandemq raises."""
+
+
+class ConfigError(TandemqError):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+class RegistryError(TandemqError):
+    """A payload type or handler was registered twice, or is not a pydantic model."""
+
+
+class BrokerUnavailable(TandemqError):
+    """Redis could not be reached; the operation did not happen."""
+
+
+class SendError(TandemqError):
+    """send() refused the task; nothing was written."""
+
+
+class InvalidSendOptions(SendError, ValueError):
+    """Send options out of range or contradicting each other."""
+
+
+class TaskIdConflict(SendError):
+    """A task with this id already exists in the queue."""
+
+    def __init__(self, task_id: str, queue: str) -> None:
+        super().__init__(f"task id {task_id!r} already exists in queue {queue!r}")
+        self.task_id = task_id
+        self.queue = queue
+
+
+class DuplicateTask(SendError):
+    """An equal task (type, payload, queue) is still held by its unique_for lock."""
+
+    def __init__(self, type_name: str, queue: str, holder: str | None) -> None:
+        super().__init__(
+            f"duplicate {type_name} in queue {queue!r}: task {holder!r} holds its unique lock"
+        )
+        self.type_name = type_name
+        self.queue = queue
+        self.holder = holder
+
+
+class PayloadTooLarge(SendError):
+    """The encoded payload is larger than the configured limit."""
+
+    def __init__(self, type_name: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"{type_name} payload is {size} bytes, over the limit of {limit}"
+            " (TANDEMQ_MAX_PAYLOAD_BYTES); store large data elsewhere and send a reference"
+        )
+        self.size = size
+        self.limit = limit
+
+
+class TaskError(TandemqError):
+    """Why a task failed, in the words kept in its last_error."""
+
+
+class UnknownTaskType(TaskError):
+    """No handler is registered for the task's type."""
+
+
+class InvalidPayload(TaskError):
+    """The payload failed validation against the handler's model."""
+
+
+class CorruptTask(TaskError):
+    """The task data in Redis could not be decoded."""
+
+
+class TaskTimeout(TaskError):
+    """The handler ran past its timeout and was cancelled."""
+
+
+class DeadlineExceeded(TaskError):
+    """The task's deadline passed."""
+
+
+class LeaseExpired(TaskError):
+    """The processor holding the task stopped renewing its lease."""
+
+
+class SkipRetry(Exception):
+    """Raised by a handler: archive the task now, whatever retries are left."""
+
+
+class RetryIn(Exception):
+    """Raised by a handler: retry after ``delay`` instead of the retry_delay policy."""
+
+    def __init__(self, delay: timedelta, reason: str = "") -> None:
+        super().__init__(reason or f"retry requested in {delay.total_seconds():g}s")
+        self.delay = delay

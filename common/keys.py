@@ -1,0 +1,85 @@
+"""Every Redis key and channel name tandemq uses; nothing else builds one.
+
+Layout, with ``p`` the prefix and ``q`` the queue name used as a Redis Cluster hash tag, so every
+key of one queue lives in one slot and one Lua script can change them atomically::
+
+    p:queues                 SET     names of every queue ever sent to (for inspection)
+    p:{q}:pending            LIST    task ids ready to run; LPUSH to add, RPOP to take (FIFO)
+    p:{q}:active             ZSET    task id -> lease deadline (ms); the lease *is* membership
+    p:{q}:scheduled          ZSET    task id -> due time (ms), from process_in / process_at
+    p:{q}:retry              ZSET    task id -> due time (ms) of the next attempt
+    p:{q}:archived           ZSET    task id -> archived at (ms); trimmed by size and age
+    p:{q}:completed          ZSET    task id -> expiry (ms); only tasks sent with a retention
+    p:{q}:t:<id>             HASH    the task: envelope fields and mutable state (see TaskFields)
+    p:{q}:u:<digest>         STRING  unique lock, value is the owning task id, with a TTL
+    p:wake                   CHANNEL published when a queue goes from empty to non-empty
+
+Scripts that must reach a task hash from an id taken out of a list build the name
+``task_prefix(q) + id`` inside Lua; ``task_prefix`` is passed in as an ARGV for that reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+_HASH_TAG_FORBIDDEN = ("{", "}")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """The keys of one queue; all share the ``{queue}`` hash tag."""
+
+    pending: str
+    active: str
+    scheduled: str
+    retry: str
+    archived: str
+    completed: str
+    task_prefix: str
+    unique_prefix: str
+
+    def task(self, task_id: str) -> str:
+        return self.task_prefix + task_id
+
+    def unique(self, type_name: str, payload: bytes) -> str:
+        digest = hashlib.sha256(type_name.encode() + b"\0" + payload).hexdigest()
+        return self.unique_prefix + digest
+
+
+class Keys:
+    """Key names under one prefix. ``Keys("tandemq").queue("default").pending``."""
+
+    def __init__(self, prefix: str = "tandemq") -> None:
+        if not prefix or any(c in prefix for c in _HASH_TAG_FORBIDDEN):
+            raise ValueError(f"key prefix must be non-empty and without braces, got {prefix!r}")
+        self.prefix = prefix
+        self.queues = f"{prefix}:queues"
+        self.wake_channel = f"{prefix}:wake"
+        self._cache: dict[str, QueueKeys] = {}
+
+    def queue(self, name: str) -> QueueKeys:
+        keys = self._cache.get(name)
+        if keys is None:
+            validate_queue_name(name)
+            base = f"{self.prefix}:{{{name}}}"
+            keys = QueueKeys(
+                pending=f"{base}:pending",
+                active=f"{base}:active",
+                scheduled=f"{base}:scheduled",
+                retry=f"{base}:retry",
+                archived=f"{base}:archived",
+                completed=f"{base}:completed",
+                task_prefix=f"{base}:t:",
+                unique_prefix=f"{base}:u:",
+            )
+            self._cache[name] = keys
+        return keys
+
+
+def validate_queue_name(name: str) -> None:
+    """Queue names become hash tags, so they must be non-empty and brace-free."""
+    if not name or any(c in name for c in _HASH_TAG_FORBIDDEN) or name != name.strip():
+        raise ValueError(
+            f"invalid queue name {name!r}: must be non-empty, no braces or edge spaces"
+        )

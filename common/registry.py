@@ -1,0 +1,52 @@
+"""Payload models and their wire type names.
+
+A payload type is any pydantic model. Its wire name defaults to ``module.QualName``; set a
+``tandemq_type: ClassVar[str] = "email.verify"`` on the model to pick a stable name that
+survives a rename or a move to another module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from .errors import RegistryError
+
+TYPE_ATTRIBUTE = "tandemq_type"
+
+
+def type_name(model: type[BaseModel]) -> str:
+    """The wire type name of a payload model."""
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise RegistryError(f"payload type must be a pydantic BaseModel subclass, got {model!r}")
+    explicit: Any = getattr(model, TYPE_ATTRIBUTE, None)
+    if explicit is not None:
+        if not isinstance(explicit, str) or not explicit:
+            raise RegistryError(f"{model.__qualname__}.{TYPE_ATTRIBUTE} must be a non-empty str")
+        return explicit
+    return f"{model.__module__}.{model.__qualname__}"
+
+
+class PayloadRegistry:
+    """Wire type name -> payload model, failing loudly when two models claim one name."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, type[BaseModel]] = {}
+
+    def register(self, model: type[BaseModel]) -> str:
+        name = type_name(model)
+        known = self._models.get(name)
+        if known is not None and known is not model:
+            raise RegistryError(
+                f"type name {name!r} is claimed by both {known.__module__}.{known.__qualname__}"
+                f" and {model.__module__}.{model.__qualname__}"
+            )
+        self._models[name] = model
+        return name
+
+    def get(self, name: str) -> type[BaseModel] | None:
+        return self._models.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._models)

@@ -1,0 +1,48 @@
+"""The Lua scripts, read once from ``common/scripts/*.lua`` and called by SHA.
+
+Each script is prefixed with ``_lib.lua`` (the shared lease check and wake-up push) before its
+SHA is taken. Calls use EVALSHA; when Redis answers NOSCRIPT (it restarted, or SCRIPT FLUSH
+ran) the caller loads every script again and repeats the call: see ``Broker._call``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+
+_NAMES = (
+    "enqueue",
+    "dequeue",
+    "ack",
+    "retry",
+    "archive",
+    "forward",
+    "recover",
+    "extend",
+    "requeue",
+    "trim",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    name: str
+    source: str
+    sha: str
+
+
+def _read(name: str) -> str:
+    return resources.files("common").joinpath("scripts", f"{name}.lua").read_text("utf-8")
+
+
+def _load_all() -> dict[str, Script]:
+    lib = _read("_lib")
+    scripts = {}
+    for name in _NAMES:
+        source = f"{lib}\n-- {name}.lua\n{_read(name)}"
+        scripts[name] = Script(name, source, hashlib.sha1(source.encode()).hexdigest())
+    return scripts
+
+
+SCRIPTS: dict[str, Script] = _load_all()

@@ -1,0 +1,17 @@
+-- Archive a task for good: retries spent, SkipRetry, or input that can never succeed.
+-- KEYS[1] -> p:{q}:active (ZSET)
+-- KEYS[2] -> p:{q}:archived (ZSET id -> archived at ms)
+-- KEYS[3] -> p:{q}:t:<id>
+-- ARGV[1] -> owner (processor id)
+-- ARGV[2] -> task id
+-- ARGV[3] -> now, epoch ms
+-- ARGV[4] -> error text
+-- Returns 1 archived; 0 the lease was lost (nothing changed).
+if not leased(KEYS[1], KEYS[3], ARGV[2], ARGV[1]) then
+  return 0
+end
+redis.call("ZREM", KEYS[1], ARGV[2])
+redis.call("ZADD", KEYS[2], ARGV[3], ARGV[2])
+redis.call("HSET", KEYS[3], "state", "archived", "error", ARGV[4], "failed", ARGV[3])
+redis.call("HDEL", KEYS[3], "owner")
+return 1

@@ -1,0 +1,29 @@
+-- Take up to N pending tasks and lease them to one processor.
+-- KEYS[1] -> p:{q}:pending (LIST)
+-- KEYS[2] -> p:{q}:active (ZSET id -> lease deadline)
+-- ARGV[1] -> N, how many to take
+-- ARGV[2] -> lease deadline, epoch ms
+-- ARGV[3] -> owner: the processor id written into each task hash
+-- ARGV[4] -> task key prefix p:{q}:t: (task hashes are built as prefix .. id)
+-- Returns a flat array, 8 entries per task taken: id, then the fields type, payload, retried,
+-- max_retry, timeout, deadline, enqueued (false where absent). An id whose hash is gone comes
+-- back with false fields and is not leased (the caller logs it).
+local ids = redis.call("RPOP", KEYS[1], ARGV[1])
+if not ids then
+  return {}
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[4] .. id
+  local f = redis.call("HMGET", key,
+    "type", "payload", "retried", "max_retry", "timeout", "deadline", "enqueued")
+  if f[1] then
+    redis.call("ZADD", KEYS[2], ARGV[2], id)
+    redis.call("HSET", key, "state", "active", "owner", ARGV[3])
+  end
+  out[#out + 1] = id
+  for i = 1, 7 do
+    out[#out + 1] = f[i]
+  end
+end
+return out

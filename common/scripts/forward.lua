@@ -1,0 +1,19 @@
+-- Move due tasks from a scheduled or retry set to pending.
+-- KEYS[1] -> p:{q}:scheduled or p:{q}:retry (ZSET id -> due ms)
+-- KEYS[2] -> p:{q}:pending (LIST)
+-- ARGV[1] -> now, epoch ms
+-- ARGV[2] -> most tasks to move in this call
+-- ARGV[3] -> task key prefix p:{q}:t:
+-- ARGV[4] -> wake channel p:wake
+-- ARGV[5] -> queue name
+-- Returns {moved, due time of the earliest task left as a string, or "-1" when none}.
+local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, ARGV[2])
+if #ids > 0 then
+  for _, id in ipairs(ids) do
+    redis.call("HSET", ARGV[3] .. id, "state", "pending")
+  end
+  redis.call("ZREM", KEYS[1], unpack(ids))
+  push_pending(KEYS[2], ids, ARGV[4], ARGV[5])
+end
+local first = redis.call("ZRANGE", KEYS[1], 0, 0, "WITHSCORES")
+return {#ids, first[2] or "-1"}

@@ -1,0 +1,19 @@
+-- Schedule the next attempt of a task whose handler failed; counts one retry.
+-- KEYS[1] -> p:{q}:active (ZSET)
+-- KEYS[2] -> p:{q}:retry (ZSET id -> due ms)
+-- KEYS[3] -> p:{q}:t:<id>
+-- ARGV[1] -> owner (processor id)
+-- ARGV[2] -> task id
+-- ARGV[3] -> now, epoch ms
+-- ARGV[4] -> due time of the next attempt, epoch ms
+-- ARGV[5] -> error text
+-- Returns 1 moved to retry; 0 the lease was lost (nothing changed).
+if not leased(KEYS[1], KEYS[3], ARGV[2], ARGV[1]) then
+  return 0
+end
+redis.call("ZREM", KEYS[1], ARGV[2])
+redis.call("ZADD", KEYS[2], ARGV[4], ARGV[2])
+redis.call("HINCRBY", KEYS[3], "retried", 1)
+redis.call("HSET", KEYS[3], "state", "retry", "due", ARGV[4], "error", ARGV[5], "failed", ARGV[3])
+redis.call("HDEL", KEYS[3], "owner")
+return 1

@@ -1,0 +1,26 @@
+-- Delete completed tasks past their retention, and archived tasks past the age or size limit.
+-- KEYS[1] -> p:{q}:completed (ZSET id -> expiry ms)
+-- KEYS[2] -> p:{q}:archived (ZSET id -> archived at ms)
+-- ARGV[1] -> now, epoch ms
+-- ARGV[2] -> archive cutoff, epoch ms: archived before this are deleted
+-- ARGV[3] -> archive max size
+-- ARGV[4] -> task key prefix p:{q}:t:
+-- ARGV[5] -> most tasks to delete per rule in this call
+-- Returns how many tasks were deleted.
+local deleted = 0
+local function drop(zset, ids)
+  for _, id in ipairs(ids) do
+    redis.call("DEL", ARGV[4] .. id)
+  end
+  if #ids > 0 then
+    redis.call("ZREM", zset, unpack(ids))
+  end
+  deleted = deleted + #ids
+end
+drop(KEYS[1], redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, ARGV[5]))
+drop(KEYS[2], redis.call("ZRANGEBYSCORE", KEYS[2], "-inf", "(" .. ARGV[2], "LIMIT", 0, ARGV[5]))
+local excess = redis.call("ZCARD", KEYS[2]) - tonumber(ARGV[3])
+if excess > 0 then
+  drop(KEYS[2], redis.call("ZRANGE", KEYS[2], 0, math.min(excess, tonumber(ARGV[5])) - 1))
+end
+return deleted

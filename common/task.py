@@ -1,0 +1,144 @@
+"""The task as stored in Redis: hash field names, states, the envelope a processor runs, and
+the read model (TaskInfo) returned to users. Pure data: no Redis handle here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .clock import from_ms
+
+
+class TaskState(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    ACTIVE = "active"
+    RETRY = "retry"
+    ARCHIVED = "archived"
+    COMPLETED = "completed"
+
+
+class Field:
+    """Field names of the task hash ``p:{q}:t:<id>``; the Lua scripts use the same literals."""
+
+    TYPE = "type"  # wire type name of the payload
+    PAYLOAD = "payload"  # the payload's JSON, exactly as pydantic encoded it
+    STATE = "state"  # a TaskState value
+    RETRIED = "retried"  # failed attempts so far
+    MAX_RETRY = "max_retry"  # retries allowed before archiving
+    TIMEOUT = "timeout"  # per-attempt timeout, ms (absent: processor default)
+    DEADLINE = "deadline"  # absolute deadline, epoch ms (absent: none)
+    RETENTION = "retention"  # keep completed task this many ms (absent: delete on success)
+    UNIQUE = "unique"  # key of the unique lock this task holds (absent: none)
+    ENQUEUED = "enqueued"  # epoch ms of send
+    DUE = "due"  # epoch ms of the next planned run (scheduled/retry)
+    OWNER = "owner"  # id of the processor holding the lease while active
+    ERROR = "error"  # last error text (traceback)
+    FAILED = "failed"  # epoch ms of the last failure
+    DONE = "done"  # epoch ms of completion
+
+
+# What dequeue.lua returns for each task, in this order (after the id).
+DEQUEUE_FIELDS = (
+    Field.TYPE,
+    Field.PAYLOAD,
+    Field.RETRIED,
+    Field.MAX_RETRY,
+    Field.TIMEOUT,
+    Field.DEADLINE,
+    Field.ENQUEUED,
+)
+
+
+@dataclass(slots=True)
+class TaskMessage:
+    """A task handed to a processor by dequeue: what a run needs, nothing more."""
+
+    id: str
+    queue: str
+    type: str
+    payload: bytes
+    retried: int
+    max_retry: int
+    timeout_ms: int | None
+    deadline_ms: int | None
+    enqueued_ms: int
+    corrupt: str | None = None  # why the stored fields could not be read, if they could not
+
+
+class TaskInfo(BaseModel):
+    """A snapshot of one task, as returned by ``Distributor.get_task``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    type: str
+    queue: str
+    state: TaskState
+    payload: Any
+    retried: int
+    max_retry: int
+    last_error: str | None = None
+    enqueued_at: datetime | None = None
+    next_process_at: datetime | None = None
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    timeout: timedelta | None = None
+    deadline: datetime | None = None
+    retention: timedelta | None = None
+
+    @classmethod
+    def from_hash(cls, task_id: str, queue: str, fields: dict[str, str]) -> TaskInfo:
+        """Build from the task hash (decoded to str); tolerant of missing or bad payload JSON."""
+        raw = fields.get(Field.PAYLOAD, "")
+        try:
+            payload: Any = json.loads(raw)
+        except ValueError:
+            payload = raw
+        return cls(
+            id=task_id,
+            type=fields.get(Field.TYPE, ""),
+            queue=queue,
+            state=_state(fields.get(Field.STATE)),
+            payload=payload,
+            retried=_int(fields, Field.RETRIED) or 0,
+            max_retry=_int(fields, Field.MAX_RETRY) or 0,
+            last_error=fields.get(Field.ERROR) or None,
+            enqueued_at=_time(fields, Field.ENQUEUED),
+            next_process_at=_time(fields, Field.DUE),
+            completed_at=_time(fields, Field.DONE),
+            failed_at=_time(fields, Field.FAILED),
+            timeout=_span(fields, Field.TIMEOUT),
+            deadline=_time(fields, Field.DEADLINE),
+            retention=_span(fields, Field.RETENTION),
+        )
+
+
+def _state(value: str | None) -> TaskState:
+    try:
+        return TaskState(value or TaskState.PENDING)
+    except ValueError:
+        return TaskState.PENDING
+
+
+def _int(fields: dict[str, str], name: str) -> int | None:
+    """A numeric field; None when absent or unreadable (a corrupt task must still be shown)."""
+    try:
+        return int(fields[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _time(fields: dict[str, str], name: str) -> datetime | None:
+    value = _int(fields, name)
+    return None if value is None else from_ms(value)
+
+
+def _span(fields: dict[str, str], name: str) -> timedelta | None:
+    value = _int(fields, name)
+    return None if value is None else timedelta(milliseconds=value)
