@@ -1,0 +1,27 @@
+"""The sending side of tandemq: ``Distributor`` writes typed tasks to Redis."""
+
+from common.errors import (
+    BrokerUnavailable,
+    DuplicateTask,
+    InvalidSendOptions,
+    PayloadTooLarge,
+    SendError,
+    TaskIdConflict,
+)
+from common.task import TaskInfo, TaskState
+
+from .client import Distributor
+from .options import SendOptions
+
+__all__ = [
+    "BrokerUnavailable",
+    "Distributor",
+    "DuplicateTask",
+    "InvalidSendOptions",
+    "PayloadTooLarge",
+    "SendError",
+    "SendOptions",
+    "TaskIdConflict",
+    "TaskInfo",
+    "TaskState",
+]

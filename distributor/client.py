@@ -1,0 +1,193 @@
+"""The Distributor: the client an application sends tasks with. No background loops."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from common.broker import Broker, NewTask
+from common.clock import from_ms, now_ms, to_ms
+from common.connection import create_redis
+from common.errors import InvalidSendOptions, PayloadTooLarge, TaskIdConflict
+from common.keys import Keys
+from common.logging import get_logger
+from common.registry import type_name
+from common.settings import Settings
+from common.task import TaskInfo, TaskState
+
+from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
+
+
+def _ms(span: timedelta | None) -> int | None:
+    return None if span is None else max(1, int(span.total_seconds() * 1000))
+
+
+class Distributor:
+    """Sends typed tasks to Redis. Use as ``async with Distributor.from_env() as d: ...``."""
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        prefix: str | None = None,
+        redis: Redis | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or Settings.load(env=False, redis_url=redis_url, prefix=prefix)
+        self._owns_redis = redis is None
+        s = self.settings
+        self.redis = (
+            redis if redis is not None else create_redis(s.redis_url, retries=s.redis_retries)
+        )
+        self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
+        self._log = get_logger()
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Distributor:
+        """Settings from the environment (REDIS_URL, TANDEMQ_PREFIX); keywords override."""
+        return cls(settings=Settings.load(**overrides))
+
+    async def __aenter__(self) -> Self:
+        await self._broker.load_scripts()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owns_redis:
+            await self.redis.aclose()
+
+    async def send(
+        self,
+        payload: BaseModel,
+        *,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+        process_in: timedelta | None = None,
+        process_at: datetime | None = None,
+        timeout: timedelta | None = None,
+        deadline: datetime | None = None,
+        task_id: str | None = None,
+        retention: timedelta | None = None,
+        unique_for: timedelta | None = None,
+    ) -> TaskInfo:
+        """Write one task in one round trip and return its info.
+
+        Raises InvalidSendOptions, PayloadTooLarge, TaskIdConflict (task_id exists),
+        DuplicateTask (unique_for lock held), or BrokerUnavailable once Redis has not answered
+        within TANDEMQ_REDIS_RETRIES reconnects and TANDEMQ_REDIS_TIMEOUT_SECONDS.
+        """
+        options = SendOptions(
+            queue,
+            max_retry,
+            process_in,
+            process_at,
+            timeout,
+            deadline,
+            task_id,
+            retention,
+            unique_for,
+        )
+        task = self._new_task(payload, options)
+        try:
+            await self._broker.enqueue(task)
+        except TaskIdConflict:
+            if task_id is not None:
+                raise
+            # A generated id cannot collide: the client retried a send whose reply was lost
+            # on a dropped connection, and the first attempt had written the task.
+        return self._sent(task, payload)
+
+    async def send_many(
+        self,
+        payloads: Sequence[BaseModel],
+        *,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+        process_in: timedelta | None = None,
+        process_at: datetime | None = None,
+        timeout: timedelta | None = None,
+        deadline: datetime | None = None,
+        retention: timedelta | None = None,
+    ) -> list[TaskInfo]:
+        """Write many tasks with the same options in pipelined round trips (ids are generated).
+
+        One ``task.enqueued_many`` log line is written instead of one per task.
+        """
+        options = SendOptions(
+            queue, max_retry, process_in, process_at, timeout, deadline, None, retention
+        )
+        tasks = [self._new_task(p, options) for p in payloads]
+        await self._broker.enqueue_many(tasks)
+        self._log.info("task.enqueued_many", queue=queue, count=len(tasks))
+        return [self._info(t, p) for t, p in zip(tasks, payloads, strict=True)]
+
+    async def get_task(self, task_id: str, queue: str = DEFAULT_QUEUE) -> TaskInfo | None:
+        """The task's current state, or None if it does not exist (any more)."""
+        return await self._broker.get(queue, task_id)
+
+    def _new_task(self, payload: BaseModel, options: SendOptions) -> NewTask:
+        if not isinstance(payload, BaseModel):
+            raise InvalidSendOptions(f"payload must be a pydantic model, got {type(payload)!r}")
+        unique = options.unique_for
+        name = type_name(type(payload))
+        encoded = payload.__pydantic_serializer__.to_json(payload)
+        if len(encoded) > self.settings.max_payload_bytes:
+            raise PayloadTooLarge(name, len(encoded), self.settings.max_payload_bytes)
+        return NewTask(
+            id=options.task_id or uuid.uuid4().hex,
+            queue=options.queue,
+            type=name,
+            payload=encoded,
+            max_retry=options.max_retry,
+            enqueued_ms=now_ms(),
+            due_ms=options.due_ms(),
+            timeout_ms=_ms(options.timeout),
+            deadline_ms=None if options.deadline is None else to_ms(options.deadline),
+            retention_ms=_ms(options.retention),
+            unique_ttl_ms=_ms(unique) or 0,
+        )
+
+    def _sent(self, task: NewTask, payload: BaseModel) -> TaskInfo:
+        info = self._info(task, payload)
+        self._log.info(
+            "task.enqueued",
+            task_id=task.id,
+            type=task.type,
+            queue=task.queue,
+            max_retry=task.max_retry,
+            process_at=info.next_process_at.isoformat() if info.next_process_at else None,
+        )
+        return info
+
+    @staticmethod
+    def _info(task: NewTask, payload: BaseModel) -> TaskInfo:
+        fields = {"type": task.type, "retried": "0", "max_retry": str(task.max_retry)}
+        info = TaskInfo.from_hash(task.id, task.queue, fields)
+        return info.model_copy(
+            update={
+                "state": TaskState.SCHEDULED if task.due_ms else TaskState.PENDING,
+                "payload": payload.model_dump(mode="json"),
+                "enqueued_at": from_ms(task.enqueued_ms),
+                "next_process_at": from_ms(task.due_ms) if task.due_ms else None,
+                "timeout": _span(task.timeout_ms),
+                "deadline": from_ms(task.deadline_ms) if task.deadline_ms else None,
+                "retention": _span(task.retention_ms),
+            }
+        )
+
+
+def _span(ms: int | None) -> timedelta | None:
+    return None if ms is None else timedelta(milliseconds=ms)

@@ -1,0 +1,63 @@
+"""Send options, validated once before any I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from common.clock import now_ms, to_ms
+from common.errors import InvalidSendOptions
+from common.keys import validate_queue_name
+
+DEFAULT_QUEUE = "default"
+DEFAULT_MAX_RETRY = 25  # as asynq
+MAX_TASK_ID_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """How and when a task runs. All durations are timedeltas; all moments aware datetimes."""
+
+    queue: str = DEFAULT_QUEUE
+    max_retry: int = DEFAULT_MAX_RETRY
+    process_in: timedelta | None = None
+    process_at: datetime | None = None
+    timeout: timedelta | None = None
+    deadline: datetime | None = None
+    task_id: str | None = None
+    retention: timedelta | None = None
+    unique_for: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            validate_queue_name(self.queue)
+        except ValueError as exc:
+            raise InvalidSendOptions(str(exc)) from None
+        if isinstance(self.max_retry, bool) or self.max_retry < 0:
+            raise InvalidSendOptions(f"max_retry must be an int >= 0, got {self.max_retry!r}")
+        if self.process_in is not None and self.process_at is not None:
+            raise InvalidSendOptions("give process_in or process_at, not both")
+        if self.process_in is not None and self.process_in < timedelta(0):
+            raise InvalidSendOptions(f"process_in must not be negative, got {self.process_in}")
+        for name in ("process_at", "deadline"):
+            moment = getattr(self, name)
+            if moment is not None and moment.tzinfo is None:
+                raise InvalidSendOptions(f"{name} must be timezone-aware, got {moment.isoformat()}")
+        for name in ("timeout", "retention", "unique_for"):
+            span = getattr(self, name)
+            if span is not None and span <= timedelta(0):
+                raise InvalidSendOptions(f"{name} must be positive, got {span}")
+        if self.unique_for is not None and self.unique_for < timedelta(seconds=1):
+            raise InvalidSendOptions(f"unique_for must be at least 1 second, got {self.unique_for}")
+        if self.task_id is not None and not (0 < len(self.task_id) <= MAX_TASK_ID_LENGTH):
+            raise InvalidSendOptions(f"task_id must be 1-{MAX_TASK_ID_LENGTH} characters long")
+
+    def due_ms(self) -> int:
+        """Epoch ms when the task may first run, or 0 for now."""
+        if self.process_at is not None:
+            due = to_ms(self.process_at)
+        elif self.process_in is not None and self.process_in > timedelta(0):
+            due = now_ms() + int(self.process_in.total_seconds() * 1000)
+        else:
+            return 0
+        return due if due > now_ms() else 0
