@@ -1,0 +1,18 @@
+"""The working side of tandemq: ``Processor`` runs handlers for tasks from weighted queues."""
+
+from common.errors import RetryIn, SkipRetry
+from common.task import TaskInfo
+
+from .handlers import TaskContext
+from .processor import Processor
+from .retry import RetryDelay, default_retry_delay
+
+__all__ = [
+    "Processor",
+    "RetryDelay",
+    "RetryIn",
+    "SkipRetry",
+    "TaskContext",
+    "TaskInfo",
+    "default_retry_delay",
+]

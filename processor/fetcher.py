@@ -1,0 +1,117 @@
+"""Fills free slots: draws queues for them, leases tasks in one round trip, hands them to the
+workers; waits for a wake-up (or the fallback poll) when every queue is empty."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from common.broker import Broker
+from common.errors import BrokerUnavailable
+from common.logging import get_logger
+from common.task import TaskMessage
+
+from .inflight import Inflight
+from .selection import strict_counts, weighted_counts
+
+
+class Fetcher:
+    def __init__(
+        self,
+        broker: Broker,
+        owner: str,
+        queues: dict[str, int],
+        strict: bool,
+        inflight: Inflight,
+        out: asyncio.Queue[TaskMessage],
+        wake: asyncio.Event,
+        lease_ms: int,
+        poll_interval: float,
+    ) -> None:
+        self._broker = broker
+        self._owner = owner
+        self._queues = queues
+        self._order = list(queues)
+        self._strict = strict
+        self._inflight = inflight
+        self._out = out
+        self._wake = wake
+        self._lease_ms = lease_ms
+        self._poll_interval = poll_interval
+        self._log = get_logger(component="fetcher")
+
+    async def run(self) -> None:
+        backoff = 0.05
+        while True:
+            slots = await self._inflight.wait_free()
+            self._wake.clear()
+            try:
+                got = await self.fetch(slots)
+                backoff = 0.05
+            except BrokerUnavailable as exc:
+                self._log.error("redis.unavailable", step="fetch", error=str(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            if got == 0:
+                await self._wait_for_work()
+
+    async def _wait_for_work(self) -> None:
+        try:
+            async with asyncio.timeout(self._poll_interval):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+
+    async def fetch(self, slots: int) -> int:
+        """Lease up to ``slots`` tasks; a queue that comes back short is empty for this fetch
+        and its unfilled slots are drawn again among the others."""
+        empty: set[str] = set()
+        got = 0
+        while slots > got:
+            counts = self._counts(slots - got, empty)
+            if not counts:
+                break
+            taken, missing = await self._dequeue(counts)
+            for queue, task_id in missing:
+                self._log.warning("task.missing", task_id=task_id, queue=queue)
+            for queue, asked in counts.items():
+                tasks = taken.get(queue, [])
+                if len(tasks) + sum(1 for q, _ in missing if q == queue) < asked:
+                    empty.add(queue)
+                self._hand_over(tasks)
+                got += len(tasks)
+        return got
+
+    async def _dequeue(
+        self, counts: dict[str, int]
+    ) -> tuple[dict[str, list[TaskMessage]], list[tuple[str, str]]]:
+        """Lease tasks; if cancelled (shutdown) mid-call, still take what the script leased,
+        so shutdown gives it back at once instead of after the lease expires."""
+        call = asyncio.ensure_future(self._broker.dequeue(counts, self._owner, self._lease_ms))
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                taken, _ = await call
+                for tasks in taken.values():
+                    self._hand_over(tasks)
+            raise
+
+    def _counts(self, slots: int, empty: set[str]) -> dict[str, int]:
+        if self._strict:
+            return strict_counts(self._order, slots, empty)
+        return weighted_counts(self._queues, slots, empty)
+
+    def _hand_over(self, tasks: list[TaskMessage]) -> None:
+        self._inflight.take(tasks)
+        for task in tasks:
+            self._out.put_nowait(task)
+
+    def drain(self) -> list[TaskMessage]:
+        """Fetched tasks no worker has started (at shutdown); their slots are freed."""
+        left = []
+        while not self._out.empty():
+            left.append(self._out.get_nowait())
+            self._inflight.finish()
+        return left

@@ -1,0 +1,24 @@
+"""Deletes completed tasks past their retention and archived tasks past the size or age limit."""
+
+from __future__ import annotations
+
+from common.broker import Broker
+from common.logging import get_logger
+
+
+class Janitor:
+    def __init__(
+        self, broker: Broker, queues: list[str], max_size: int, max_age_ms: int, interval: float
+    ) -> None:
+        self._broker = broker
+        self._queues = queues
+        self._max_size = max_size
+        self._max_age_ms = max_age_ms
+        self._interval = interval
+        self._log = get_logger(component="janitor")
+
+    async def step(self) -> float:
+        deleted = await self._broker.trim(self._queues, self._max_size, self._max_age_ms)
+        if deleted:
+            self._log.debug("task.trimmed", count=deleted)
+        return self._interval

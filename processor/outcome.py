@@ -1,0 +1,169 @@
+"""Turns the end of a handler call into ack, retry or archive.
+
+Acks are batched: completions collect while the previous ack call is in flight, and go in one
+script call per queue. Retries and archives are written at once. Every write goes through
+``_write``: the one place that hands a write to the syncer when Redis is away and that stops
+renewing the lease once the write has landed or found the lease lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from common.broker import Broker
+from common.clock import now_ms
+from common.errors import (
+    BrokerUnavailable,
+    CorruptTask,
+    DeadlineExceeded,
+    InvalidPayload,
+    RetryIn,
+    SkipRetry,
+    UnknownTaskType,
+)
+from common.logging import get_logger
+from common.task import TaskInfo, TaskMessage, TaskState
+
+from .inflight import Inflight
+from .retry import RetryDelay
+from .syncer import Syncer
+
+# Failures that no later attempt can fix: archived at once, whatever retries are left.
+FINAL_ERRORS = (SkipRetry, UnknownTaskType, InvalidPayload, CorruptTask, DeadlineExceeded)
+MAX_ERROR_CHARS = 8192
+
+
+def error_text(exc: BaseException) -> str:
+    """The traceback as kept in last_error: the tail, where the raise happened, if long."""
+    text = "".join(traceback.format_exception(exc)).strip()
+    return text if len(text) <= MAX_ERROR_CHARS else "...\n" + text[-MAX_ERROR_CHARS:]
+
+
+class Outcome:
+    def __init__(
+        self,
+        broker: Broker,
+        owner: str,
+        inflight: Inflight,
+        syncer: Syncer,
+        retry_delay: RetryDelay,
+    ) -> None:
+        self._broker = broker
+        self._owner = owner
+        self._inflight = inflight
+        self._syncer = syncer
+        self._retry_delay = retry_delay
+        self._acks: list[TaskMessage] = []
+        self._ack_ready = asyncio.Event()
+        self._acking = 0
+        self._flush_lock = asyncio.Lock()
+        self._log = get_logger()
+
+    def succeeded(self, task: TaskMessage, ms: float) -> None:
+        """Queue the ack; the flusher sends it with whatever else finished meanwhile."""
+        self._acks.append(task)
+        self._ack_ready.set()
+        self._log.info("task.succeeded", **_fields(task), ms=round(ms, 2))
+
+    async def failed(self, task: TaskMessage, exc: BaseException, ms: float) -> None:
+        text = error_text(exc)
+        if isinstance(exc, FINAL_ERRORS) or task.retried >= task.max_retry:
+            await self._write(
+                task, lambda: self._broker.archive(task.queue, task.id, self._owner, text)
+            )
+            reason = type(exc).__name__ if isinstance(exc, FINAL_ERRORS) else "retries exhausted"
+            self._log.error(
+                "task.archived",
+                **_fields(task),
+                ms=round(ms, 2),
+                reason=reason,
+                error=str(exc) or repr(exc),
+            )
+            return
+        delay = exc.delay if isinstance(exc, RetryIn) else self._delay(task, exc)
+        due = now_ms() + int(delay.total_seconds() * 1000)
+        await self._write(
+            task, lambda: self._broker.retry(task.queue, task.id, self._owner, due, text)
+        )
+        self._log.warning(
+            "task.retry",
+            **_fields(task),
+            ms=round(ms, 2),
+            delay_ms=int(delay.total_seconds() * 1000),
+            error=str(exc) or repr(exc),
+        )
+
+    def _delay(self, task: TaskMessage, exc: BaseException) -> timedelta:
+        try:
+            return self._retry_delay(task.retried, exc, _info(task))
+        except Exception as policy_error:  # a broken policy must not lose the task
+            self._log.error("retry_delay.failed", **_fields(task), error=repr(policy_error))
+            return timedelta(seconds=30)
+
+    async def run(self) -> None:
+        """The ack flusher: one call per batch, batches form while the previous call runs."""
+        while True:
+            await self._ack_ready.wait()
+            await self.flush_acks()
+
+    async def flush_acks(self) -> None:
+        """Send the queued acks; waits for a flush already under way (so shutdown can rely
+        on every ack queued before the call having been written or handed to the syncer)."""
+        async with self._flush_lock:
+            self._ack_ready.clear()
+            batch, self._acks = self._acks, []
+            if not batch:
+                return
+            by_queue: defaultdict[str, list[str]] = defaultdict(list)
+            for task in batch:
+                by_queue[task.queue].append(task.id)
+            self._acking += 1
+            try:
+                await self._write_many(batch, lambda: self._ack(by_queue))
+            finally:
+                self._acking -= 1
+
+    async def _ack(self, by_queue: dict[str, list[str]]) -> None:
+        for queue, task_id in await self._broker.ack(self._owner, by_queue):
+            self._log.warning("task.lease_lost", task_id=task_id, queue=queue, step="ack")
+
+    def pending(self) -> int:
+        """Outcomes not yet written (queued acks, acks in flight, writes waiting on Redis)."""
+        return len(self._acks) + self._acking + len(self._syncer)
+
+    async def _write(self, task: TaskMessage, apply: Callable[[], Awaitable[Any]]) -> None:
+        await self._write_many([task], apply)
+
+    async def _write_many(
+        self, tasks: list[TaskMessage], apply: Callable[[], Awaitable[Any]]
+    ) -> None:
+        def done() -> None:
+            for task in tasks:
+                self._inflight.release(task.queue, task.id)
+
+        try:
+            landed = await apply()
+        except BrokerUnavailable as exc:
+            self._log.warning("redis.unavailable", step="outcome", tasks=len(tasks), error=str(exc))
+            self._syncer.add(apply, done, what="outcome")
+            return
+        if landed is False:
+            for task in tasks:
+                self._log.warning("task.lease_lost", **_fields(task), step="outcome")
+        done()
+
+
+def _fields(task: TaskMessage) -> dict[str, Any]:
+    return {"task_id": task.id, "type": task.type, "queue": task.queue, "attempt": task.retried + 1}
+
+
+def _info(task: TaskMessage) -> TaskInfo:
+    fields = {"type": task.type, "retried": str(task.retried), "max_retry": str(task.max_retry)}
+    return TaskInfo.from_hash(task.id, task.queue, fields).model_copy(
+        update={"state": TaskState.ACTIVE}
+    )

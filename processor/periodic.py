@@ -1,0 +1,24 @@
+"""The loop every background component shares: run a step, sleep as long as it says, and on a
+Redis failure log it and back off instead of dying."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from common.errors import BrokerUnavailable
+from common.logging import get_logger
+
+
+async def repeat(step: Callable[[], Awaitable[float]], component: str) -> None:
+    """Run ``step`` forever; it returns the seconds to sleep before the next run."""
+    log = get_logger(component=component)
+    backoff = 0.1
+    while True:
+        try:
+            delay = await step()
+            backoff = 0.1
+        except BrokerUnavailable as exc:
+            log.error("redis.unavailable", step=component, error=str(exc), retry_in=backoff)
+            delay, backoff = backoff, min(backoff * 2, 5.0)
+        await asyncio.sleep(delay)

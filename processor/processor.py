@@ -1,0 +1,292 @@
+"""The Processor: wires the components, and starts and stops them in a stated order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, Self
+
+from redis.asyncio import Redis
+
+from common.broker import Broker
+from common.connection import create_redis
+from common.errors import BrokerUnavailable, TandemqError
+from common.keys import Keys
+from common.logging import get_logger
+from common.settings import Settings
+from common.task import TaskMessage
+
+from .fetcher import Fetcher
+from .forwarder import Forwarder
+from .handlers import Handler, Handlers, M
+from .heartbeat import Heartbeat
+from .inflight import Inflight
+from .janitor import Janitor
+from .outcome import Outcome
+from .periodic import repeat
+from .recoverer import Recoverer
+from .retry import RetryDelay, default_retry_delay
+from .runner import Runner
+from .syncer import Syncer
+from .wakeup import WakeListener
+
+JANITOR_INTERVAL = 2.0
+
+
+class Processor:
+    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM."""
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        queues: dict[str, int] | None = None,
+        strict_priority: bool | None = None,
+        concurrency: int | None = None,
+        lease_seconds: float | None = None,
+        shutdown_timeout_seconds: float | None = None,
+        prefix: str | None = None,
+        retry_delay: RetryDelay | None = None,
+        settings: Settings | None = None,
+        redis: Redis | None = None,
+    ) -> None:
+        self.settings = settings or Settings.load(
+            env=False,
+            redis_url=redis_url,
+            queues=queues,
+            strict_priority=strict_priority,
+            concurrency=concurrency,
+            lease_seconds=lease_seconds,
+            shutdown_timeout_seconds=shutdown_timeout_seconds,
+            prefix=prefix,
+        )
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.retry_delay = retry_delay or default_retry_delay
+        self.handlers = Handlers()
+        self._given_redis = redis
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._workers: list[asyncio.Task[Any]] = []
+        self._fetch_task: asyncio.Task[Any] | None = None
+        self._stop = asyncio.Event()
+        self._force = asyncio.Event()
+        self._log = get_logger(processor=self.id)
+
+    @classmethod
+    def from_env(
+        cls, *, retry_delay: RetryDelay | None = None, redis: Redis | None = None, **overrides: Any
+    ) -> Processor:
+        """Settings from the environment (see README); keyword overrides win."""
+        return cls(settings=Settings.load(**overrides), retry_delay=retry_delay, redis=redis)
+
+    def handler(self, model: type[M]) -> Callable[[Handler[M]], Handler[M]]:
+        """Decorator: ``@processor.handler(SendEmail)`` over ``async def f(email, ctx)``."""
+
+        def register(func: Handler[M]) -> Handler[M]:
+            self.handlers.register(model, func)
+            return func
+
+        return register
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Start, serve until SIGTERM/SIGINT (or ``stop()``), then shut down gracefully.
+
+        A second signal cuts the wait for running handlers short.
+        """
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        try:
+            await self.start()
+            await self._stop.wait()
+        finally:
+            await self.shutdown()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    def stop(self) -> None:
+        """Ask ``run()`` to shut down; asking again stops waiting for running handlers."""
+        if self._stop.is_set():
+            self._force.set()
+        self._stop.set()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    async def start(self) -> None:
+        """Connect, then start the components: storage-side loops first, fetching last."""
+        if self._workers:
+            raise TandemqError("processor already started")
+        s = self.settings
+        self.redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
+        keys = Keys(s.prefix)
+        self._broker = broker = Broker(self.redis, keys, timeout=s.redis_timeout_seconds)
+        await self._connect(broker)
+        names = list(s.queues)
+        lease_ms = int(s.lease_seconds * 1000)
+        self._inflight = Inflight(s.concurrency)
+        self._syncer = Syncer()
+        self._outcome = Outcome(broker, self.id, self._inflight, self._syncer, self.retry_delay)
+        self._executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
+        local: asyncio.Queue[TaskMessage] = asyncio.Queue()
+        wake = asyncio.Event()
+        self._wake_listener = WakeListener(self.redis, keys.wake_channel, set(names), wake)
+        heartbeat = Heartbeat(broker, self.id, self._inflight, lease_ms)
+        recover_every = min(max(s.lease_seconds / 2, 0.1), 10.0)
+        max_age_ms = int(s.archive_max_age_seconds * 1000)
+        self._spawn(self._syncer.run())
+        self._spawn(self._outcome.run())
+        self._spawn(repeat(heartbeat.step, "heartbeat"))
+        self._spawn(repeat(Recoverer(broker, names, recover_every).step, "recoverer"))
+        self._spawn(repeat(Forwarder(broker, names).step, "forwarder"))
+        self._spawn(
+            repeat(
+                Janitor(broker, names, s.archive_max_size, max_age_ms, JANITOR_INTERVAL).step,
+                "janitor",
+            )
+        )
+        self._spawn(self._wake_listener.run())
+        runner = Runner(
+            self.handlers,
+            self._outcome,
+            self._inflight,
+            local,
+            s.default_timeout_seconds,
+            self._executor,
+        )
+        self._workers = [asyncio.create_task(runner.work()) for _ in range(s.concurrency)]
+        self._fetcher = Fetcher(
+            broker,
+            self.id,
+            s.queues,
+            s.strict_priority,
+            self._inflight,
+            local,
+            wake,
+            lease_ms,
+            s.poll_interval_seconds,
+        )
+        try:  # a send right after start() should not wait for the fallback poll
+            async with asyncio.timeout(2.0):
+                await self._wake_listener.subscribed.wait()
+        except TimeoutError:
+            self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
+        self._fetch_task = asyncio.create_task(self._fetcher.run())
+        self._log.info(
+            "processor.started",
+            queues=s.queues,
+            strict=s.strict_priority,
+            concurrency=s.concurrency,
+            handlers=self.handlers.names(),
+        )
+
+    async def _connect(self, broker: Broker) -> None:
+        """Load the scripts, retrying with backoff while Redis is away (a daemon started
+        before its Redis waits for it; ``stop()`` ends the wait)."""
+        backoff = 0.1
+        while True:
+            try:
+                await broker.load_scripts()
+                await broker.register_queues(self.settings.queues)
+                return
+            except BrokerUnavailable as exc:
+                if self._stop.is_set():
+                    raise
+                self._log.error("redis.unavailable", step="start", error=str(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tasks.append(asyncio.create_task(coro))
+
+    async def shutdown(self) -> None:
+        """Stop in this order, so no task is lost or waits for its lease to expire:
+        1. stop fetching; 2. give unstarted tasks back to pending at once; 3. let running
+        handlers finish within the shutdown timeout; 4. cancel the rest; 5. write the outcomes
+        of what finished; 6. give everything still held back to pending; 7. stop the loops.
+        """
+        if not self._workers:
+            return
+        self._log.info("processor.stopping", running=self._inflight.busy)
+        await _cancel([self._fetch_task] if self._fetch_task else [])
+        await self._give_back(self._fetcher.drain(), "not started")
+        try:
+            async with asyncio.timeout(self.settings.shutdown_timeout_seconds):
+                await _first(self._inflight.wait_idle(), self._force.wait())
+        except TimeoutError:
+            self._log.warning("processor.shutdown_timeout", cancelled=self._inflight.busy)
+        await _cancel(self._workers)
+        await self._outcome.flush_acks()
+        await self._syncer.flush()
+        held = self._inflight.held()
+        await self._give_back_ids(held, "cancelled at shutdown")
+        await _cancel(self._tasks)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._given_redis is None:
+            await self.redis.aclose()
+        self._workers, self._tasks, self._fetch_task = [], [], None
+        self._log.info("processor.stopped")
+
+    async def _give_back(self, tasks: list[TaskMessage], why: str) -> None:
+        held: defaultdict[str, list[str]] = defaultdict(list)
+        for task in tasks:
+            held[task.queue].append(task.id)
+        await self._give_back_ids(held, why)
+
+    async def _give_back_ids(self, held: dict[str, list[str]], why: str) -> None:
+        if not any(held.values()):
+            return
+        try:
+            count = await self._broker.requeue(self.id, held)
+        except BrokerUnavailable as exc:
+            self._log.error(
+                "redis.unavailable",
+                step="requeue",
+                error=str(exc),
+                detail="tasks return after their lease",
+            )
+            return
+        for queue, ids in held.items():
+            for task_id in ids:
+                self._inflight.release(queue, task_id)
+                self._log.info("task.requeued", task_id=task_id, queue=queue, reason=why)
+        self._log.info("processor.requeued", count=count)
+
+
+async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel and wait. Cancels again if a task ignored it: redis-py has swallowed a
+    CancelledError inside its read timeout, so one cancel is not always enough."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            get_logger().error("processor.component_failed", error=repr(task.exception()))
+
+
+async def _first(*aws: Coroutine[Any, Any, Any]) -> None:
+    """Wait until the first of ``aws`` finishes; cancel the others."""
+    tasks = [asyncio.create_task(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await _cancel(tasks)

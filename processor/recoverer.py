@@ -1,0 +1,28 @@
+"""Takes back tasks whose lease expired: their processor was killed or stalled past its lease.
+Every processor runs one; the script is atomic, so they never take the same task twice."""
+
+from __future__ import annotations
+
+from common.broker import Broker
+from common.logging import get_logger
+
+LEASE_EXPIRED = "lease expired: the processor running this task died or stalled"
+
+
+class Recoverer:
+    def __init__(self, broker: Broker, queues: list[str], interval: float) -> None:
+        self._broker = broker
+        self._queues = queues
+        self._interval = interval
+        self._log = get_logger(component="recoverer")
+
+    async def step(self) -> float:
+        retried, archived = await self._broker.recover(self._queues, LEASE_EXPIRED)
+        if retried or archived:
+            self._log.warning(
+                "task.recovered",
+                to_retry=len(retried),
+                archived=len(archived),
+                task_ids=retried + archived,
+            )
+        return self._interval

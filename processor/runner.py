@@ -1,0 +1,93 @@
+"""A fixed pool of worker coroutines: each takes a fetched task, runs it, reports the outcome.
+
+A task's path, as short named steps: resolve the handler, decode the payload, work out the
+time it may take, call the handler, report. Cancellation (forced shutdown) is not an outcome:
+the task stays held and shutdown gives it back to pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import Executor
+
+from common.clock import now_ms
+from common.errors import CorruptTask, DeadlineExceeded, TaskTimeout
+from common.logging import get_logger
+from common.task import TaskMessage
+
+from .handlers import Handlers, TaskContext
+from .inflight import Inflight
+from .outcome import Outcome
+
+
+class Runner:
+    def __init__(
+        self,
+        handlers: Handlers,
+        outcome: Outcome,
+        inflight: Inflight,
+        tasks: asyncio.Queue[TaskMessage],
+        default_timeout: float,
+        executor: Executor | None,
+    ) -> None:
+        self._handlers = handlers
+        self._outcome = outcome
+        self._inflight = inflight
+        self._tasks = tasks
+        self._default_timeout = default_timeout
+        self._executor = executor
+        self._log = get_logger()
+
+    async def work(self) -> None:
+        """One worker: runs tasks one after another until cancelled."""
+        while True:
+            task = await self._tasks.get()
+            try:
+                await self.run_one(task)
+            finally:
+                self._inflight.finish()
+
+    async def run_one(self, task: TaskMessage) -> None:
+        started = time.perf_counter()
+        try:
+            await self._call(task)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # SystemExit from a handler must not end the daemon
+            await self._outcome.failed(task, exc, _ms_since(started))
+        else:
+            self._outcome.succeeded(task, _ms_since(started))
+
+    async def _call(self, task: TaskMessage) -> None:
+        if task.corrupt is not None:
+            raise CorruptTask(task.corrupt)
+        entry = self._handlers.resolve(task.type)
+        payload = entry.decode(task.payload)
+        budget, deadline_bound = self._budget(task)
+        log = self._log.bind(
+            task_id=task.id, type=task.type, queue=task.queue, attempt=task.retried + 1
+        )
+        ctx = TaskContext(task.id, task.type, task.queue, task.retried, task.max_retry, log)
+        log.info("task.started")
+        try:
+            async with asyncio.timeout(budget):
+                await entry.call(payload, ctx, self._executor)
+        except TimeoutError as exc:
+            if deadline_bound:
+                raise DeadlineExceeded(f"deadline passed after {budget:.3f}s of running") from exc
+            raise TaskTimeout(f"handler ran past its timeout of {budget:.3f}s") from exc
+
+    def _budget(self, task: TaskMessage) -> tuple[float, bool]:
+        """Seconds the handler may run, and whether the deadline (not the timeout) sets it."""
+        timeout = task.timeout_ms / 1000 if task.timeout_ms else self._default_timeout
+        if task.deadline_ms is None:
+            return timeout, False
+        left = (task.deadline_ms - now_ms()) / 1000
+        if left <= 0:
+            raise DeadlineExceeded(f"deadline passed {-left:.3f}s before the task could start")
+        return (left, True) if left < timeout else (timeout, False)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

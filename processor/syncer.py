@@ -1,0 +1,54 @@
+"""Re-applies outcome writes that failed while Redis was away (asynq's syncer).
+
+A write is retried until it lands or reports the lease lost; either way its ``done`` callback
+runs. A write that never lands only means the task runs again after its lease: at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from common.errors import BrokerUnavailable
+from common.logging import get_logger
+
+
+@dataclass(slots=True)
+class _Write:
+    apply: Callable[[], Awaitable[Any]]
+    done: Callable[[], None]
+    what: str
+
+
+class Syncer:
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self._writes: list[_Write] = []
+        self._log = get_logger(component="syncer")
+
+    def add(self, apply: Callable[[], Awaitable[Any]], done: Callable[[], None], what: str) -> None:
+        self._writes.append(_Write(apply, done, what))
+
+    def __len__(self) -> int:
+        return len(self._writes)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Try every queued write once; keep those Redis still refuses."""
+        writes, self._writes = self._writes, []
+        for i, write in enumerate(writes):
+            try:
+                await write.apply()
+            except BrokerUnavailable as exc:
+                self._writes.extend(writes[i:])
+                self._log.warning(
+                    "redis.unavailable", pending_writes=len(self._writes), error=str(exc)
+                )
+                return
+            write.done()
