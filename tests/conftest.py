@@ -1,0 +1,89 @@
+"""Fixtures: one real redis-server per test session (ours, on a free port, unless
+TANDEMQ_TEST_REDIS_URL names one), and a key prefix of its own for every test, deleted after."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from common.broker import Broker
+from common.keys import Keys
+from common.settings import Settings
+from distributor import Distributor
+from processor import Processor, RetryDelay
+from tests.support import RedisServer
+
+ProcessorFactory = Callable[..., Awaitable[Processor]]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    given = os.environ.get("TANDEMQ_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    server = RedisServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def redis(redis_url: str, prefix: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+        await client.aclose()
+
+
+@pytest.fixture
+async def broker(redis: Redis, prefix: str) -> Broker:
+    b = Broker(redis, Keys(prefix))
+    await b.load_scripts()
+    return b
+
+
+@pytest.fixture
+async def distributor(redis: Redis, redis_url: str, prefix: str) -> AsyncIterator[Distributor]:
+    async with Distributor(redis_url=redis_url, prefix=prefix) as d:
+        yield d
+
+
+@pytest.fixture
+async def make_processor(
+    redis: Redis, redis_url: str, prefix: str
+) -> AsyncIterator[ProcessorFactory]:
+    """``p = await make_processor(queues=..., concurrency=...)`` (any Settings field, plus
+    retry_delay): configured, not started;
+    every processor made is shut down at the end of the test."""
+    made: list[Processor] = []
+
+    async def make(retry_delay: RetryDelay | None = None, **options: Any) -> Processor:
+        options.setdefault("queues", {"default": 1})
+        settings = Settings.load(env=False, redis_url=redis_url, prefix=prefix, **options)
+        p = Processor(settings=settings, retry_delay=retry_delay)
+        made.append(p)
+        return p
+
+    try:
+        yield make
+    finally:
+        async with AsyncExitStack():
+            for p in made:
+                await p.shutdown()

@@ -1,0 +1,62 @@
+"""The daemon's entry points: bad targets and bad settings fail at start with a clear message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import subprocess_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "processor", *args],
+        cwd=ROOT,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    result = _run("tests.apps:ledger", TANDEMQ_CONCURRENCY="lots", TANDEMQ_PREFIX="x")
+    assert result.returncode == 2
+    assert "TANDEMQ_CONCURRENCY='lots'" in result.stderr
+
+
+def test_bad_queue_spec_names_the_variable() -> None:
+    result = _run("tests.apps:ledger", TANDEMQ_QUEUES="critical=6,low=x", TANDEMQ_PREFIX="x")
+    assert result.returncode == 2
+    assert "TANDEMQ_QUEUES" in result.stderr
+
+
+def test_target_that_is_not_a_processor_is_refused() -> None:
+    result = _run("tests.apps:Work")
+    assert result.returncode == 2
+    assert "not a tandemq Processor" in result.stderr
+
+
+def test_missing_module_is_refused() -> None:
+    result = _run("no_such_module:app")
+    assert result.returncode == 2
+    assert "cannot import 'no_such_module'" in result.stderr
+
+
+def test_console_script_runs_the_same_entry() -> None:
+    tandemq = Path(sys.executable).with_name("tandemq")
+    result = subprocess.run(
+        [str(tandemq), "run", "no_such_module:app"],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "cannot import" in result.stderr

@@ -1,0 +1,42 @@
+"""Semantic 7: an idle processor starts a new task within milliseconds of send: a wake-up,
+not a polling sleep (the fallback poll is set to 5 s here, so polling could not pass)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+from pydantic import BaseModel
+
+from distributor import Distributor
+from processor import TaskContext
+from tests.conftest import ProcessorFactory
+
+
+class Ping(BaseModel):
+    sent: float
+
+
+async def test_idle_processor_starts_new_task_without_polling_delay(
+    make_processor: ProcessorFactory, distributor: Distributor
+) -> None:
+    delays: list[float] = []
+    got = asyncio.Event()
+    p = await make_processor(poll_interval_seconds=5.0)
+
+    @p.handler(Ping)
+    async def ping(task: Ping, ctx: TaskContext) -> None:
+        delays.append(time.perf_counter() - task.sent)
+        got.set()
+
+    async with p:
+        await asyncio.sleep(0.2)  # let the processor go idle: its first fetch finds nothing
+        for _ in range(20):
+            got.clear()
+            await distributor.send(Ping(sent=time.perf_counter()))
+            await asyncio.wait_for(got.wait(), 10)
+            await asyncio.sleep(0.02)  # idle again before the next send
+    # Generous bounds for a loaded 2-core machine; the point is "not a 5 s poll".
+    assert statistics.median(delays) < 0.05, delays
+    assert max(delays) < 1.0, delays

