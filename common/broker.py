@@ -14,11 +14,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .clock import now_ms
-from .errors import BrokerUnavailable, DuplicateTask, TaskIdConflict
+from .errors import BrokerUnavailable, DuplicateTask, RedisOutOfMemory, TaskIdConflict
 from .keys import Keys
 from .scripts import SCRIPTS
 from .task import DEQUEUE_FIELDS, Field, TaskInfo, TaskMessage, TaskState
@@ -95,6 +95,8 @@ class Broker:
                 ):
                     results[i] = result
         for result in results:
+            if isinstance(result, OutOfMemoryError):
+                raise RedisOutOfMemory(f"Redis is full (maxmemory reached): {result}") from result
             if isinstance(result, Exception):
                 raise result
         return results
@@ -104,7 +106,7 @@ class Broker:
             name, keys, args = calls[0]
             try:
                 return [await self.redis.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)]
-            except NoScriptError as exc:
+            except ResponseError as exc:  # NOSCRIPT, OOM, ...: handled as in a pipeline
                 return [exc]
         pipe = self.redis.pipeline(transaction=False)
         for name, keys, args in calls:

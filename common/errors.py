@@ -42,6 +42,10 @@ class BrokerUnavailable(TandemqError):
     """Redis could not be reached; the operation did not happen."""
 
 
+class RedisOutOfMemory(BrokerUnavailable):
+    """Redis refused a write at its maxmemory limit (noeviction); the operation did not happen."""
+
+
 class SendError(TandemqError):
     """send() refused the task; nothing was written."""
 

@@ -5,6 +5,7 @@ from common.errors import (
     DuplicateTask,
     InvalidSendOptions,
     PayloadTooLarge,
+    RedisOutOfMemory,
     SendError,
     TaskIdConflict,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "DuplicateTask",
     "InvalidSendOptions",
     "PayloadTooLarge",
+    "RedisOutOfMemory",
     "SendError",
     "SendOptions",
     "TaskIdConflict",
