@@ -18,11 +18,13 @@ from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .clock import now_ms
+from .coalesce import Coalescer
 from .errors import BrokerUnavailable, DuplicateTask, RedisOutOfMemory, TaskIdConflict
 from .keys import Keys
 from .scripts import SCRIPTS
 from .task import DEQUEUE_FIELDS, Field, TaskInfo, TaskMessage, TaskState
 
+_PIPELINE = 10  # script calls per round trip in enqueue_many
 _BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
 _CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -54,6 +56,7 @@ class Broker:
         self.keys = keys
         self.timeout = timeout  # bound on one round trip: a stalled connection must not hang us
         self._known_queues: set[str] = set()
+        self._enqueues: Coalescer[Call] = Coalescer(self._run)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -84,7 +87,16 @@ class Broker:
         return (await self._call_many([(name, keys, args)]))[0]
 
     async def _call_many(self, calls: Sequence[Call]) -> list[Any]:
-        """Run script calls in one pipelined round trip; reload scripts once on NOSCRIPT."""
+        """Run script calls in one pipelined round trip; raise the first call's error."""
+        results = await self._run(calls)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    async def _run(self, calls: Sequence[Call]) -> list[Any]:
+        """One pipelined round trip; a failed call's result is its exception (NOSCRIPT is
+        handled here by loading the scripts and repeating those calls once)."""
         async with self._guard():
             results = await self._pipeline(calls)
             if any(isinstance(r, NoScriptError) for r in results):
@@ -94,12 +106,7 @@ class Broker:
                     redo, await self._pipeline([calls[i] for i in redo]), strict=True
                 ):
                     results[i] = result
-        for result in results:
-            if isinstance(result, OutOfMemoryError):
-                raise RedisOutOfMemory(f"Redis is full (maxmemory reached): {result}") from result
-            if isinstance(result, Exception):
-                raise result
-        return results
+        return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in results]
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         if len(calls) == 1:
@@ -124,8 +131,10 @@ class Broker:
 
     # -- the distributor's side -----------------------------------------------------------
 
-    def _enqueue_call(self, task: NewTask) -> Call:
-        qk = self.keys.queue(task.queue)
+    @staticmethod
+    def _fields(task: NewTask) -> list[Any]:
+        """The task hash as field, value, ... (without the unique lock's key); type and
+        payload come first: enqueue_many sends the rest once per chunk."""
         fields: list[Any] = [
             Field.TYPE, task.type,
             Field.PAYLOAD, task.payload,
@@ -141,6 +150,11 @@ class Broker:
             (Field.RETENTION, task.retention_ms),
         )
         fields += [item for name, value in optional if value is not None for item in (name, value)]
+        return fields
+
+    def _enqueue_call(self, task: NewTask) -> Call:
+        qk = self.keys.queue(task.queue)
+        fields = self._fields(task)
         unique_key = qk.unique(task.type, task.payload) if task.unique_ttl_ms else qk.unique_prefix
         if task.unique_ttl_ms:
             fields += [Field.UNIQUE, unique_key]
@@ -157,18 +171,44 @@ class Broker:
             raise DuplicateTask(task.type, task.queue, _text(result[1]) or None)
 
     async def enqueue(self, task: NewTask) -> None:
-        """Write one task. Raises TaskIdConflict, DuplicateTask or BrokerUnavailable."""
-        await self.register_queues((task.queue,))
-        self._check_enqueued(task, await self._call(*self._enqueue_call(task)))
+        """Write one task. Raises TaskIdConflict, DuplicateTask or BrokerUnavailable.
 
-    async def enqueue_many(self, tasks: Sequence[NewTask]) -> None:
-        """Write many tasks in pipelined round trips."""
+        Concurrent calls share round trips (see common/coalesce.py)."""
+        await self.register_queues((task.queue,))
+        self._check_enqueued(task, await self._enqueues.call(self._enqueue_call(task)))
+
+    async def enqueue_many(self, tasks: Sequence[NewTask]) -> list[str]:
+        """Write many tasks: one script call per chunk of tasks that share their queue and
+        options (all but id, type and payload), chunks pipelined.
+
+        Returns the ids that already existed and were left as they were (the others were
+        written)."""
         await self.register_queues({t.queue for t in tasks})
-        for start in range(0, len(tasks), _BATCH):
-            chunk = tasks[start : start + _BATCH]
-            results = await self._call_many([self._enqueue_call(t) for t in chunk])
-            for task, result in zip(chunk, results, strict=True):
-                self._check_enqueued(task, result)
+        groups: dict[tuple[Any, ...], list[NewTask]] = {}
+        for task in tasks:
+            shared = (task.queue, task.due_ms, *self._fields(task)[4:])
+            groups.setdefault(shared, []).append(task)
+        calls = [
+            self._enqueue_many_call(group[start : start + _BATCH])
+            for group in groups.values()
+            for start in range(0, len(group), _BATCH)
+        ]
+        existed: list[str] = []
+        for start in range(0, len(calls), _PIPELINE):
+            for conflicts in await self._call_many(calls[start : start + _PIPELINE]):
+                existed += [_text(c) for c in conflicts]
+        return existed
+
+    def _enqueue_many_call(self, tasks: Sequence[NewTask]) -> Call:
+        first = tasks[0]
+        qk = self.keys.queue(first.queue)
+        shared = self._fields(first)[4:]  # all but type and payload, the same for the chunk
+        args: list[Any] = [qk.task_prefix, self.keys.wake_channel, first.queue, first.due_ms]
+        args += [len(shared), *shared]
+        for task in tasks:
+            args += [task.id, task.type, task.payload]
+        target = qk.scheduled if first.due_ms else qk.pending
+        return ("enqueue_many", (target,), args)
 
     async def get(self, queue: str, task_id: str) -> TaskInfo | None:
         async with self._guard():
@@ -336,3 +376,9 @@ def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
             id=_text(task_id), queue=queue, type=bytes(type_).decode(errors="replace"), payload=b"", retried=0, max_retry=0,
             timeout_ms=None, deadline_ms=None, enqueued_ms=0, corrupt=f"unreadable task fields: {exc}",
         )  # fmt: skip
+
+
+def _typed_error(exc: OutOfMemoryError) -> RedisOutOfMemory:
+    error = RedisOutOfMemory(f"Redis is full (maxmemory reached): {exc}")
+    error.__cause__ = exc
+    return error

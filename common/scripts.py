@@ -13,6 +13,7 @@ from importlib import resources
 
 _NAMES = (
     "enqueue",
+    "enqueue_many",
     "dequeue",
     "ack",
     "retry",

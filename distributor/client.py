@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -129,16 +129,29 @@ class Distributor:
         options = SendOptions(
             queue, max_retry, process_in, process_at, timeout, deadline, None, retention
         )
-        tasks = [self._new_task(p, options) for p in payloads]
+        now, due = now_ms(), options.due_ms()  # one moment for the batch: one shared header
+        tasks = [self._new_task(p, options, now, due) for p in payloads]
+        # Ids are generated here, so an id that already existed was written by an earlier
+        # attempt of this same call whose reply was lost (redis-py retried it): not an error.
         await self._broker.enqueue_many(tasks)
         self._log.info("task.enqueued_many", queue=queue, count=len(tasks))
-        return [self._info(t, p) for t, p in zip(tasks, payloads, strict=True)]
+        if not tasks:
+            return []
+        template = self._info(tasks[0], payloads[0])
+        return [
+            template.model_copy(
+                update={"id": t.id, "type": t.type, "payload": p.model_dump(mode="json")}
+            )
+            for t, p in zip(tasks, payloads, strict=True)
+        ]
 
     async def get_task(self, task_id: str, queue: str = DEFAULT_QUEUE) -> TaskInfo | None:
         """The task's current state, or None if it does not exist (any more)."""
         return await self._broker.get(queue, task_id)
 
-    def _new_task(self, payload: BaseModel, options: SendOptions) -> NewTask:
+    def _new_task(
+        self, payload: BaseModel, options: SendOptions, now: int | None = None, due: int = -1
+    ) -> NewTask:
         if not isinstance(payload, BaseModel):
             raise InvalidSendOptions(f"payload must be a pydantic model, got {type(payload)!r}")
         unique = options.unique_for
@@ -147,13 +160,13 @@ class Distributor:
         if len(encoded) > self.settings.max_payload_bytes:
             raise PayloadTooLarge(name, len(encoded), self.settings.max_payload_bytes)
         return NewTask(
-            id=options.task_id or uuid.uuid4().hex,
+            id=options.task_id or os.urandom(16).hex(),  # 128 random bits, as uuid4
             queue=options.queue,
             type=name,
             payload=encoded,
             max_retry=options.max_retry,
-            enqueued_ms=now_ms(),
-            due_ms=options.due_ms(),
+            enqueued_ms=now_ms() if now is None else now,
+            due_ms=options.due_ms() if due < 0 else due,
             timeout_ms=_ms(options.timeout),
             deadline_ms=None if options.deadline is None else to_ms(options.deadline),
             retention_ms=_ms(options.retention),
@@ -174,18 +187,24 @@ class Distributor:
 
     @staticmethod
     def _info(task: NewTask, payload: BaseModel) -> TaskInfo:
-        fields = {"type": task.type, "retried": "0", "max_retry": str(task.max_retry)}
-        info = TaskInfo.from_hash(task.id, task.queue, fields)
-        return info.model_copy(
-            update={
-                "state": TaskState.SCHEDULED if task.due_ms else TaskState.PENDING,
-                "payload": payload.model_dump(mode="json"),
-                "enqueued_at": from_ms(task.enqueued_ms),
-                "next_process_at": from_ms(task.due_ms) if task.due_ms else None,
-                "timeout": _span(task.timeout_ms),
-                "deadline": from_ms(task.deadline_ms) if task.deadline_ms else None,
-                "retention": _span(task.retention_ms),
-            }
+        # Built from values this process just validated: model_construct skips a second
+        # validation that cost more than the rest of send() together.
+        return TaskInfo.model_construct(
+            id=task.id,
+            type=task.type,
+            queue=task.queue,
+            state=TaskState.SCHEDULED if task.due_ms else TaskState.PENDING,
+            payload=payload.model_dump(mode="json"),
+            retried=0,
+            max_retry=task.max_retry,
+            last_error=None,
+            enqueued_at=from_ms(task.enqueued_ms),
+            next_process_at=from_ms(task.due_ms) if task.due_ms else None,
+            completed_at=None,
+            failed_at=None,
+            timeout=_span(task.timeout_ms),
+            deadline=from_ms(task.deadline_ms) if task.deadline_ms else None,
+            retention=_span(task.retention_ms),
         )
 
 

@@ -1,0 +1,65 @@
+"""``tandemq run --workers N``: N processor processes under one supervisor.
+
+Python runs one core per process, so using every core takes processes. The supervisor starts
+each worker as ``python -m processor <target>``, forwards SIGTERM/SIGINT to all of them, and
+restarts a worker that exits while it is not stopping (a crashed worker's leased tasks are
+recovered by the others when their lease expires, as with any dead processor). It exits 0
+once every worker has stopped cleanly after a signal.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from common.logging import get_logger
+
+RESTART_DELAY = 1.0  # seconds before restarting a crashed worker: no tight crash loop
+
+
+class Supervisor:
+    def __init__(self, target: str, workers: int) -> None:
+        self.target = target
+        self.count = workers
+        self.stopping = False
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._log = get_logger(supervisor=os.getpid())
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "TANDEMQ_WORKERS": "1"}
+        return subprocess.Popen([sys.executable, "-m", "processor", self.target], env=env)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.stopping = True
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self.procs = [self._spawn() for _ in range(self.count)]
+        self._log.info("supervisor.started", workers=[p.pid for p in self.procs])
+        codes: dict[int, int] = {}
+        while len(codes) < len(self.procs) or not self.stopping:
+            for i, proc in enumerate(self.procs):
+                code = proc.poll()
+                if code is None or i in codes:
+                    continue
+                if self.stopping:
+                    codes[i] = code
+                else:
+                    self._log.error(
+                        "worker.exited", pid=proc.pid, code=code, restart_in=RESTART_DELAY
+                    )
+                    time.sleep(RESTART_DELAY)
+                    if not self.stopping:
+                        self.procs[i] = self._spawn()
+                    else:
+                        codes[i] = code
+            time.sleep(0.05)
+        self._log.info("supervisor.stopped", codes=list(codes.values()))
+        return max(codes.values(), default=0)
