@@ -7,6 +7,7 @@
 | TANDEMQ_QUEUES | default=1 | queues and weights, e.g. critical=6,default=3,low=1 |
 | TANDEMQ_STRICT_PRIORITY | false | drain queues in the listed order instead of by weight |
 | TANDEMQ_CONCURRENCY | 10 | tasks run at once by one processor |
+| TANDEMQ_WORKERS | 1 | processes `tandemq run` starts (a supervisor restarts any that crash) |
 | TANDEMQ_LEASE_SECONDS | 15 | lease of a running task; renewed every third of it |
 | TANDEMQ_SHUTDOWN_TIMEOUT_SECONDS | 10 | how long running handlers may finish on SIGTERM |
 | TANDEMQ_DEFAULT_TIMEOUT_SECONDS | 1800 | per-attempt timeout for tasks sent without one |
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     queues: Annotated[dict[str, int], NoDecode] = Field(default_factory=lambda: {"default": 1})
     strict_priority: bool = False
     concurrency: int = Field(10, ge=1, le=100_000)
+    workers: int = Field(1, ge=1, le=256)
     lease_seconds: float = Field(15.0, ge=0.5, le=3600)
     shutdown_timeout_seconds: float = Field(10.0, ge=0, le=86_400)
     default_timeout_seconds: float = Field(1800.0, gt=0)

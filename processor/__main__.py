@@ -20,6 +20,7 @@ from common.logging import configure, get_logger
 from common.settings import Settings
 
 from .processor import Processor
+from .supervisor import Supervisor
 
 try:
     import uvloop
@@ -55,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "target", help="module:attribute naming a Processor (or a function making one)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes to run under a supervisor (default TANDEMQ_WORKERS, 1)",
+    )
     return parser
 
 
@@ -73,10 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.load()
         configure(settings.log_format, settings.log_level)
-        processor = load_target(options.target)
+        processor = load_target(options.target)  # also checked here with --workers: fail fast
+        workers = settings.workers if options.workers is None else options.workers
+        if workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {workers}")
     except ConfigError as exc:
         print(f"tandemq: {exc}", file=sys.stderr)
         return 2
+    if workers > 1:
+        return Supervisor(options.target, workers).run()
     try:
         if uvloop is not None:
             uvloop.run(processor.run())

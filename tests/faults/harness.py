@@ -56,7 +56,7 @@ class Scenario:
         return Keys(self.prefix).queue("default")
 
     def start_processor(
-        self, app: str = "ledger", url: str | None = None, **env: str
+        self, app: str = "ledger", url: str | None = None, *args: str, **env: str
     ) -> subprocess.Popen[bytes]:
         settings = {
             "REDIS_URL": url or self.url,
@@ -68,7 +68,7 @@ class Scenario:
         }
         log = open(self._log_path(len(self.procs)), "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "processor", f"tests.apps:{app}"],
+            [sys.executable, "-m", "processor", f"tests.apps:{app}", *args],
             cwd=ROOT,
             env=subprocess_env(**settings),
             stdout=subprocess.DEVNULL,

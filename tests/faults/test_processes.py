@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +88,52 @@ async def test_graceful_restart_loses_and_duplicates_nothing() -> None:
         await run.ready(second)
         second.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(second.wait, 20) == 0
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_supervised_workers_share_work_restart_after_sigkill_and_stop_cleanly() -> None:
+    async with scenario() as (run, client, distributor):
+        infos = await distributor.send_many([Work(n=i, sleep=0.02) for i in range(600)])
+        ids = {i.id for i in infos}
+        supervisor = run.start_processor(
+            "ledger", None, "--workers", "2", TANDEMQ_LEASE_SECONDS="1", TANDEMQ_CONCURRENCY="5"
+        )
+        workers = await eventually(
+            lambda: asyncio.to_thread(_children, supervisor.pid), lambda c: len(c) == 2, timeout=20
+        )
+        await eventually(lambda: client.hlen(f"{run.prefix}:ledger"), lambda v: v >= 50, timeout=30)
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        replaced = await eventually(
+            lambda: asyncio.to_thread(_children, supervisor.pid),
+            lambda c: len(c) == 2 and victim not in c,
+            timeout=20,
+        )
+        await eventually(
+            lambda: client.hlen(f"{run.prefix}:ledger"), lambda v: v >= 600, timeout=60
+        )
+        verdict = await run.verdict(client, ids)
+        print(verdict.line("supervised-workers", "SIGKILL of 1 of 2 workers"))
+        assert verdict.lost == []
+        supervisor.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(supervisor.wait, 30) == 0, run.logs()
+        assert not [pid for pid in replaced if _alive(pid)], "workers outlived the supervisor"
