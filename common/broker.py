@@ -183,6 +183,8 @@ class Broker:
 
         Returns the ids that already existed and were left as they were (the others were
         written)."""
+        if any(t.unique_ttl_ms for t in tasks):
+            raise ValueError("enqueue_many does not take unique tasks: send them with enqueue")
         await self.register_queues({t.queue for t in tasks})
         groups: dict[tuple[Any, ...], list[NewTask]] = {}
         for task in tasks:
@@ -298,7 +300,7 @@ class Broker:
         """Move due scheduled and retry tasks to pending; returns the next due time (ms) or None."""
         now = now_ms()
         pending = list(queues)
-        next_due: int | None = None
+        earliest: dict[tuple[str, int], int] = {}  # (queue, set) -> its earliest due left
         while pending:
             calls: list[Call] = []
             for queue in pending:
@@ -311,11 +313,10 @@ class Broker:
             for i, (moved, first) in enumerate(results):
                 if moved == _BATCH:
                     full.add(pending[i // 2])
-                due = int(float(first))
-                if due >= 0 and (next_due is None or due < next_due):
-                    next_due = due
+                earliest[(pending[i // 2], i % 2)] = int(float(first))  # the latest round's
             pending = [q for q in pending if q in full]
-        return next_due
+        left = [due for due in earliest.values() if due >= 0]
+        return min(left) if left else None
 
     async def recover(self, queues: Sequence[str], error: str) -> tuple[list[str], list[str]]:
         """Take back tasks with expired leases; returns (ids to retry, ids archived)."""

@@ -6,14 +6,19 @@
 -- ARGV[3] -> task key prefix p:{q}:t:
 -- ARGV[4] -> wake channel p:wake
 -- ARGV[5] -> queue name
--- Returns {moved, due time of the earliest task left as a string, or "-1" when none}.
+-- Returns {taken, due time of the earliest task left as a string, or "-1" when none}.
+-- An id whose hash is gone (deleted underneath) is dropped, not given a stub hash.
 local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, ARGV[2])
 if #ids > 0 then
+  local live = {}
   for _, id in ipairs(ids) do
-    redis.call("HSET", ARGV[3] .. id, "state", "pending")
+    if redis.call("EXISTS", ARGV[3] .. id) == 1 then
+      redis.call("HSET", ARGV[3] .. id, "state", "pending")
+      live[#live + 1] = id
+    end
   end
   redis.call("ZREM", KEYS[1], unpack(ids))
-  push_pending(KEYS[2], ids, ARGV[4], ARGV[5])
+  push_pending(KEYS[2], live, ARGV[4], ARGV[5])
 end
 local first = redis.call("ZRANGE", KEYS[1], 0, 0, "WITHSCORES")
 return {#ids, first[2] or "-1"}
