@@ -7,7 +7,7 @@ tests agree on one source, and a test can pass a time of its choosing.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def now_ms() -> int:
@@ -22,3 +22,8 @@ def to_ms(moment: datetime) -> int:
 
 def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def span_ms(span: timedelta) -> int:
+    """A timedelta in whole milliseconds, exactly (no float rounding: 1001 ms stays 1001)."""
+    return span // timedelta(milliseconds=1)

@@ -136,9 +136,15 @@ def _int(fields: dict[str, str], name: str) -> int | None:
 
 def _time(fields: dict[str, str], name: str) -> datetime | None:
     value = _int(fields, name)
-    return None if value is None else from_ms(value)
+    try:
+        return None if value is None else from_ms(value)
+    except (ValueError, OverflowError, OSError):  # out of datetime's range: shown as unknown
+        return None
 
 
 def _span(fields: dict[str, str], name: str) -> timedelta | None:
     value = _int(fields, name)
-    return None if value is None else timedelta(milliseconds=value)
+    try:
+        return None if value is None else timedelta(milliseconds=value)
+    except OverflowError:
+        return None

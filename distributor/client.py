@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from common.broker import Broker, NewTask
-from common.clock import from_ms, now_ms, to_ms
+from common.clock import from_ms, now_ms, span_ms, to_ms
 from common.connection import create_redis
 from common.errors import InvalidSendOptions, PayloadTooLarge, TaskIdConflict
 from common.keys import Keys
@@ -25,7 +25,7 @@ from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 
 
 def _ms(span: timedelta | None) -> int | None:
-    return None if span is None else max(1, int(span.total_seconds() * 1000))
+    return None if span is None else max(1, span_ms(span))
 
 
 class Distributor:

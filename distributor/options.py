@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from common.clock import now_ms, to_ms
+from common.clock import now_ms, span_ms, to_ms
 from common.errors import InvalidSendOptions
 from common.keys import validate_queue_name
 
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_RETRY = 25  # as asynq
 MAX_TASK_ID_LENGTH = 256
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)  # far from datetime.max, so stored times read back
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,9 @@ class SendOptions:
             validate_queue_name(self.queue)
         except ValueError as exc:
             raise InvalidSendOptions(str(exc)) from None
-        if isinstance(self.max_retry, bool) or self.max_retry < 0:
+        if not isinstance(self.max_retry, int) or isinstance(self.max_retry, bool):
+            raise InvalidSendOptions(f"max_retry must be an int >= 0, got {self.max_retry!r}")
+        if self.max_retry < 0:
             raise InvalidSendOptions(f"max_retry must be an int >= 0, got {self.max_retry!r}")
         if self.process_in is not None and self.process_at is not None:
             raise InvalidSendOptions("give process_in or process_at, not both")
@@ -43,6 +46,14 @@ class SendOptions:
             moment = getattr(self, name)
             if moment is not None and moment.tzinfo is None:
                 raise InvalidSendOptions(f"{name} must be timezone-aware, got {moment.isoformat()}")
+        for name in ("process_at", "deadline"):
+            moment = getattr(self, name)
+            if moment is not None and moment > LATEST:
+                raise InvalidSendOptions(f"{name} must be before {LATEST:%Y}, got {moment}")
+        if self.process_in is not None and self.process_in > LATEST - datetime.now(UTC):
+            raise InvalidSendOptions(
+                f"process_in must end before {LATEST:%Y}, got {self.process_in}"
+            )
         for name in ("timeout", "retention", "unique_for"):
             span = getattr(self, name)
             if span is not None and span <= timedelta(0):
@@ -57,7 +68,7 @@ class SendOptions:
         if self.process_at is not None:
             due = to_ms(self.process_at)
         elif self.process_in is not None and self.process_in > timedelta(0):
-            due = now_ms() + int(self.process_in.total_seconds() * 1000)
+            due = now_ms() + span_ms(self.process_in)
         else:
             return 0
         return due if due > now_ms() else 0

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from common.broker import Broker
-from common.clock import now_ms
+from common.clock import now_ms, span_ms
 from common.errors import (
     BrokerUnavailable,
     CorruptTask,
@@ -86,7 +86,7 @@ class Outcome:
             )
             return
         delay = exc.delay if isinstance(exc, RetryIn) else self._delay(task, exc)
-        due = now_ms() + int(delay.total_seconds() * 1000)
+        due = now_ms() + span_ms(delay)
         await self._write(
             task, lambda: self._broker.retry(task.queue, task.id, self._owner, due, text)
         )
@@ -94,7 +94,7 @@ class Outcome:
             "task.retry",
             **_fields(task),
             ms=round(ms, 2),
-            delay_ms=int(delay.total_seconds() * 1000),
+            delay_ms=span_ms(delay),
             error=str(exc) or repr(exc),
         )
 
