@@ -1,0 +1,1 @@
+"""Benchmark suite: tandemq against its peers on one Redis, one machine, one run."""
