@@ -187,9 +187,10 @@ class Broker:
             raise ValueError("enqueue_many does not take unique tasks: send them with enqueue")
         await self.register_queues({t.queue for t in tasks})
         groups: dict[tuple[Any, ...], list[NewTask]] = {}
-        for task in tasks:
-            shared = (task.queue, task.due_ms, *self._fields(task)[4:])
-            groups.setdefault(shared, []).append(task)
+        for t in tasks:  # one group per set of shared fields (see _fields)
+            shared = (t.queue, t.due_ms, t.max_retry, t.enqueued_ms, t.timeout_ms,
+                      t.deadline_ms, t.retention_ms)  # fmt: skip
+            groups.setdefault(shared, []).append(t)
         calls = [
             self._enqueue_many_call(group[start : start + _BATCH])
             for group in groups.values()
@@ -207,8 +208,8 @@ class Broker:
         shared = self._fields(first)[4:]  # all but type and payload, the same for the chunk
         args: list[Any] = [qk.task_prefix, self.keys.wake_channel, first.queue, first.due_ms]
         args += [len(shared), *shared]
-        for task in tasks:
-            args += [task.id, task.type, task.payload]
+        sep = b"\x1f"
+        args += [sep.join((t.id.encode(), t.type.encode(), t.payload)) for t in tasks]
         target = qk.scheduled if first.due_ms else qk.pending
         return ("enqueue_many", (target,), args)
 

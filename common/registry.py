@@ -22,8 +22,10 @@ def type_name(model: type[BaseModel]) -> str:
         raise RegistryError(f"payload type must be a pydantic BaseModel subclass, got {model!r}")
     explicit: Any = getattr(model, TYPE_ATTRIBUTE, None)
     if explicit is not None:
-        if not isinstance(explicit, str) or not explicit:
-            raise RegistryError(f"{model.__qualname__}.{TYPE_ATTRIBUTE} must be a non-empty str")
+        if not isinstance(explicit, str) or not explicit or not explicit.isprintable():
+            raise RegistryError(
+                f"{model.__qualname__}.{TYPE_ATTRIBUTE} must be a non-empty printable str"
+            )
         return explicit
     return f"{model.__module__}.{model.__qualname__}"
 

@@ -130,7 +130,7 @@ class Distributor:
             queue, max_retry, process_in, process_at, timeout, deadline, None, retention
         )
         now, due = now_ms(), options.due_ms()  # one moment for the batch: one shared header
-        tasks = [self._new_task(p, options, now, due) for p in payloads]
+        tasks = self._new_tasks(payloads, options, now, due)
         # Ids are generated here, so an id that already existed was written by an earlier
         # attempt of this same call whose reply was lost (redis-py retried it): not an error.
         await self._broker.enqueue_many(tasks)
@@ -139,11 +139,42 @@ class Distributor:
             return []
         template = self._info(tasks[0], payloads[0])
         return [
-            template.model_copy(
-                update={"id": t.id, "type": t.type, "payload": p.model_dump(mode="json")}
-            )
+            _like(template, id=t.id, type=t.type, payload=p.model_dump(mode="json"))
             for t, p in zip(tasks, payloads, strict=True)
         ]
+
+    def _new_tasks(
+        self, payloads: Sequence[BaseModel], options: SendOptions, now: int, due: int
+    ) -> list[NewTask]:
+        """_new_task for many payloads, with the per-type and per-options work done once."""
+        names: dict[type[BaseModel], str] = {}
+        first = None
+        tasks = []
+        for payload in payloads:
+            model = type(payload)
+            if model not in names or first is None:
+                first = self._new_task(payload, options, now, due)
+                names[model] = first.type
+                tasks.append(first)
+                continue
+            encoded = model.__pydantic_serializer__.to_json(payload)
+            if len(encoded) > self.settings.max_payload_bytes:
+                raise PayloadTooLarge(names[model], len(encoded), self.settings.max_payload_bytes)
+            tasks.append(
+                NewTask(
+                    os.urandom(16).hex(),
+                    first.queue,
+                    names[model],
+                    encoded,
+                    first.max_retry,
+                    now,
+                    first.due_ms,
+                    first.timeout_ms,
+                    first.deadline_ms,
+                    first.retention_ms,
+                )
+            )
+        return tasks
 
     async def get_task(self, task_id: str, queue: str = DEFAULT_QUEUE) -> TaskInfo | None:
         """The task's current state, or None if it does not exist (any more)."""
@@ -210,3 +241,19 @@ class Distributor:
 
 def _span(ms: int | None) -> timedelta | None:
     return None if ms is None else timedelta(milliseconds=ms)
+
+
+def _like(template: TaskInfo, **changes: Any) -> TaskInfo:
+    """A copy of ``template`` with ``changes``, for send_many's thousands of infos.
+
+    The values were validated when the template was built; this is what pydantic's own
+    ``model_construct`` does, minus its per-field loop (several microseconds per task).
+    """
+    info = TaskInfo.__new__(TaskInfo)
+    values = template.__dict__.copy()
+    values.update(changes)
+    object.__setattr__(info, "__dict__", values)
+    object.__setattr__(info, "__pydantic_fields_set__", template.__pydantic_fields_set__)
+    object.__setattr__(info, "__pydantic_extra__", None)
+    object.__setattr__(info, "__pydantic_private__", None)
+    return info

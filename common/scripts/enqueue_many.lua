@@ -1,5 +1,5 @@
 -- Write many new tasks of one queue, sharing their options, in one call (send_many): one
--- script run per chunk instead of one per task, and three arguments per task.
+-- script run per chunk instead of one per task, and one argument per task.
 -- KEYS[1] -> p:{q}:pending (LIST) when ARGV[4] == "0", else p:{q}:scheduled (ZSET)
 -- ARGV[1] -> task key prefix p:{q}:t: (task hashes are built as prefix .. id; same slot)
 -- ARGV[2] -> wake channel p:wake
@@ -7,18 +7,23 @@
 -- ARGV[4] -> due time, epoch ms; "0" means pending now
 -- ARGV[5] -> n: how many shared field/value args follow
 -- ARGV[6 .. 5+n] -> field, value, ... written into every task hash
--- then per task: id, type, payload
+-- then per task: id .. "\31" .. type .. "\31" .. payload (ids and type names hold no
+-- control characters, and JSON escapes them, so the first two separators are unambiguous)
 -- Returns the ids that already existed (left as they were).
 local n = tonumber(ARGV[5])
 local first = 6 + n
 local ids, conflicts = {}, {}
-for i = first, #ARGV, 3 do
-  local id = ARGV[i]
+for i = first, #ARGV do
+  local packed = ARGV[i]
+  local a = string.find(packed, "\31", 1, true)
+  local b = string.find(packed, "\31", a + 1, true)
+  local id = string.sub(packed, 1, a - 1)
   local key = ARGV[1] .. id
   if redis.call("EXISTS", key) == 1 then
     conflicts[#conflicts + 1] = id
   else
-    redis.call("HSET", key, "type", ARGV[i + 1], "payload", ARGV[i + 2], unpack(ARGV, 6, 5 + n))
+    redis.call("HSET", key, "type", string.sub(packed, a + 1, b - 1),
+      "payload", string.sub(packed, b + 1), unpack(ARGV, 6, 5 + n))
     if ARGV[4] == "0" then
       ids[#ids + 1] = id
     else

@@ -142,12 +142,12 @@ def test_type_name_refuses_what_is_not_a_model_class(bad: object) -> None:
         type_name(bad)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("value", ["", 5])
-def test_type_name_refuses_an_empty_or_non_str_explicit_name(value: object) -> None:
+@pytest.mark.parametrize("value", ["", 5, "a\x1fb", "line\nbreak"])
+def test_type_name_refuses_an_empty_non_str_or_unprintable_explicit_name(value: object) -> None:
     class Weird(BaseModel):
         tandemq_type: ClassVar[object] = value
 
-    with pytest.raises(RegistryError, match="tandemq_type must be a non-empty str"):
+    with pytest.raises(RegistryError, match="tandemq_type must be a non-empty printable str"):
         type_name(Weird)
 
 
