@@ -133,17 +133,13 @@ class Broker:
 
     @staticmethod
     def _fields(task: NewTask) -> list[Any]:
-        """The task hash as field, value, ... (without the unique lock's key); type and
-        payload come first: enqueue_many sends the rest once per chunk."""
-        fields: list[Any] = [
-            Field.TYPE, task.type,
-            Field.PAYLOAD, task.payload,
-            Field.STATE, TaskState.SCHEDULED if task.due_ms else TaskState.PENDING,
-            Field.RETRIED, 0,
-            Field.MAX_RETRY, task.max_retry,
-            Field.ENQUEUED, task.enqueued_ms,
-        ]  # fmt: skip
+        """The task hash as field, value, ... except type, payload and the unique lock's key.
+
+        Only what differs from the defaults is written: no ``retried`` (absent reads as 0) and
+        no ``state`` for a pending task (absent reads as pending); small hashes stay compact."""
+        fields: list[Any] = [Field.MAX_RETRY, task.max_retry, Field.ENQUEUED, task.enqueued_ms]
         optional = (
+            (Field.STATE, TaskState.SCHEDULED if task.due_ms else None),
             (Field.DUE, task.due_ms or None),
             (Field.TIMEOUT, task.timeout_ms),
             (Field.DEADLINE, task.deadline_ms),
@@ -154,14 +150,14 @@ class Broker:
 
     def _enqueue_call(self, task: NewTask) -> Call:
         qk = self.keys.queue(task.queue)
-        fields = self._fields(task)
+        fields = [Field.TYPE, task.type, *self._fields(task)]
         unique_key = qk.unique(task.type, task.payload) if task.unique_ttl_ms else qk.unique_prefix
         if task.unique_ttl_ms:
             fields += [Field.UNIQUE, unique_key]
         target = qk.scheduled if task.due_ms else qk.pending
         keys = (qk.task(task.id), target, unique_key)
         args = (task.id, task.due_ms, task.unique_ttl_ms, self.keys.wake_channel, task.queue)
-        return ("enqueue", keys, (*args, *fields))
+        return ("enqueue", keys, (*args, task.payload, *fields))
 
     @staticmethod
     def _check_enqueued(task: NewTask, result: Any) -> None:
@@ -205,7 +201,7 @@ class Broker:
     def _enqueue_many_call(self, tasks: Sequence[NewTask]) -> Call:
         first = tasks[0]
         qk = self.keys.queue(first.queue)
-        shared = self._fields(first)[4:]  # all but type and payload, the same for the chunk
+        shared = self._fields(first)  # the same for the whole chunk
         args: list[Any] = [qk.task_prefix, self.keys.wake_channel, first.queue, first.due_ms]
         args += [len(shared), *shared]
         sep = b"\x1f"
@@ -218,8 +214,11 @@ class Broker:
             raw = await self.redis.hgetall(self.keys.queue(queue).task(task_id))
         if not raw:
             return None
-        fields = {_text(k): _text(v) for k, v in raw.items()}
-        return TaskInfo.from_hash(task_id, queue, fields)
+        fields = {_text(k): v if isinstance(v, bytes) else v.encode() for k, v in raw.items()}
+        _join_payload(fields)
+        # errors="replace": a corrupt task must still be shown, not make get_task fail
+        text = {k: v.decode(errors="replace") for k, v in fields.items()}
+        return TaskInfo.from_hash(task_id, queue, text)
 
     # -- the processor's side -------------------------------------------------------------
 
@@ -378,6 +377,18 @@ def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
             id=_text(task_id), queue=queue, type=bytes(type_).decode(errors="replace"), payload=b"", retried=0, max_retry=0,
             timeout_ms=None, deadline_ms=None, enqueued_ms=0, corrupt=f"unreadable task fields: {exc}",
         )  # fmt: skip
+
+
+def _join_payload(fields: dict[str, Any]) -> None:
+    """Join a payload stored in pieces (payload, payload2, ...: see _lib.lua) back into one,
+    as bytes: a piece may end inside a multi-byte character."""
+    if "payload2" not in fields or "payload" not in fields:
+        return
+    parts, i = [fields["payload"]], 2
+    while (part := fields.pop(f"payload{i}", None)) is not None:
+        parts.append(part)
+        i += 1
+    fields["payload"] = b"".join(parts)
 
 
 def _typed_error(exc: OutOfMemoryError) -> RedisOutOfMemory:

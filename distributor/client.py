@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -22,6 +23,12 @@ from common.settings import Settings
 from common.task import TaskInfo, TaskState
 
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
+
+
+def new_task_id() -> str:
+    """128 random bits (as uuid4) in 22 URL-safe characters: ids are stored twice per task
+    (key and list entry), so 10 characters fewer than hex is 20 bytes per task saved."""
+    return base64.urlsafe_b64encode(os.urandom(16))[:22].decode()
 
 
 def _ms(span: timedelta | None) -> int | None:
@@ -162,7 +169,7 @@ class Distributor:
                 raise PayloadTooLarge(names[model], len(encoded), self.settings.max_payload_bytes)
             tasks.append(
                 NewTask(
-                    os.urandom(16).hex(),
+                    new_task_id(),
                     first.queue,
                     names[model],
                     encoded,
@@ -191,7 +198,7 @@ class Distributor:
         if len(encoded) > self.settings.max_payload_bytes:
             raise PayloadTooLarge(name, len(encoded), self.settings.max_payload_bytes)
         return NewTask(
-            id=options.task_id or os.urandom(16).hex(),  # 128 random bits, as uuid4
+            id=options.task_id or new_task_id(),
             queue=options.queue,
             type=name,
             payload=encoded,

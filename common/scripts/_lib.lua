@@ -19,3 +19,37 @@ local function push_pending(pending_key, ids, channel, queue)
   end
   if was_empty then redis.call("PUBLISH", channel, queue) end
 end
+
+-- Payload storage. Redis keeps a small hash compact (listpack) only while every value is at
+-- most hash-max-listpack-value (64 bytes by default); one longer value turns the whole task
+-- hash into a hash table at about twice the memory. So a payload of 65 to 2048 bytes is kept
+-- in 64-byte pieces, "payload", "payload2", "payload3", ...; a shorter or longer one whole
+-- (past 2 KB the payload itself dominates). Readers join the pieces (read_payload here,
+-- Broker.get in Python).
+local function payload_fields(out, payload)
+  local n = #payload
+  if n <= 64 or n > 2048 then
+    out[#out + 1] = "payload"
+    out[#out + 1] = payload
+    return out
+  end
+  for at = 1, n, 64 do
+    out[#out + 1] = at == 1 and "payload" or ("payload" .. ((at - 1) / 64 + 1))
+    out[#out + 1] = string.sub(payload, at, at + 63)
+  end
+  return out
+end
+
+-- The whole payload of task hash `key`, given its "payload" and "payload2" fields (read with
+-- the others in one HMGET): most payloads have at most two pieces.
+local function read_payload(key, first, second)
+  if not (first and second) then return first end
+  local parts, i = {first, second}, 3
+  while true do
+    local part = redis.call("HGET", key, "payload" .. i)
+    if not part then break end
+    parts[#parts + 1] = part
+    i = i + 1
+  end
+  return table.concat(parts)
+end

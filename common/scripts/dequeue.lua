@@ -16,8 +16,9 @@ local out = {}
 for _, id in ipairs(ids) do
   local key = ARGV[4] .. id
   local f = redis.call("HMGET", key,
-    "type", "payload", "retried", "max_retry", "timeout", "deadline", "enqueued")
+    "type", "payload", "retried", "max_retry", "timeout", "deadline", "enqueued", "payload2")
   if f[1] then
+    f[2] = read_payload(key, f[2], f[8])
     redis.call("ZADD", KEYS[2], ARGV[2], id)
     redis.call("HSET", key, "state", "active", "owner", ARGV[3])
   end

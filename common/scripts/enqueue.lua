@@ -7,7 +7,8 @@
 -- ARGV[3] -> unique lock TTL, ms; "0" means not unique
 -- ARGV[4] -> wake channel p:wake
 -- ARGV[5] -> queue name (the wake-up message)
--- ARGV[6..] -> field, value, ... of the task hash
+-- ARGV[6] -> payload (stored by payload_fields, in pieces when that keeps the hash compact)
+-- ARGV[7..] -> field, value, ... of the task hash
 -- Returns 1 written; 0 a task with this id exists; {-1, holder id} the unique lock is held.
 if redis.call("EXISTS", KEYS[1]) == 1 then
   return 0
@@ -17,7 +18,9 @@ if ARGV[3] ~= "0" then
     return {-1, redis.call("GET", KEYS[3]) or ""}
   end
 end
-redis.call("HSET", KEYS[1], unpack(ARGV, 6))
+local fields = payload_fields({}, ARGV[6])
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call("HSET", KEYS[1], unpack(fields))
 if ARGV[2] == "0" then
   push_pending(KEYS[2], {ARGV[1]}, ARGV[4], ARGV[5])
 else

@@ -22,8 +22,10 @@ for i = first, #ARGV do
   if redis.call("EXISTS", key) == 1 then
     conflicts[#conflicts + 1] = id
   else
-    redis.call("HSET", key, "type", string.sub(packed, a + 1, b - 1),
-      "payload", string.sub(packed, b + 1), unpack(ARGV, 6, 5 + n))
+    local fields = payload_fields({"type", string.sub(packed, a + 1, b - 1)},
+      string.sub(packed, b + 1))
+    for j = 6, 5 + n do fields[#fields + 1] = ARGV[j] end
+    redis.call("HSET", key, unpack(fields))
     if ARGV[4] == "0" then
       ids[#ids + 1] = id
     else

@@ -15,7 +15,7 @@ for _, id in ipairs(ids) do
   redis.call("ZREM", KEYS[1], id)
   if redis.call("EXISTS", key) == 1 then
     local f = redis.call("HMGET", key, "retried", "max_retry")
-    local n, max = tonumber(f[1] or "0"), tonumber(f[2] or "0")
+    local n, max = tonumber(f[1] or "0") or 0, tonumber(f[2] or "0") or 0
     redis.call("HDEL", key, "owner")
     redis.call("HSET", key, "error", ARGV[4], "failed", ARGV[1])
     if n < max then

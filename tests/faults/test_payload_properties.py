@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, create_model
 
+from common.broker import Broker
 from common.keys import Keys
 from common.settings import Settings
 from distributor import Distributor, PayloadTooLarge
@@ -58,9 +59,10 @@ async def _round_trip(redis_url: str, payload: BaseModel, limit: int) -> None:
             stored = await distributor.get_task(info.id)
             assert stored is not None
             assert stored.payload == payload.model_dump(mode="json")
-            raw = await distributor.redis.hget(
-                Keys(prefix).queue("default").task(info.id), "payload"
-            )
+            # The processor's path: lease it (dequeue.lua joins a payload stored in pieces).
+            broker = Broker(distributor.redis, Keys(prefix))
+            taken, _ = await broker.dequeue({"default": 1}, "prop-test", 30_000)
+            raw = taken["default"][0].payload
             handlers = Handlers()
 
             async def noop(p: BaseModel, ctx: object) -> None:
