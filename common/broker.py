@@ -380,15 +380,16 @@ def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
 
 
 def _join_payload(fields: dict[str, Any]) -> None:
-    """Join a payload stored in pieces (payload, payload2, ...: see _lib.lua) back into one,
-    as bytes: a piece may end inside a multi-byte character."""
-    if "payload2" not in fields or "payload" not in fields:
+    """Join a payload stored in pieces (p, p2, ...: see _lib.lua) back into one, as bytes: a
+    piece may end inside a multi-byte character."""
+    first = Field.PAYLOAD
+    if f"{first}2" not in fields or first not in fields:
         return
-    parts, i = [fields["payload"]], 2
-    while (part := fields.pop(f"payload{i}", None)) is not None:
+    parts, i = [fields[first]], 2
+    while (part := fields.pop(f"{first}{i}", None)) is not None:
         parts.append(part)
         i += 1
-    fields["payload"] = b"".join(parts)
+    fields[first] = b"".join(parts)
 
 
 def _typed_error(exc: OutOfMemoryError) -> RedisOutOfMemory:

@@ -24,23 +24,27 @@ class TaskState(StrEnum):
 
 
 class Field:
-    """Field names of the task hash ``p:{q}:t:<id>``; the Lua scripts use the same literals."""
+    """Field names of the task hash ``p:{q}:t:<id>``; the Lua scripts use the same literals.
 
-    TYPE = "type"  # wire type name of the payload
-    PAYLOAD = "payload"  # the payload's JSON, exactly as pydantic encoded it
-    STATE = "state"  # a TaskState value
-    RETRIED = "retried"  # failed attempts so far
-    MAX_RETRY = "max_retry"  # retries allowed before archiving
-    TIMEOUT = "timeout"  # per-attempt timeout, ms (absent: processor default)
-    DEADLINE = "deadline"  # absolute deadline, epoch ms (absent: none)
-    RETENTION = "retention"  # keep completed task this many ms (absent: delete on success)
-    UNIQUE = "unique"  # key of the unique lock this task holds (absent: none)
-    ENQUEUED = "enqueued"  # epoch ms of send
-    DUE = "due"  # epoch ms of the next planned run (scheduled/retry)
-    OWNER = "owner"  # id of the processor holding the lease while active
-    ERROR = "error"  # last error text (traceback)
-    FAILED = "failed"  # epoch ms of the last failure
-    DONE = "done"  # epoch ms of completion
+    One or two letters each: a pending task's hash is mostly field names and short values,
+    and long names cost about 30 bytes a task (docs/DESIGN.md, "Compact task hashes").
+    """
+
+    TYPE = "t"  # wire type name of the payload
+    PAYLOAD = "p"  # the payload's JSON as pydantic encoded it; 65-2048 bytes: pieces p, p2, ...
+    STATE = "s"  # a TaskState value (absent: pending)
+    RETRIED = "r"  # failed attempts so far (absent: 0)
+    MAX_RETRY = "m"  # retries allowed before archiving
+    TIMEOUT = "to"  # per-attempt timeout, ms (absent: processor default)
+    DEADLINE = "dl"  # absolute deadline, epoch ms (absent: none)
+    RETENTION = "rt"  # keep completed task this many ms (absent: delete on success)
+    UNIQUE = "u"  # key of the unique lock this task holds (absent: none)
+    ENQUEUED = "e"  # epoch ms of send
+    DUE = "d"  # epoch ms of the next planned run (scheduled/retry)
+    OWNER = "o"  # id of the processor holding the lease while active
+    ERROR = "err"  # last error text (traceback)
+    FAILED = "f"  # epoch ms of the last failure
+    DONE = "c"  # epoch ms of completion
 
 
 # What dequeue.lua returns for each task, in this order (after the id).

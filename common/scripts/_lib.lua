@@ -1,12 +1,12 @@
 -- Shared by every script: scripts.py puts this file in front of each one before loading it.
 
 -- True when task `id` is in the active set and its hash names `owner` as the lease holder.
--- This is the one lease check: ack, retry, archive, extend and requeue all go through it, so
--- a processor whose lease expired (the task was recovered, perhaps re-run elsewhere) changes
--- nothing.
+-- This is the one lease check (retry, archive, extend and requeue call it; ack does the same
+-- in fewer calls), so a processor whose lease expired (the task was recovered, perhaps re-run
+-- elsewhere) changes nothing.
 local function leased(active_key, task_key, id, owner)
   return redis.call("ZSCORE", active_key, id) ~= false
-    and redis.call("HGET", task_key, "owner") == owner
+    and redis.call("HGET", task_key, "o") == owner
 end
 
 -- Push ids onto a pending list (LPUSH: FIFO with RPOP) and publish a wake-up when the list
@@ -20,33 +20,37 @@ local function push_pending(pending_key, ids, channel, queue)
   if was_empty then redis.call("PUBLISH", channel, queue) end
 end
 
+-- Field names are one or two letters (common/task.py's Field lists them): a pending task's
+-- hash is mostly field names and short values, so long names cost about 30 bytes a task.
+
 -- Payload storage. Redis keeps a small hash compact (listpack) only while every value is at
 -- most hash-max-listpack-value (64 bytes by default); one longer value turns the whole task
 -- hash into a hash table at about twice the memory. So a payload of 65 to 2048 bytes is kept
--- in 64-byte pieces, "payload", "payload2", "payload3", ...; a shorter or longer one whole
--- (past 2 KB the payload itself dominates). Readers join the pieces (read_payload here,
--- Broker.get in Python).
+-- in 64-byte pieces, "p", "p2", "p3", ...; a shorter or longer one whole in "p" (past 2 KB
+-- the payload itself dominates). Readers join the pieces (read_payload here, Broker.get in
+-- Python).
 local function payload_fields(out, payload)
   local n = #payload
   if n <= 64 or n > 2048 then
-    out[#out + 1] = "payload"
+    out[#out + 1] = "p"
     out[#out + 1] = payload
     return out
   end
   for at = 1, n, 64 do
-    out[#out + 1] = at == 1 and "payload" or ("payload" .. ((at - 1) / 64 + 1))
+    out[#out + 1] = at == 1 and "p" or ("p" .. ((at - 1) / 64 + 1))
     out[#out + 1] = string.sub(payload, at, at + 63)
   end
   return out
 end
 
--- The whole payload of task hash `key`, given its "payload" and "payload2" fields (read with
--- the others in one HMGET): most payloads have at most two pieces.
-local function read_payload(key, first, second)
+-- The whole payload of task hash `key`, given its first three pieces "p", "p2" and "p3"
+-- (read with the other fields in one HMGET): payloads up to 192 bytes need no more calls.
+local function read_payload(key, first, second, third)
   if not (first and second) then return first end
-  local parts, i = {first, second}, 3
+  if not third then return first .. second end
+  local parts, i = {first, second, third}, 4
   while true do
-    local part = redis.call("HGET", key, "payload" .. i)
+    local part = redis.call("HGET", key, "p" .. i)
     if not part then break end
     parts[#parts + 1] = part
     i = i + 1

@@ -12,6 +12,6 @@ if not leased(KEYS[1], KEYS[3], ARGV[2], ARGV[1]) then
 end
 redis.call("ZREM", KEYS[1], ARGV[2])
 redis.call("ZADD", KEYS[2], ARGV[3], ARGV[2])
-redis.call("HSET", KEYS[3], "state", "archived", "error", ARGV[4], "failed", ARGV[3])
-redis.call("HDEL", KEYS[3], "owner")
+redis.call("HSET", KEYS[3], "s", "archived", "err", ARGV[4], "f", ARGV[3])
+redis.call("HDEL", KEYS[3], "o")
 return 1

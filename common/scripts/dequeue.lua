@@ -16,11 +16,11 @@ local out = {}
 for _, id in ipairs(ids) do
   local key = ARGV[4] .. id
   local f = redis.call("HMGET", key,
-    "type", "payload", "retried", "max_retry", "timeout", "deadline", "enqueued", "payload2")
+    "t", "p", "r", "m", "to", "dl", "e", "p2", "p3")
   if f[1] then
-    f[2] = read_payload(key, f[2], f[8])
+    f[2] = read_payload(key, f[2], f[8], f[9])
     redis.call("ZADD", KEYS[2], ARGV[2], id)
-    redis.call("HSET", key, "state", "active", "owner", ARGV[3])
+    redis.call("HSET", key, "s", "active", "o", ARGV[3])
   end
   out[#out + 1] = id
   for i = 1, 7 do

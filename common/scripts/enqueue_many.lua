@@ -22,7 +22,7 @@ for i = first, #ARGV do
   if redis.call("EXISTS", key) == 1 then
     conflicts[#conflicts + 1] = id
   else
-    local fields = payload_fields({"type", string.sub(packed, a + 1, b - 1)},
+    local fields = payload_fields({"t", string.sub(packed, a + 1, b - 1)},
       string.sub(packed, b + 1))
     for j = 6, 5 + n do fields[#fields + 1] = ARGV[j] end
     redis.call("HSET", key, unpack(fields))

@@ -13,7 +13,7 @@ if #ids > 0 then
   local live = {}
   for _, id in ipairs(ids) do
     if redis.call("EXISTS", ARGV[3] .. id) == 1 then
-      redis.call("HSET", ARGV[3] .. id, "state", "pending")
+      redis.call("HSET", ARGV[3] .. id, "s", "pending")
       live[#live + 1] = id
     end
   end

@@ -14,16 +14,16 @@ for _, id in ipairs(ids) do
   local key = ARGV[3] .. id
   redis.call("ZREM", KEYS[1], id)
   if redis.call("EXISTS", key) == 1 then
-    local f = redis.call("HMGET", key, "retried", "max_retry")
+    local f = redis.call("HMGET", key, "r", "m")
     local n, max = tonumber(f[1] or "0") or 0, tonumber(f[2] or "0") or 0
-    redis.call("HDEL", key, "owner")
-    redis.call("HSET", key, "error", ARGV[4], "failed", ARGV[1])
+    redis.call("HDEL", key, "o")
+    redis.call("HSET", key, "err", ARGV[4], "f", ARGV[1])
     if n < max then
-      redis.call("HSET", key, "retried", n + 1, "state", "retry", "due", ARGV[1])
+      redis.call("HSET", key, "r", n + 1, "s", "retry", "d", ARGV[1])
       redis.call("ZADD", KEYS[2], ARGV[1], id)
       retried[#retried + 1] = id
     else
-      redis.call("HSET", key, "state", "archived")
+      redis.call("HSET", key, "s", "archived")
       redis.call("ZADD", KEYS[3], ARGV[1], id)
       archived[#archived + 1] = id
     end

@@ -16,8 +16,8 @@ for i = 5, #ARGV do
   if leased(KEYS[1], key, id, ARGV[1]) then
     redis.call("ZREM", KEYS[1], id)
     redis.call("RPUSH", KEYS[2], id)
-    redis.call("HSET", key, "state", "pending")
-    redis.call("HDEL", key, "owner")
+    redis.call("HSET", key, "s", "pending")
+    redis.call("HDEL", key, "o")
     n = n + 1
   end
 end

@@ -13,7 +13,7 @@ if not leased(KEYS[1], KEYS[3], ARGV[2], ARGV[1]) then
 end
 redis.call("ZREM", KEYS[1], ARGV[2])
 redis.call("ZADD", KEYS[2], ARGV[4], ARGV[2])
-redis.call("HINCRBY", KEYS[3], "retried", 1)
-redis.call("HSET", KEYS[3], "state", "retry", "due", ARGV[4], "error", ARGV[5], "failed", ARGV[3])
-redis.call("HDEL", KEYS[3], "owner")
+redis.call("HINCRBY", KEYS[3], "r", 1)
+redis.call("HSET", KEYS[3], "s", "retry", "d", ARGV[4], "err", ARGV[5], "f", ARGV[3])
+redis.call("HDEL", KEYS[3], "o")
 return 1

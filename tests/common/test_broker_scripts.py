@@ -16,7 +16,7 @@ from common.clock import from_ms, now_ms
 from common.errors import BrokerUnavailable, DuplicateTask, TaskIdConflict
 from common.keys import Keys, QueueKeys
 from common.scripts import SCRIPTS
-from common.task import TaskState
+from common.task import Field, TaskState
 from tests.support import eventually, free_port
 
 TYPE = "tests.Job"
@@ -86,10 +86,10 @@ async def test_enqueue_without_due_time_is_pending(
     fields = await _hash(redis, qk, "t1")
     # Defaults are not written (absent state reads as pending, absent retried as 0).
     assert fields == {
-        "type": TYPE,
-        "payload": '{"n":1}',
-        "max_retry": "4",
-        "enqueued": str(task.enqueued_ms),
+        Field.TYPE: TYPE,
+        Field.PAYLOAD: '{"n":1}',
+        Field.MAX_RETRY: "4",
+        Field.ENQUEUED: str(task.enqueued_ms),
     }
     info = await broker.get("default", "t1")
     assert info is not None and (info.state, info.retried) == ("pending", 0)
@@ -104,8 +104,8 @@ async def test_enqueue_with_due_time_is_scheduled(
     due = now_ms() + 60_000
     await broker.enqueue(_task("t1", due_ms=due))
     fields = await _hash(redis, qk, "t1")
-    assert fields["state"] == "scheduled"
-    assert fields["due"] == str(due)
+    assert fields[Field.STATE] == "scheduled"
+    assert fields[Field.DUE] == str(due)
     assert await _zset(redis, qk.scheduled) == {"t1": due}
     assert await redis.llen(qk.pending) == 0
     info = await broker.get("default", "t1")
@@ -118,11 +118,11 @@ async def test_enqueue_stores_optional_fields(broker: Broker, redis: Redis, qk: 
     deadline = now_ms() + 3_600_000
     await broker.enqueue(_task("t1", timeout_ms=2500, deadline_ms=deadline, retention_ms=90_000))
     fields = await _hash(redis, qk, "t1")
-    assert fields["timeout"] == "2500"
-    assert fields["deadline"] == str(deadline)
-    assert fields["retention"] == "90000"
-    assert "unique" not in fields
-    assert "due" not in fields
+    assert fields[Field.TIMEOUT] == "2500"
+    assert fields[Field.DEADLINE] == str(deadline)
+    assert fields[Field.RETENTION] == "90000"
+    assert Field.UNIQUE not in fields
+    assert Field.DUE not in fields
 
 
 async def test_enqueue_of_an_existing_id_is_a_conflict_and_changes_nothing(
@@ -133,7 +133,7 @@ async def test_enqueue_of_an_existing_id_is_a_conflict_and_changes_nothing(
         await broker.enqueue(_task("t1", payload=b'{"n":2}', due_ms=now_ms() + 60_000))
     assert caught.value.task_id == "t1"
     assert caught.value.queue == "default"
-    assert (await _hash(redis, qk, "t1"))["payload"] == '{"n":1}'
+    assert (await _hash(redis, qk, "t1"))[Field.PAYLOAD] == '{"n":1}'
     assert await _list(redis, qk.pending) == ["t1"]
     assert await redis.zcard(qk.scheduled) == 0
 
@@ -152,7 +152,7 @@ async def test_unique_lock_held_refuses_an_equal_task(
     lock = qk.unique(TYPE, b'{"n":1}')
     assert await redis.get(lock) == b"first"
     assert 0 < await redis.pttl(lock) <= 60_000
-    assert (await _hash(redis, qk, "first"))["unique"] == lock
+    assert (await _hash(redis, qk, "first"))[Field.UNIQUE] == lock
 
     with pytest.raises(DuplicateTask) as caught:
         await broker.enqueue(_task("second", unique_ttl_ms=60_000))
@@ -239,7 +239,7 @@ async def test_enqueue_many_returns_existing_ids_and_leaves_them_alone(
         [_task("fresh"), _task("dup", payload=b'{"n":9}'), _task("fresh2")]
     )
     assert existed == ["dup"]
-    assert (await _hash(redis, qk, "dup"))["payload"] == '{"n":1}'
+    assert (await _hash(redis, qk, "dup"))[Field.PAYLOAD] == '{"n":1}'
     assert await _list(redis, qk.pending) == ["fresh2", "fresh", "dup"]
     assert await broker.enqueue_many([]) == []
 
@@ -256,9 +256,13 @@ async def test_enqueue_many_keeps_each_tasks_own_options(
         ]
     )
     plain, timed, later = [await _hash(redis, qk, i) for i in ("plain", "timed", "later")]
-    assert "timeout" not in plain
-    assert (timed["timeout"], timed["retention"], timed["max_retry"]) == ("1500", "9000", "7")
-    assert (later["state"], later["due"], later["deadline"]) == (
+    assert Field.TIMEOUT not in plain
+    assert (timed[Field.TIMEOUT], timed[Field.RETENTION], timed[Field.MAX_RETRY]) == (
+        "1500",
+        "9000",
+        "7",
+    )
+    assert (later[Field.STATE], later[Field.DUE], later[Field.DEADLINE]) == (
         "scheduled",
         str(due),
         str(due + 1),
@@ -303,9 +307,9 @@ async def test_dequeue_leases_up_to_the_count_in_fifo_order(
     assert all(before + 30_000 <= score <= after + 30_000 for score in active.values())
     for i in range(3):
         fields = await _hash(redis, qk, f"t{i}")
-        assert (fields["state"], fields["owner"]) == ("active", "worker-1")
+        assert (fields[Field.STATE], fields[Field.OWNER]) == ("active", "worker-1")
     assert await _list(redis, qk.pending) == ["t4", "t3"]
-    assert "owner" not in await _hash(redis, qk, "t3")
+    assert Field.OWNER not in await _hash(redis, qk, "t3")
 
 
 async def test_dequeue_serves_several_queues_in_one_call(broker: Broker, keys: Keys) -> None:
@@ -338,7 +342,7 @@ async def test_dequeue_marks_unreadable_fields_corrupt(
     broker: Broker, redis: Redis, qk: QueueKeys
 ) -> None:
     await broker.enqueue(_task("bad"))
-    await redis.hset(qk.task("bad"), "retried", "not-a-number")
+    await redis.hset(qk.task("bad"), Field.RETRIED, "not-a-number")
     taken, missing = await broker.dequeue({"default": 1}, "w", LEASE)
     assert missing == []
     [message] = taken["default"]
@@ -367,7 +371,7 @@ async def test_ack_by_another_processor_is_refused(
     await _lease(broker, [_task("t1")], "w1")
     assert await broker.ack("w2", {"default": ["t1"]}) == [("default", "t1")]
     assert set(await _zset(redis, qk.active)) == {"t1"}
-    assert (await _hash(redis, qk, "t1"))["owner"] == "w1"
+    assert (await _hash(redis, qk, "t1"))[Field.OWNER] == "w1"
 
 
 async def test_ack_after_the_lease_moved_to_another_owner_is_refused(
@@ -381,7 +385,7 @@ async def test_ack_after_the_lease_moved_to_another_owner_is_refused(
 
     assert await broker.ack("w1", {"default": ["t1"]}) == [("default", "t1")]
     assert set(await _zset(redis, qk.active)) == {"t1"}
-    assert (await _hash(redis, qk, "t1"))["owner"] == "w2"
+    assert (await _hash(redis, qk, "t1"))[Field.OWNER] == "w2"
     assert await broker.ack("w2", {"default": ["t1"]}) == []
     assert not await redis.exists(qk.task("t1"))
 
@@ -394,9 +398,9 @@ async def test_ack_with_retention_keeps_the_task_completed(
     assert await broker.ack("w1", {"default": ["t1"]}) == []
     after = now_ms()
     fields = await _hash(redis, qk, "t1")
-    assert fields["state"] == "completed"
-    assert "owner" not in fields
-    done = int(fields["done"])
+    assert fields[Field.STATE] == "completed"
+    assert Field.OWNER not in fields
+    done = int(fields[Field.DONE])
     assert before <= done <= after
     assert await _zset(redis, qk.completed) == {"t1": done + 120_000}
     assert await redis.zcard(qk.active) == 0
@@ -439,11 +443,11 @@ async def test_retry_moves_the_task_to_retry_and_counts_it(
     assert await redis.zcard(qk.active) == 0
     assert await _zset(redis, qk.retry) == {"t1": due}
     fields = await _hash(redis, qk, "t1")
-    assert fields["state"] == "retry"
-    assert fields.get("retried", "0") == "1"
-    assert fields["due"] == str(due)
-    assert fields["error"] == "ValueError: boom"
-    assert "owner" not in fields
+    assert fields[Field.STATE] == "retry"
+    assert fields.get(Field.RETRIED, "0") == "1"
+    assert fields[Field.DUE] == str(due)
+    assert fields[Field.ERROR] == "ValueError: boom"
+    assert Field.OWNER not in fields
     info = await broker.get("default", "t1")
     assert info is not None
     assert (info.state, info.retried, info.last_error) == ("retry", 1, "ValueError: boom")
@@ -459,7 +463,7 @@ async def test_retry_counts_every_attempt(broker: Broker, redis: Redis, qk: Queu
         taken, _ = await broker.dequeue({"default": 1}, "w1", LEASE)
         assert [m.retried for m in taken["default"]] == [attempt]
     fields = await _hash(redis, qk, "t1")
-    assert (fields.get("retried", "0"), fields["error"]) == ("3", "error 3")
+    assert (fields.get(Field.RETRIED, "0"), fields[Field.ERROR]) == ("3", "error 3")
 
 
 async def test_retry_by_a_non_owner_changes_nothing(
@@ -488,10 +492,10 @@ async def test_archive_keeps_the_task_and_its_error(
     assert before <= archived["t1"] <= after
     assert await redis.zcard(qk.active) == 0
     fields = await _hash(redis, qk, "t1")
-    assert fields["state"] == "archived"
-    assert fields["error"] == "Traceback: it broke"
-    assert fields.get("retried", "0") == "0"
-    assert "owner" not in fields
+    assert fields[Field.STATE] == "archived"
+    assert fields[Field.ERROR] == "Traceback: it broke"
+    assert fields.get(Field.RETRIED, "0") == "0"
+    assert Field.OWNER not in fields
     info = await broker.get("default", "t1")
     assert info is not None
     assert info.state is TaskState.ARCHIVED
@@ -504,7 +508,7 @@ async def test_archive_by_a_non_owner_changes_nothing(
     await _lease(broker, [_task("t1")], "w1")
     assert await broker.archive("default", "t1", "w2", "boom") is False
     assert await redis.zcard(qk.archived) == 0
-    assert (await _hash(redis, qk, "t1"))["state"] == "active"
+    assert (await _hash(redis, qk, "t1"))[Field.STATE] == "active"
 
 
 # -- forward ----------------------------------------------------------------------------------
@@ -525,9 +529,9 @@ async def test_forward_moves_due_tasks_and_leaves_the_rest(
     assert sorted(await _list(redis, qk.pending)) == ["due", "r1"]
     assert await _zset(redis, qk.scheduled) == {"later": later}
     assert await redis.zcard(qk.retry) == 0
-    assert (await _hash(redis, qk, "due"))["state"] == "pending"
-    assert (await _hash(redis, qk, "r1"))["state"] == "pending"
-    assert (await _hash(redis, qk, "later"))["state"] == "scheduled"
+    assert (await _hash(redis, qk, "due"))[Field.STATE] == "pending"
+    assert (await _hash(redis, qk, "r1"))[Field.STATE] == "pending"
+    assert (await _hash(redis, qk, "later"))[Field.STATE] == "scheduled"
 
 
 async def test_forward_reports_the_earliest_retry_too(broker: Broker) -> None:
@@ -578,10 +582,10 @@ async def test_recover_sends_an_expired_lease_to_retry(
     assert list(retry) == ["t1"]
     assert retry["t1"] >= before
     fields = await _hash(redis, qk, "t1")
-    assert fields["state"] == "retry"
-    assert fields.get("retried", "0") == "1"
-    assert fields["error"] == "LeaseExpired: w1 stopped"
-    assert "owner" not in fields
+    assert fields[Field.STATE] == "retry"
+    assert fields.get(Field.RETRIED, "0") == "1"
+    assert fields[Field.ERROR] == "LeaseExpired: w1 stopped"
+    assert Field.OWNER not in fields
     # It is due at once: the next forward makes it pending again.
     await broker.forward(["default"])
     assert await _list(redis, qk.pending) == ["t1"]
@@ -595,7 +599,7 @@ async def test_recover_archives_when_retries_are_spent(
     assert list(await _zset(redis, qk.archived)) == ["t1"]
     assert await redis.zcard(qk.retry) == 0
     fields = await _hash(redis, qk, "t1")
-    assert (fields["state"], fields["error"], fields.get("retried", "0")) == (
+    assert (fields[Field.STATE], fields[Field.ERROR], fields.get(Field.RETRIED, "0")) == (
         "archived",
         "lease expired",
         "0",
@@ -611,7 +615,11 @@ async def test_recover_leaves_unexpired_leases_alone(
     assert await broker.recover(["default"], "lease expired") == (["dead"], [])
     assert await _zset(redis, qk.active) == {"live": active_before["live"]}
     fields = await _hash(redis, qk, "live")
-    assert (fields["state"], fields["owner"], fields.get("retried", "0")) == ("active", "w1", "0")
+    assert (fields[Field.STATE], fields[Field.OWNER], fields.get(Field.RETRIED, "0")) == (
+        "active",
+        "w1",
+        "0",
+    )
 
 
 async def test_recover_drops_an_active_id_whose_hash_is_gone(
@@ -664,8 +672,8 @@ async def test_requeue_puts_tasks_back_to_run_next_uncounted(
     assert await redis.zcard(qk.active) == 0
     for task_id in ("a", "b"):
         fields = await _hash(redis, qk, task_id)
-        assert (fields["state"], fields.get("retried", "0")) == ("pending", "0")
-        assert "owner" not in fields
+        assert (fields[Field.STATE], fields.get(Field.RETRIED, "0")) == ("pending", "0")
+        assert Field.OWNER not in fields
     # Back at the consuming end: they come out before c, which was waiting all along.
     again, _ = await broker.dequeue({"default": 2}, "w2", LEASE)
     assert sorted(m.id for m in again["default"]) == ["a", "b"]
@@ -730,7 +738,7 @@ async def test_trim_deletes_completed_tasks_after_their_retention(
     )
     assert list(await _zset(redis, qk.completed)) == ["long"]
     assert not await redis.exists(qk.task("short"))
-    assert (await _hash(redis, qk, "long"))["state"] == "completed"
+    assert (await _hash(redis, qk, "long"))[Field.STATE] == "completed"
 
 
 # -- script loading ---------------------------------------------------------------------------

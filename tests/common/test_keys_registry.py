@@ -16,7 +16,7 @@ from redis.crc import key_slot
 from common.errors import RegistryError, UnknownTaskType
 from common.keys import Keys, QueueKeys, validate_queue_name
 from common.registry import PayloadRegistry, type_name
-from common.task import TaskInfo, TaskState
+from common.task import Field, TaskInfo, TaskState
 from processor.handlers import Handlers
 
 
@@ -196,18 +196,18 @@ def test_from_hash_reads_a_complete_hash() -> None:
         "t1",
         "q",
         {
-            "type": "a.T",
-            "payload": '{"x": [1, 2]}',
-            "state": "retry",
-            "retried": "2",
-            "max_retry": "5",
-            "error": "boom",
-            "enqueued": "1700000000000",
-            "due": "1700000005000",
-            "failed": "1700000001000",
-            "timeout": "2500",
-            "deadline": "1700000100000",
-            "retention": "60000",
+            Field.TYPE: "a.T",
+            Field.PAYLOAD: '{"x": [1, 2]}',
+            Field.STATE: "retry",
+            Field.RETRIED: "2",
+            Field.MAX_RETRY: "5",
+            Field.ERROR: "boom",
+            Field.ENQUEUED: "1700000000000",
+            Field.DUE: "1700000005000",
+            Field.FAILED: "1700000001000",
+            Field.TIMEOUT: "2500",
+            Field.DEADLINE: "1700000100000",
+            Field.RETENTION: "60000",
         },
     )
     assert (info.id, info.queue, info.type, info.state) == ("t1", "q", "a.T", TaskState.RETRY)
@@ -227,14 +227,14 @@ def test_from_hash_tolerates_corrupt_fields() -> None:
         "t1",
         "q",
         {
-            "payload": "{not json",
-            "state": "exploded",
-            "retried": "x",
-            "max_retry": "1.5",
-            "enqueued": "yesterday",
-            "due": "",
-            "timeout": "nan",
-            "error": "",
+            Field.PAYLOAD: "{not json",
+            Field.STATE: "exploded",
+            Field.RETRIED: "x",
+            Field.MAX_RETRY: "1.5",
+            Field.ENQUEUED: "yesterday",
+            Field.DUE: "",
+            Field.TIMEOUT: "nan",
+            Field.ERROR: "",
         },
     )
     assert info.payload == "{not json"
@@ -253,5 +253,5 @@ def test_from_hash_of_an_empty_hash() -> None:
 
 
 def test_from_hash_tolerates_a_time_out_of_range() -> None:
-    info = TaskInfo.from_hash("t1", "q", {"type": "a.T", "enqueued": str(10**17)})
+    info = TaskInfo.from_hash("t1", "q", {Field.TYPE: "a.T", Field.ENQUEUED: str(10**17)})
     assert info.type == "a.T"

@@ -18,7 +18,12 @@ class Text(BaseModel):
 
 # Lengths of the JSON '{"s":"..."}' around each boundary; "é" is 2 bytes, so pieces end
 # inside a character.
-CASES = [("y", n) for n in (1, 56, 57, 58, 120, 121, 2040, 2041, 5000)] + [("é", 40), ("é", 700)]
+# dequeue.lua reads up to three pieces with the other fields and the rest one by one: 184
+# and 185 straddle that (192 bytes).
+CASES = [("y", n) for n in (1, 56, 57, 58, 120, 121, 184, 185, 248, 2040, 2041, 5000)] + [
+    ("é", 40),
+    ("é", 700),
+]
 
 
 @pytest.mark.parametrize(("char", "count"), CASES)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel
 
-from common.task import TaskInfo
+from common.task import Field, TaskInfo
 from distributor import Distributor, PayloadTooLarge
 from tests.apps import Hostile, Work
 from tests.faults.harness import scenario
@@ -51,12 +51,13 @@ async def test_hostile_input_is_archived_with_clear_errors_and_the_daemon_keeps_
             Hostile(behaviour="block", seconds=2), retention=timedelta(minutes=5)
         )
         for task_id, fields in {
-            "corrupt-json": {"type": "tests.work", "payload": "{nope"},
-            "unknown-type": {"type": "tests.nobody.handles.this", "payload": "{}"},
-            "invalid-payload": {"type": "tests.work", "payload": '{"n": "many"}'},
+            "corrupt-json": {Field.TYPE: "tests.work", Field.PAYLOAD: "{nope"},
+            "unknown-type": {Field.TYPE: "tests.nobody.handles.this", Field.PAYLOAD: "{}"},
+            "invalid-payload": {Field.TYPE: "tests.work", Field.PAYLOAD: '{"n": "many"}'},
         }.items():
             await client.hset(
-                run.queue.task(task_id), mapping={"state": "pending", "max_retry": "3", **fields}
+                run.queue.task(task_id),
+                mapping={Field.STATE: "pending", Field.MAX_RETRY: "3", **fields},
             )
             await client.lpush(run.queue.pending, task_id)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from common.keys import Keys
+from common.task import Field
 from distributor import Distributor
 from processor import TaskContext
 from tests.conftest import ProcessorFactory
@@ -63,16 +64,19 @@ async def test_bad_input_is_archived_and_good_tasks_still_run(
         invalid = await distributor.send(Good(n=1), max_retry=5)
         # Bad tasks written directly, the way a buggy producer or a manual edit would.
         for bad_id, fields in {
-            "invalid": {"type": Good.__module__ + ".Good", "payload": '{"n": "not a number"}'},
-            "corrupt-json": {"type": Good.__module__ + ".Good", "payload": "{not json"},
+            "invalid": {
+                Field.TYPE: Good.__module__ + ".Good",
+                Field.PAYLOAD: '{"n": "not a number"}',
+            },
+            "corrupt-json": {Field.TYPE: Good.__module__ + ".Good", Field.PAYLOAD: "{not json"},
             "corrupt-fields": {
-                "type": Good.__module__ + ".Good",
-                "payload": '{"n": 1}',
-                "retried": "abc",
+                Field.TYPE: Good.__module__ + ".Good",
+                Field.PAYLOAD: '{"n": 1}',
+                Field.RETRIED: "abc",
             },
         }.items():
             await redis.hset(
-                queue.task(bad_id), mapping={"state": "pending", "max_retry": "5", **fields}
+                queue.task(bad_id), mapping={Field.STATE: "pending", Field.MAX_RETRY: "5", **fields}
             )
             await redis.lpush(queue.pending, bad_id)
         assert "InvalidPayload" in await _archived_error(distributor, "invalid")
