@@ -48,6 +48,14 @@ class NewTask:
     unique_ttl_ms: int = 0  # 0: not unique
 
 
+class _Interrupted(Exception):
+    """A streamed enqueue lost its connection; ``calls`` must be sent again."""
+
+    def __init__(self, calls: list[Call]) -> None:
+        super().__init__(f"{len(calls)} calls to repeat")
+        self.calls = calls
+
+
 class Broker:
     """Task storage on one Redis connection pool, under one key prefix."""
 
@@ -175,28 +183,94 @@ class Broker:
 
     async def enqueue_many(self, tasks: Sequence[NewTask]) -> list[str]:
         """Write many tasks: one script call per chunk of tasks that share their queue and
-        options (all but id, type and payload), chunks pipelined.
+        options (all but id, type and payload). Returns the ids that already existed and were
+        left as they were (the others were written)."""
+        return await self.enqueue_chunks([tasks])
 
-        Returns the ids that already existed and were left as they were (the others were
-        written)."""
+    async def enqueue_chunks(self, chunks: Iterable[Sequence[NewTask]]) -> list[str]:
+        """enqueue_many for tasks produced chunk by chunk: each chunk's script calls are
+        written to one connection as soon as the chunk is built, and the replies are read at
+        the end. Redis runs chunk k while the caller builds chunk k+1, so their work overlaps
+        instead of adding up, and one connection keeps the chunks in order.
+
+        If that connection fails, every call is sent again through the retrying path: a task
+        that had landed comes back as existing (enqueue_many.lua skips it), so none is
+        written twice. Returns the ids that already existed."""
+        try:
+            replies = await self._stream(chunks)
+        except _Interrupted as interrupted:
+            calls, replies = interrupted.calls, []
+            for start in range(0, len(calls), _PIPELINE):
+                replies += await self._call_many(calls[start : start + _PIPELINE])
+        existed: list[str] = []
+        for conflicts in replies:
+            existed += [_text(c) for c in conflicts]
+        return existed
+
+    async def _stream(self, chunks: Iterable[Sequence[NewTask]]) -> list[Any]:
+        """Write each chunk's calls on one connection as it comes, then read every reply;
+        NOSCRIPT calls are repeated once the scripts are loaded. Raises _Interrupted, with
+        every call (the chunks all consumed), when Redis cannot be reached."""
+        calls: list[Call] = []
+        pool = self.redis.connection_pool
+        conn = None
+        chunks = iter(chunks)
+        try:
+            async with self._guard():
+                conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+            for chunk in chunks:
+                await self.register_queues({t.queue for t in chunk})
+                batch = self._enqueue_many_calls(chunk)
+                calls += batch
+                packed = conn.pack_commands(
+                    ("EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args)
+                    for name, keys, args in batch
+                )
+                async with self._guard():
+                    await conn.send_packed_command(packed, check_health=False)
+            replies: list[Any] = []
+            for _ in calls:
+                async with self._guard():
+                    try:
+                        replies.append(await conn.read_response())
+                    except ResponseError as exc:  # that call failed; the stream is intact
+                        replies.append(exc)
+        except BrokerUnavailable as exc:
+            if conn is not None:
+                await conn.disconnect()
+            rest = [call for chunk in chunks for call in self._enqueue_many_calls(chunk)]
+            raise _Interrupted(calls + rest) from exc
+        except BaseException:
+            if conn is not None:
+                await conn.disconnect()  # replies left unread: the connection is unusable
+            raise
+        finally:
+            if conn is not None:
+                await pool.release(conn)
+        redo = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if redo:
+            for i, result in zip(redo, await self._run([calls[i] for i in redo]), strict=True):
+                replies[i] = result
+        for reply in replies:
+            if isinstance(reply, OutOfMemoryError):
+                raise _typed_error(reply)
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    def _enqueue_many_calls(self, tasks: Sequence[NewTask]) -> list[Call]:
         if any(t.unique_ttl_ms for t in tasks):
             raise ValueError("enqueue_many does not take unique tasks: send them with enqueue")
-        await self.register_queues({t.queue for t in tasks})
         groups: dict[tuple[Any, ...], list[NewTask]] = {}
         for t in tasks:  # one group per set of shared fields (see _fields)
             shared = (t.queue, t.due_ms, t.max_retry, t.enqueued_ms, t.timeout_ms,
                       t.deadline_ms, t.retention_ms)  # fmt: skip
             groups.setdefault(shared, []).append(t)
-        calls = [
+        return [
             self._enqueue_many_call(group[start : start + _BATCH])
             for group in groups.values()
             for start in range(0, len(group), _BATCH)
         ]
-        existed: list[str] = []
-        for start in range(0, len(calls), _PIPELINE):
-            for conflicts in await self._call_many(calls[start : start + _PIPELINE]):
-                existed += [_text(c) for c in conflicts]
-        return existed
 
     def _enqueue_many_call(self, tasks: Sequence[NewTask]) -> Call:
         first = tasks[0]

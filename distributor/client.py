@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -23,6 +23,8 @@ from common.settings import Settings
 from common.task import TaskInfo, TaskState
 
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
+
+_CHUNK = 1000  # tasks per enqueue_many script call: short scripts, and overlap (see send_many)
 
 
 def new_task_id() -> str:
@@ -137,18 +139,26 @@ class Distributor:
             queue, max_retry, process_in, process_at, timeout, deadline, None, retention
         )
         now, due = now_ms(), options.due_ms()  # one moment for the batch: one shared header
-        tasks = self._new_tasks(payloads, options, now, due)
+        tasks = self._new_tasks(payloads, options, now, due)  # every check before any write
+        infos: list[TaskInfo] = []
+
+        def chunks() -> Iterator[list[NewTask]]:
+            # The broker writes chunk k and asks for k+1 while Redis runs k: the infos of k
+            # are made in that time.
+            for start in range(0, len(tasks), _CHUNK):
+                part = tasks[start : start + _CHUNK]
+                yield part
+                template = self._info(part[0], payloads[start])
+                infos.extend(
+                    _like(template, id=t.id, type=t.type, payload=p.model_dump(mode="json"))
+                    for t, p in zip(part, payloads[start : start + _CHUNK], strict=True)
+                )
+
         # Ids are generated here, so an id that already existed was written by an earlier
-        # attempt of this same call whose reply was lost (redis-py retried it): not an error.
-        await self._broker.enqueue_many(tasks)
-        self._log.info("task.enqueued_many", queue=queue, count=len(tasks))
-        if not tasks:
-            return []
-        template = self._info(tasks[0], payloads[0])
-        return [
-            _like(template, id=t.id, type=t.type, payload=p.model_dump(mode="json"))
-            for t, p in zip(tasks, payloads, strict=True)
-        ]
+        # attempt of this same call whose reply was lost (a retried round trip): not an error.
+        await self._broker.enqueue_chunks(chunks())
+        self._log.info("task.enqueued_many", queue=queue, count=len(infos))
+        return infos
 
     def _new_tasks(
         self, payloads: Sequence[BaseModel], options: SendOptions, now: int, due: int

@@ -107,3 +107,68 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEMQ_") and k != "REDIS_URL"}
     env.update(extra)
     return env
+
+
+class CuttingProxy:
+    """A TCP proxy to Redis that drops the first connection to send more than ``cut_after``
+    bytes, after forwarding exactly that many (mid-command, as a real network failure
+    would). Later connections pass untouched."""
+
+    def __init__(self, upstream_url: str, cut_after: int) -> None:
+        host_port = upstream_url.split("//", 1)[1].split("/", 1)[0]
+        host, port = host_port.rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.cut_after = cut_after
+        self.port = free_port()
+        self.cuts = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def __aenter__(self) -> CuttingProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        writers = (writer, up_writer)
+        for task in (
+            asyncio.create_task(self._pipe(reader, up_writer, writers, cut=True)),
+            asyncio.create_task(self._pipe(up_reader, writer, writers, cut=False)),
+        ):
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(
+        self,
+        src: asyncio.StreamReader,
+        dst: asyncio.StreamWriter,
+        writers: tuple[asyncio.StreamWriter, ...],
+        cut: bool,
+    ) -> None:
+        sent = 0
+        try:
+            while data := await src.read(65536):
+                if cut and self.cuts == 0 and sent + len(data) > self.cut_after:
+                    dst.write(data[: self.cut_after - sent])
+                    await dst.drain()
+                    self.cuts += 1
+                    break
+                sent += len(data)
+                dst.write(data)
+                await dst.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            for w in writers:
+                w.close()

@@ -17,7 +17,7 @@ from common.errors import BrokerUnavailable, DuplicateTask, TaskIdConflict
 from common.keys import Keys, QueueKeys
 from common.scripts import SCRIPTS
 from common.task import Field, TaskState
-from tests.support import eventually, free_port
+from tests.support import CuttingProxy, eventually, free_port
 
 TYPE = "tests.Job"
 LEASE = 60_000
@@ -224,6 +224,37 @@ async def test_enqueue_many_writes_every_task_in_fifo_order(
     assert await _zset(redis, qk.scheduled) == {"s": due}
     assert await _list(redis, keys.queue("other").pending) == ["x"]
     assert await redis.smembers(keys.queues) == {b"default", b"other"}
+
+
+async def test_enqueue_chunks_keeps_order_across_chunks(
+    broker: Broker, redis: Redis, qk: QueueKeys
+) -> None:
+    tasks = [_task(f"c{i:04d}") for i in range(2500)]
+    existed = await broker.enqueue_chunks(tasks[s : s + 1000] for s in range(0, 2500, 1000))
+    assert existed == []
+    assert list(reversed(await _list(redis, qk.pending))) == [t.id for t in tasks]  # FIFO
+
+
+async def test_enqueue_chunks_survives_a_connection_cut_mid_stream(
+    redis_url: str, redis: Redis, prefix: str, qk: QueueKeys
+) -> None:
+    """The streamed connection drops after about two chunks have gone out: those are written,
+    the rest is not. Every call is sent again on a new connection; what had landed is
+    reported as existing and written once."""
+    tasks = [_task(f"s{i:04d}", payload=b'{"s":"' + b"x" * 100 + b'"}') for i in range(5000)]
+    async with CuttingProxy(redis_url, cut_after=350_000) as proxy:
+        client = Redis.from_url(proxy.url)
+        try:
+            broker = Broker(client, Keys(prefix))
+            await broker.load_scripts()
+            chunks = (tasks[s : s + 1000] for s in range(0, 5000, 1000))
+            existed = await broker.enqueue_chunks(chunks)
+        finally:
+            await client.aclose()
+    assert proxy.cuts == 1
+    assert 0 < len(existed) < 5000  # some had landed before the cut; they were not rewritten
+    pending = await _list(redis, qk.pending)
+    assert sorted(pending) == [t.id for t in tasks]  # each exactly once
 
 
 async def test_enqueue_many_over_one_batch(broker: Broker, redis: Redis, qk: QueueKeys) -> None:

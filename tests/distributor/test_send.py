@@ -298,6 +298,19 @@ async def test_send_many_writes_every_task_in_order(
     assert [p.decode() for p in reversed(pending)] == [i.id for i in infos]  # FIFO
 
 
+async def test_send_many_over_several_chunks_returns_every_info_in_order(
+    distributor: Distributor, redis: Redis, prefix: str
+) -> None:
+    # Chunks of 1,000 are streamed and their infos built while Redis runs them: the last,
+    # partial chunk's infos too.
+    infos = await distributor.send_many([Email(n=i) for i in range(2345)], queue="bulk")
+    assert [i.payload["n"] for i in infos] == list(range(2345))
+    pending = await redis.lrange(Keys(prefix).queue("bulk").pending, 0, -1)
+    assert [p.decode() for p in reversed(pending)] == [i.id for i in infos]
+    for info in (infos[0], infos[999], infos[1000], infos[-1]):
+        assert await _stored(distributor, info) == info
+
+
 async def test_send_many_shares_its_options(distributor: Distributor) -> None:
     infos = await distributor.send_many(
         [Email(n=1), Email(n=2)],
