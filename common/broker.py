@@ -158,14 +158,12 @@ class Broker:
 
     def _enqueue_call(self, task: NewTask) -> Call:
         qk = self.keys.queue(task.queue)
-        fields = [Field.TYPE, task.type, *self._fields(task)]
         unique_key = qk.unique(task.type, task.payload) if task.unique_ttl_ms else qk.unique_prefix
-        if task.unique_ttl_ms:
-            fields += [Field.UNIQUE, unique_key]
         target = qk.scheduled if task.due_ms else qk.pending
-        keys = (qk.task(task.id), target, unique_key)
-        args = (task.id, task.due_ms, task.unique_ttl_ms, self.keys.wake_channel, task.queue)
-        return ("enqueue", keys, (*args, task.payload, *fields))
+        header = (task.due_ms, task.unique_ttl_ms, Field.TYPE, task.type, *self._fields(task))
+        packed = "\x1f".join(map(str, header))  # see enqueue.lua: fewer arguments to pack
+        args = (task.id, task.payload, packed, self.keys.wake_channel, task.queue)
+        return ("enqueue", (qk.task(task.id), target, unique_key), args)
 
     @staticmethod
     def _check_enqueued(task: NewTask, result: Any) -> None:

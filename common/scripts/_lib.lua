@@ -20,6 +20,20 @@ local function push_pending(pending_key, ids, channel, queue)
   if was_empty then redis.call("PUBLISH", channel, queue) end
 end
 
+-- The parts of `s` between "\31" separators (ASCII unit separator).
+local function split(s)
+  local out, at = {}, 1
+  while true do
+    local i = string.find(s, "\31", at, true)
+    if not i then
+      out[#out + 1] = string.sub(s, at)
+      return out
+    end
+    out[#out + 1] = string.sub(s, at, i - 1)
+    at = i + 1
+  end
+end
+
 -- Field names are one or two letters (common/task.py's Field lists them): a pending task's
 -- hash is mostly field names and short values, so long names cost about 30 bytes a task.
 

@@ -172,6 +172,16 @@ async def test_task_id_of_the_maximum_length_is_accepted(distributor: Distributo
     assert (await _stored(distributor, info)).id == task_id
 
 
+@pytest.mark.parametrize("task_id", ["a\x1fb", "tab\tand\nnewline", "ünï{cödé}"])
+async def test_task_ids_with_separators_and_control_characters_round_trip(
+    distributor: Distributor, task_id: str
+) -> None:
+    # enqueue.lua packs the header fields with \x1f; the id travels apart from them.
+    info = await distributor.send(Email(n=7), task_id=task_id, unique_for=timedelta(seconds=9))
+    stored = await _stored(distributor, info)
+    assert (stored.id, stored.payload["n"]) == (task_id, 7)
+
+
 async def test_unique_for_refuses_an_equal_task_while_locked(
     distributor: Distributor, redis: Redis, prefix: str
 ) -> None:
