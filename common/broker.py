@@ -23,6 +23,7 @@ from .errors import BrokerUnavailable, DuplicateTask, RedisOutOfMemory, TaskIdCo
 from .keys import Keys
 from .scripts import SCRIPTS
 from .task import DEQUEUE_FIELDS, Field, TaskInfo, TaskMessage, TaskState
+from .wire import Exchange
 
 _PIPELINE = 10  # script calls per round trip in enqueue_many
 _BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
@@ -64,16 +65,16 @@ class Broker:
         self.keys = keys
         self.timeout = timeout  # bound on one round trip: a stalled connection must not hang us
         self._known_queues: set[str] = set()
-        self._enqueues: Coalescer[Call] = Coalescer(self._run)
+        self._enqueues: Coalescer[Call] = Coalescer(self._run_direct)
 
     # -- plumbing -------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _guard(self) -> AsyncIterator[None]:
-        """Bound a round trip by ``timeout`` and turn every connection failure into
-        BrokerUnavailable, the one error callers handle."""
+    async def _guard(self, bounded: bool = True) -> AsyncIterator[None]:
+        """Bound a round trip by ``timeout`` (unless the caller bounds each step itself) and
+        turn every connection failure into BrokerUnavailable, the one error callers handle."""
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout if bounded else None):
                 yield
         except TimeoutError as exc:
             raise BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s") from exc
@@ -206,55 +207,56 @@ class Broker:
         return existed
 
     async def _stream(self, chunks: Iterable[Sequence[NewTask]]) -> list[Any]:
-        """Write each chunk's calls on one connection as it comes, then read every reply;
-        NOSCRIPT calls are repeated once the scripts are loaded. Raises _Interrupted, with
-        every call (the chunks all consumed), when Redis cannot be reached."""
+        """Write each chunk's calls on one connection as it comes, then read every reply.
+        Raises _Interrupted, with every call (the chunks all consumed), when Redis cannot be
+        reached."""
         calls: list[Call] = []
-        pool = self.redis.connection_pool
-        conn = None
         chunks = iter(chunks)
         try:
-            async with self._guard():
-                conn = await pool.get_connection()  # type: ignore[no-untyped-call]
-            for chunk in chunks:
-                await self.register_queues({t.queue for t in chunk})
-                batch = self._enqueue_many_calls(chunk)
-                calls += batch
-                packed = conn.pack_commands(
-                    ("EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args)
-                    for name, keys, args in batch
-                )
-                async with self._guard():
-                    await conn.send_packed_command(packed, check_health=False)
-            replies: list[Any] = []
-            for _ in calls:
-                async with self._guard():
-                    try:
-                        replies.append(await conn.read_response())
-                    except ResponseError as exc:  # that call failed; the stream is intact
-                        replies.append(exc)
+            # Each write and each reply is bounded, not the whole stream: a million tasks take
+            # longer than one round trip may.
+            exchange = Exchange(self.redis.connection_pool, self.timeout)
+            async with self._guard(bounded=False), exchange:
+                for chunk in chunks:
+                    await self.register_queues({t.queue for t in chunk})
+                    batch = self._enqueue_many_calls(chunk)
+                    calls += batch
+                    await exchange.send(_evalsha(call) for call in batch)
+                replies = await exchange.replies()
         except BrokerUnavailable as exc:
-            if conn is not None:
-                await conn.disconnect()
             rest = [call for chunk in chunks for call in self._enqueue_many_calls(chunk)]
             raise _Interrupted(calls + rest) from exc
-        except BaseException:
-            if conn is not None:
-                await conn.disconnect()  # replies left unread: the connection is unusable
-            raise
-        finally:
-            if conn is not None:
-                await pool.release(conn)
+        for reply in await self._settled(calls, replies):
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def _run_direct(self, calls: Sequence[Call]) -> list[Any]:
+        """_run for the coalesced enqueue calls, written without redis-py's packer (see
+        common/wire.py). A connection that fails before Redis answers (a pooled one gone
+        stale, say) sends the calls again through _run, which reconnects and retries: an
+        enqueue that had landed reports its id as existing, and send() treats a generated id
+        that exists as its own earlier attempt."""
+        try:
+            async with (
+                self._guard(),
+                Exchange(self.redis.connection_pool, self.timeout) as exchange,
+            ):
+                await exchange.send(_evalsha(call) for call in calls)
+                replies = await exchange.replies()
+        except BrokerUnavailable as exc:
+            if isinstance(exc.__cause__, TimeoutError):
+                raise  # Redis is slow, not gone: waiting again would double the bound
+            return await self._run(calls)
+        return await self._settled(calls, replies)
+
+    async def _settled(self, calls: Sequence[Call], replies: list[Any]) -> list[Any]:
+        """Repeat the NOSCRIPT calls (the scripts are loaded first); type OOM errors."""
         redo = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
         if redo:
             for i, result in zip(redo, await self._run([calls[i] for i in redo]), strict=True):
                 replies[i] = result
-        for reply in replies:
-            if isinstance(reply, OutOfMemoryError):
-                raise _typed_error(reply)
-            if isinstance(reply, Exception):
-                raise reply
-        return replies
+        return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in replies]
 
     def _enqueue_many_calls(self, tasks: Sequence[NewTask]) -> list[Call]:
         if any(t.unique_ttl_ms for t in tasks):
@@ -449,6 +451,11 @@ def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
             id=_text(task_id), queue=queue, type=bytes(type_).decode(errors="replace"), payload=b"", retried=0, max_retry=0,
             timeout_ms=None, deadline_ms=None, enqueued_ms=0, corrupt=f"unreadable task fields: {exc}",
         )  # fmt: skip
+
+
+def _evalsha(call: Call) -> list[Any]:
+    name, keys, args = call
+    return ["EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args]
 
 
 def _join_payload(fields: dict[str, Any]) -> None:

@@ -110,15 +110,17 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 class CuttingProxy:
-    """A TCP proxy to Redis that drops the first connection to send more than ``cut_after``
-    bytes, after forwarding exactly that many (mid-command, as a real network failure
-    would). Later connections pass untouched."""
+    """A TCP proxy to Redis that drops a connection once the bytes sent towards Redis (over
+    all connections) pass ``cut_after``, after forwarding exactly up to it: mid-command, as a
+    real network failure would. It cuts once; later traffic passes untouched. Set
+    ``cut_after = proxy.forwarded + n`` to cut n bytes into what comes next."""
 
     def __init__(self, upstream_url: str, cut_after: int) -> None:
         host_port = upstream_url.split("//", 1)[1].split("/", 1)[0]
         host, port = host_port.rsplit(":", 1)
         self.upstream = (host, int(port))
         self.cut_after = cut_after
+        self.forwarded = 0
         self.port = free_port()
         self.cuts = 0
         self._server: asyncio.Server | None = None
@@ -143,8 +145,8 @@ class CuttingProxy:
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         writers = (writer, up_writer)
         for task in (
-            asyncio.create_task(self._pipe(reader, up_writer, writers, cut=True)),
-            asyncio.create_task(self._pipe(up_reader, writer, writers, cut=False)),
+            asyncio.create_task(self._pipe(reader, up_writer, writers, upstream=True)),
+            asyncio.create_task(self._pipe(up_reader, writer, writers, upstream=False)),
         ):
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -154,17 +156,17 @@ class CuttingProxy:
         src: asyncio.StreamReader,
         dst: asyncio.StreamWriter,
         writers: tuple[asyncio.StreamWriter, ...],
-        cut: bool,
+        upstream: bool,
     ) -> None:
-        sent = 0
         try:
             while data := await src.read(65536):
-                if cut and self.cuts == 0 and sent + len(data) > self.cut_after:
-                    dst.write(data[: self.cut_after - sent])
+                if upstream and self.cuts == 0 and self.forwarded + len(data) > self.cut_after:
+                    dst.write(data[: self.cut_after - self.forwarded])
                     await dst.drain()
                     self.cuts += 1
                     break
-                sent += len(data)
+                if upstream:
+                    self.forwarded += len(data)
                 dst.write(data)
                 await dst.drain()
         except (ConnectionError, asyncio.CancelledError):

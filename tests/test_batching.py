@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from common.broker import Broker
+from common.wire import Exchange
 from distributor import Distributor, TaskIdConflict
 
 
@@ -24,15 +25,23 @@ class Other(BaseModel):
 
 
 def count_round_trips(monkeypatch: pytest.MonkeyPatch, broker: Broker) -> list[int]:
-    """Record the size of each pipelined round trip the broker makes (Redis stays real)."""
+    """Record the size of each round trip the broker writes, through redis-py's pipeline or
+    straight to a connection (common/wire.py); Redis stays real."""
     sizes: list[int] = []
-    real = broker._pipeline
+    real_pipeline = broker._pipeline
+    real_send = Exchange.send
 
-    async def counted(calls):  # type: ignore[no-untyped-def]
+    async def pipeline(calls):  # type: ignore[no-untyped-def]
         sizes.append(len(calls))
-        return await real(calls)
+        return await real_pipeline(calls)
 
-    monkeypatch.setattr(broker, "_pipeline", counted)
+    async def send(self, commands):  # type: ignore[no-untyped-def]
+        commands = list(commands)
+        sizes.append(len(commands))
+        return await real_send(self, commands)
+
+    monkeypatch.setattr(broker, "_pipeline", pipeline)
+    monkeypatch.setattr(Exchange, "send", send)
     return sizes
 
 

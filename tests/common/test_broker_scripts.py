@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 
 from common.broker import Broker, NewTask
 from common.clock import from_ms, now_ms
@@ -17,6 +18,7 @@ from common.errors import BrokerUnavailable, DuplicateTask, TaskIdConflict
 from common.keys import Keys, QueueKeys
 from common.scripts import SCRIPTS
 from common.task import Field, TaskState
+from common.wire import pack
 from tests.support import CuttingProxy, eventually, free_port
 
 TYPE = "tests.Job"
@@ -255,6 +257,34 @@ async def test_enqueue_chunks_survives_a_connection_cut_mid_stream(
     assert 0 < len(existed) < 5000  # some had landed before the cut; they were not rewritten
     pending = await _list(redis, qk.pending)
     assert sorted(pending) == [t.id for t in tasks]  # each exactly once
+
+
+async def test_an_enqueue_cut_mid_command_is_sent_again_and_written_once(
+    redis_url: str, redis: Redis, prefix: str, qk: QueueKeys
+) -> None:
+    """enqueue writes on a pooled connection directly (common/wire.py); when that connection
+    dies under it, the call goes again through redis-py, which reconnects."""
+    async with CuttingProxy(redis_url, cut_after=10**12) as proxy:
+        client = Redis.from_url(proxy.url)
+        try:
+            broker = Broker(client, Keys(prefix))
+            await broker.load_scripts()
+            await broker.register_queues(["default"])
+            proxy.cut_after = proxy.forwarded + 20  # inside the next command: the EVALSHA
+            await broker.enqueue(_task("t1"))
+            await broker.enqueue(_task("t2"))  # and the pool goes on working
+        finally:
+            await client.aclose()
+    assert proxy.cuts == 1
+    assert await _list(redis, qk.pending) == ["t2", "t1"]
+
+
+def test_pack_writes_what_redis_py_writes() -> None:
+    command = ["EVALSHA", "ab" * 20, 2, "k:{q}", b"\x00\xffbytes", "ünï", 0, -17, 10**15]
+    assert pack(command) == b"".join(Connection().pack_command(*command))
+    for bad in (1.5, True, None):
+        with pytest.raises(TypeError):
+            pack(["SET", "k", bad])  # type: ignore[list-item]
 
 
 async def test_enqueue_many_over_one_batch(broker: Broker, redis: Redis, qk: QueueKeys) -> None:
