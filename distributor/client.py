@@ -33,6 +33,29 @@ def new_task_id() -> str:
     return base64.urlsafe_b64encode(os.urandom(16))[:22].decode()
 
 
+def new_task_ids(n: int) -> list[str]:
+    """``n`` ids as new_task_id makes them, from one read of the random source."""
+    raw = os.urandom(16 * n)
+    encode = base64.urlsafe_b64encode
+    return [encode(raw[i : i + 16])[:22].decode() for i in range(0, 16 * n, 16)]
+
+
+def _alike(shape: NewTask, task_id: str, type_: str, payload: bytes) -> NewTask:
+    """A task of send_many: ``shape``'s options with its own id, type and payload."""
+    return NewTask(
+        task_id,
+        shape.queue,
+        type_,
+        payload,
+        shape.max_retry,
+        shape.enqueued_ms,
+        shape.due_ms,
+        shape.timeout_ms,
+        shape.deadline_ms,
+        shape.retention_ms,
+    )
+
+
 def _ms(span: timedelta | None) -> int | None:
     return None if span is None else max(1, span_ms(span))
 
@@ -139,19 +162,24 @@ class Distributor:
             queue, max_retry, process_in, process_at, timeout, deadline, None, retention
         )
         now, due = now_ms(), options.due_ms()  # one moment for the batch: one shared header
-        tasks = self._new_tasks(payloads, options, now, due)  # every check before any write
+        encoded = self._encode_all(payloads)  # every check before any write
+        if not encoded:
+            return []
+        shape = self._new_task(payloads[0], options, now, due)  # what all tasks share
         infos: list[TaskInfo] = []
 
         def chunks() -> Iterator[list[NewTask]]:
-            # The broker writes chunk k and asks for k+1 while Redis runs k: the infos of k
-            # are made in that time.
-            for start in range(0, len(tasks), _CHUNK):
-                part = tasks[start : start + _CHUNK]
-                yield part
-                template = self._info(part[0], payloads[start])
+            # The broker writes chunk k and asks for k+1 while Redis runs k: the tasks of k+1
+            # and the infos of k are made in that time.
+            for start in range(0, len(encoded), _CHUNK):
+                part = encoded[start : start + _CHUNK]
+                ids = new_task_ids(len(part))
+                tasks = [_alike(shape, task_id, name, data) for task_id, (name, data) in zip(ids, part, strict=True)]  # fmt: skip
+                yield tasks
+                template = self._info(tasks[0], payloads[start])
                 infos.extend(
                     _like(template, id=t.id, type=t.type, payload=p.model_dump(mode="json"))
-                    for t, p in zip(part, payloads[start : start + _CHUNK], strict=True)
+                    for t, p in zip(tasks, payloads[start : start + _CHUNK], strict=True)
                 )
 
         # Ids are generated here, so an id that already existed was written by an earlier
@@ -160,38 +188,26 @@ class Distributor:
         self._log.info("task.enqueued_many", queue=queue, count=len(infos))
         return infos
 
-    def _new_tasks(
-        self, payloads: Sequence[BaseModel], options: SendOptions, now: int, due: int
-    ) -> list[NewTask]:
-        """_new_task for many payloads, with the per-type and per-options work done once."""
+    def _encode_all(self, payloads: Sequence[BaseModel]) -> list[tuple[str, bytes]]:
+        """(type name, JSON) of each payload, with the per-type work done once; raises
+        InvalidSendOptions or PayloadTooLarge."""
         names: dict[type[BaseModel], str] = {}
-        first = None
-        tasks = []
+        limit = self.settings.max_payload_bytes
+        out = []
         for payload in payloads:
             model = type(payload)
-            if model not in names or first is None:
-                first = self._new_task(payload, options, now, due)
-                names[model] = first.type
-                tasks.append(first)
-                continue
-            encoded = model.__pydantic_serializer__.to_json(payload)
-            if len(encoded) > self.settings.max_payload_bytes:
-                raise PayloadTooLarge(names[model], len(encoded), self.settings.max_payload_bytes)
-            tasks.append(
-                NewTask(
-                    new_task_id(),
-                    first.queue,
-                    names[model],
-                    encoded,
-                    first.max_retry,
-                    now,
-                    first.due_ms,
-                    first.timeout_ms,
-                    first.deadline_ms,
-                    first.retention_ms,
-                )
-            )
-        return tasks
+            name = names.get(model)
+            if name is None:
+                if not isinstance(payload, BaseModel):
+                    raise InvalidSendOptions(
+                        f"payload must be a pydantic model, got {type(payload)!r}"
+                    )
+                name = names[model] = type_name(model)
+            data = model.__pydantic_serializer__.to_json(payload)
+            if len(data) > limit:
+                raise PayloadTooLarge(name, len(data), limit)
+            out.append((name, data))
+        return out
 
     async def get_task(self, task_id: str, queue: str = DEFAULT_QUEUE) -> TaskInfo | None:
         """The task's current state, or None if it does not exist (any more)."""
