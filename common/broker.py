@@ -18,12 +18,11 @@ from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .clock import now_ms
-from .coalesce import Coalescer
 from .errors import BrokerUnavailable, DuplicateTask, RedisOutOfMemory, TaskIdConflict
 from .keys import Keys
 from .scripts import SCRIPTS
 from .task import DEQUEUE_FIELDS, Field, TaskInfo, TaskMessage, TaskState
-from .wire import Exchange
+from .wire import Wire, WireLost, pack
 
 _PIPELINE = 10  # script calls per round trip in enqueue_many
 _BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
@@ -58,14 +57,23 @@ class _Interrupted(Exception):
 
 
 class Broker:
-    """Task storage on one Redis connection pool, under one key prefix."""
+    """Task storage on one Redis client, under one key prefix.
+
+    Script calls go over a pipelining connection of the broker's own (common/wire.py) and,
+    when there is none or it fails, through the redis-py client, which reconnects and retries.
+    """
 
     def __init__(self, redis: Redis, keys: Keys, timeout: float = 5.0) -> None:
         self.redis = redis
         self.keys = keys
         self.timeout = timeout  # bound on one round trip: a stalled connection must not hang us
         self._known_queues: set[str] = set()
-        self._enqueues: Coalescer[Call] = Coalescer(self._run_direct)
+        self.wire = Wire.for_pool(redis.connection_pool)
+
+    async def aclose(self) -> None:
+        """Close the broker's own connection (the redis-py client is the caller's)."""
+        if self.wire is not None:
+            await self.wire.aclose()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -106,18 +114,32 @@ class Broker:
     async def _run(self, calls: Sequence[Call]) -> list[Any]:
         """One pipelined round trip; a failed call's result is its exception (NOSCRIPT is
         handled here by loading the scripts and repeating those calls once)."""
-        async with self._guard():
-            results = await self._pipeline(calls)
-            if any(isinstance(r, NoScriptError) for r in results):
-                await self._load_scripts()
-                redo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-                for i, result in zip(
-                    redo, await self._pipeline([calls[i] for i in redo]), strict=True
-                ):
+        async with self._guard(bounded=False):  # each step below is bounded on its own
+            results = await self._round_trip(calls)
+            redo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+            if redo:
+                async with asyncio.timeout(self.timeout):
+                    await self._load_scripts()
+                again = await self._round_trip([calls[i] for i in redo])
+                for i, result in zip(redo, again, strict=True):
                     results[i] = result
         return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in results]
 
+    async def _round_trip(self, calls: Sequence[Call]) -> list[Any]:
+        """The calls on the wire, or through redis-py when the wire failed. Sending a call
+        again is safe: a script that had run finds its work done (an enqueue reports its id
+        as existing, which send() takes as its own earlier attempt; a second dequeue leases
+        other tasks, and the first ones come back when their lease expires)."""
+        if self.wire is not None:
+            try:
+                return await self.wire.call_many([_evalsha(c) for c in calls], self.timeout)
+            except WireLost:
+                pass
+        async with asyncio.timeout(self.timeout):
+            return await self._pipeline(calls)
+
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
+        """The calls through redis-py (reconnects and retries on a dropped connection)."""
         if len(calls) == 1:
             name, keys, args = calls[0]
             try:
@@ -176,9 +198,12 @@ class Broker:
     async def enqueue(self, task: NewTask) -> None:
         """Write one task. Raises TaskIdConflict, DuplicateTask or BrokerUnavailable.
 
-        Concurrent calls share round trips (see common/coalesce.py)."""
+        Concurrent calls share round trips (the wire pipelines them)."""
         await self.register_queues((task.queue,))
-        self._check_enqueued(task, await self._enqueues.call(self._enqueue_call(task)))
+        result = (await self._run([self._enqueue_call(task)]))[0]
+        if isinstance(result, Exception):
+            raise result
+        self._check_enqueued(task, result)
 
     async def enqueue_many(self, tasks: Sequence[NewTask]) -> list[str]:
         """Write many tasks: one script call per chunk of tasks that share their queue and
@@ -207,48 +232,31 @@ class Broker:
         return existed
 
     async def _stream(self, chunks: Iterable[Sequence[NewTask]]) -> list[Any]:
-        """Write each chunk's calls on one connection as it comes, then read every reply.
+        """Write each chunk's calls on the wire as it comes, then read every reply.
         Raises _Interrupted, with every call (the chunks all consumed), when Redis cannot be
-        reached."""
+        reached that way."""
         calls: list[Call] = []
         chunks = iter(chunks)
         try:
+            if self.wire is None:
+                raise WireLost("no wire for this connection kind")
             # Each write and each reply is bounded, not the whole stream: a million tasks take
             # longer than one round trip may.
-            exchange = Exchange(self.redis.connection_pool, self.timeout)
-            async with self._guard(bounded=False), exchange:
+            async with self._guard(bounded=False):
+                stream = await self.wire.stream()
                 for chunk in chunks:
                     await self.register_queues({t.queue for t in chunk})
                     batch = self._enqueue_many_calls(chunk)
                     calls += batch
-                    await exchange.send(_evalsha(call) for call in batch)
-                replies = await exchange.replies()
-        except BrokerUnavailable as exc:
+                    await stream.send([_evalsha(call) for call in batch], self.timeout)
+                replies = await stream.replies(self.timeout)
+        except (BrokerUnavailable, WireLost) as exc:
             rest = [call for chunk in chunks for call in self._enqueue_many_calls(chunk)]
             raise _Interrupted(calls + rest) from exc
         for reply in await self._settled(calls, replies):
             if isinstance(reply, Exception):
                 raise reply
         return replies
-
-    async def _run_direct(self, calls: Sequence[Call]) -> list[Any]:
-        """_run for the coalesced enqueue calls, written without redis-py's packer (see
-        common/wire.py). A connection that fails before Redis answers (a pooled one gone
-        stale, say) sends the calls again through _run, which reconnects and retries: an
-        enqueue that had landed reports its id as existing, and send() treats a generated id
-        that exists as its own earlier attempt."""
-        try:
-            async with (
-                self._guard(),
-                Exchange(self.redis.connection_pool, self.timeout) as exchange,
-            ):
-                await exchange.send(_evalsha(call) for call in calls)
-                replies = await exchange.replies()
-        except BrokerUnavailable as exc:
-            if isinstance(exc.__cause__, TimeoutError):
-                raise  # Redis is slow, not gone: waiting again would double the bound
-            return await self._run(calls)
-        return await self._settled(calls, replies)
 
     async def _settled(self, calls: Sequence[Call], replies: list[Any]) -> list[Any]:
         """Repeat the NOSCRIPT calls (the scripts are loaded first); type OOM errors."""
@@ -453,9 +461,9 @@ def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
         )  # fmt: skip
 
 
-def _evalsha(call: Call) -> list[Any]:
+def _evalsha(call: Call) -> bytes:
     name, keys, args = call
-    return ["EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args]
+    return pack(["EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args])
 
 
 def _join_payload(fields: dict[str, Any]) -> None:

@@ -98,6 +98,7 @@ class Distributor:
         await self.close()
 
     async def close(self) -> None:
+        await self._broker.aclose()
         if self._owns_redis:
             await self.redis.aclose()
 

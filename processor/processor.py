@@ -239,6 +239,7 @@ class Processor:
         await self._give_back_ids(held, "cancelled at shutdown")
         await _cancel(self._tasks)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        await self._broker.aclose()
         if self._given_redis is None:
             await self.redis.aclose()
         self._workers, self._tasks, self._fetch_task = [], [], None

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from common.broker import Broker
-from common.wire import Exchange
+from common.wire import _Protocol
 from distributor import Distributor, TaskIdConflict
 
 
@@ -25,23 +25,22 @@ class Other(BaseModel):
 
 
 def count_round_trips(monkeypatch: pytest.MonkeyPatch, broker: Broker) -> list[int]:
-    """Record the size of each round trip the broker writes, through redis-py's pipeline or
-    straight to a connection (common/wire.py); Redis stays real."""
+    """Record the number of commands in each write the broker makes, through redis-py's
+    pipeline or on its own pipelining connection (common/wire.py); Redis stays real."""
     sizes: list[int] = []
     real_pipeline = broker._pipeline
-    real_send = Exchange.send
+    real_flush = _Protocol._flush
 
     async def pipeline(calls):  # type: ignore[no-untyped-def]
         sizes.append(len(calls))
         return await real_pipeline(calls)
 
-    async def send(self, commands):  # type: ignore[no-untyped-def]
-        commands = list(commands)
-        sizes.append(len(commands))
-        return await real_send(self, commands)
+    def flush(self):  # type: ignore[no-untyped-def]
+        sizes.append(len(self._outbox))
+        real_flush(self)
 
     monkeypatch.setattr(broker, "_pipeline", pipeline)
-    monkeypatch.setattr(Exchange, "send", send)
+    monkeypatch.setattr(_Protocol, "_flush", flush)
     return sizes
 
 
