@@ -113,8 +113,10 @@ class Broker:
 
     async def _run(self, calls: Sequence[Call]) -> list[Any]:
         """One pipelined round trip; a failed call's result is its exception (NOSCRIPT is
-        handled here by loading the scripts and repeating those calls once)."""
-        async with self._guard(bounded=False):  # each step below is bounded on its own
+        handled here by loading the scripts and repeating those calls once). Each step is
+        bounded on its own; failures become BrokerUnavailable as in _guard, which is not used
+        here because a context manager on the hot path of every send costs measurably."""
+        try:
             results = await self._round_trip(calls)
             redo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
             if redo:
@@ -123,7 +125,13 @@ class Broker:
                 again = await self._round_trip([calls[i] for i in redo])
                 for i, result in zip(redo, again, strict=True):
                     results[i] = result
-        return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in results]
+        except TimeoutError as exc:
+            raise BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s") from exc
+        except _CONNECTION_ERRORS as exc:
+            raise BrokerUnavailable(f"Redis unreachable: {exc}") from exc
+        if any(isinstance(r, OutOfMemoryError) for r in results):
+            return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in results]
+        return results
 
     async def _round_trip(self, calls: Sequence[Call]) -> list[Any]:
         """The calls on the wire, or through redis-py when the wire failed. Sending a call

@@ -31,6 +31,7 @@ from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 
 Arg = str | bytes | int
 _RETRY_CONNECT_AFTER = 1.0  # seconds without a new connect attempt after one failed
+_WATCH_EVERY = 0.1  # seconds between checks for a reply that is late (timeouts are this coarse)
 
 
 class WireLost(ConnectionError):
@@ -104,6 +105,8 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, on_push: Callable[[Any], None] | None = None) -> None:
         self._reader = hiredis.Reader()
         self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._deadlines: deque[float] = deque()  # loop time by which each waiter's reply is due
+        self._watchdog: asyncio.TimerHandle | None = None
         self._outbox: list[bytes] = []
         self._on_push = on_push
         self._transport: asyncio.Transport | None = None
@@ -121,9 +124,12 @@ class _Protocol(asyncio.Protocol):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self.lost = WireLost(f"connection to Redis lost: {exc or 'closed'}")
+        self.lost = self.lost or WireLost(f"connection to Redis lost: {exc or 'closed'}")
         self._transport = None
         self._writable.set()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._deadlines.clear()
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -139,7 +145,8 @@ class _Protocol(asyncio.Protocol):
                     self._on_push(reply)
                     continue
                 waiter = self._waiters.popleft()
-                if not waiter.done():  # a caller that gave up (timeout, cancel) is skipped
+                self._deadlines.popleft()
+                if not waiter.done():  # a caller that gave up (cancelled) is skipped
                     waiter.set_result(reply)
         except (hiredis.ProtocolError, IndexError) as exc:  # out of step: start afresh
             self.abort(exc)
@@ -150,31 +157,53 @@ class _Protocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._writable.set()
 
-    def send(self, commands: Iterable[bytes]) -> list[asyncio.Future[Any]]:
-        """Queue packed commands; they leave with everything else sent in this loop iteration.
-        Returns one future per command, for its reply."""
+    def send(self, commands: Sequence[bytes], timeout: float) -> list[asyncio.Future[Any]]:
+        """Write packed commands; returns one future per command, for its reply. A reply
+        not in within ``timeout`` seconds drops the connection: its futures and every later
+        one fail with TimeoutError (the stream can no longer be trusted to be in step)."""
+        if not commands:
+            return []
         loop = asyncio.get_running_loop()
+        self.write(commands, at_once=not self._waiters)
+        due = loop.time() + timeout
         futures = []
-        for _ in self.write(commands):
+        for _ in commands:
             future = loop.create_future()
             self._waiters.append(future)
+            self._deadlines.append(due)
             futures.append(future)
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(_WATCH_EVERY, self._watch)
         return futures
 
-    def write(self, commands: Iterable[bytes]) -> Iterable[bytes]:
-        """Queue packed commands without waiting for replies (pub/sub); returns them."""
+    def write(self, commands: Sequence[bytes], at_once: bool = False) -> None:
+        """Write packed commands without waiting for replies. A lone caller's go out at once;
+        while replies are awaited, writes made in one loop iteration leave together."""
         if self.lost is not None or self._transport is None:
             raise self.lost or WireLost("not connected")
+        if at_once and not self._outbox:
+            self._transport.write(b"".join(commands))
+            return
         if not self._outbox:
             asyncio.get_running_loop().call_soon(self._flush)
-        commands = list(commands)
         self._outbox += commands
-        return commands
 
     def _flush(self) -> None:
         data, self._outbox = b"".join(self._outbox), []
         if self._transport is not None:
             self._transport.write(data)
+
+    def _watch(self) -> None:
+        """One timer per connection, not one per call: a per-call asyncio.timeout cost more
+        than a tenth of a send."""
+        self._watchdog = None
+        if not self._waiters:
+            return
+        late = asyncio.get_running_loop().time() - self._deadlines[0]
+        if late > 0:
+            self.abort("no reply in time", TimeoutError("Redis did not answer in time"))
+            return
+        self._watchdog = asyncio.get_running_loop().call_later(_WATCH_EVERY, self._watch)
 
     async def drain(self) -> None:
         """Wait while the kernel's send buffer is full (long streams of commands)."""
@@ -182,10 +211,11 @@ class _Protocol(asyncio.Protocol):
         if self.lost is not None:
             raise self.lost
 
-    def abort(self, why: BaseException | str) -> None:
+    def abort(self, why: BaseException | str, error: BaseException | None = None) -> None:
+        """Drop the connection; every waiter fails with ``error`` (default WireLost)."""
+        self.lost = self.lost or error or WireLost(f"connection to Redis dropped: {why}")
         if self._transport is not None:
             self._transport.abort()  # connection_lost follows and fails every waiter
-        self.lost = self.lost or WireLost(f"connection to Redis dropped: {why}")
 
 
 class Wire:
@@ -225,16 +255,11 @@ class Wire:
 
     async def call_many(self, commands: Sequence[bytes], timeout: float) -> list[Any]:
         """Send packed commands and return their replies, an error reply as its redis-py
-        exception. Raises WireLost, or TimeoutError (and drops the connection, which cannot be
-        trusted to answer any more) when the replies take longer than ``timeout``."""
+        exception. Raises WireLost, or TimeoutError (and the connection is dropped, since it
+        cannot be trusted to answer any more) when a reply takes longer than ``timeout``."""
         protocol = await self._connected()
-        futures = protocol.send(commands)
-        try:
-            async with asyncio.timeout(timeout):
-                return [_typed(await f) for f in futures]
-        except TimeoutError:
-            protocol.abort(f"no reply within {timeout:g}s")
-            raise
+        futures = protocol.send(commands, timeout)
+        return [_typed(await f) for f in futures]
 
     async def stream(self) -> Stream:
         """A stream of commands whose replies are read at the end (see Stream)."""
@@ -309,7 +334,7 @@ class Wire:
             else:
                 _, protocol = await loop.create_connection(_Protocol, t.host or "localhost", t.port)
             handshake = t.handshake()
-            for reply in [await f for f in protocol.send(handshake)] if handshake else []:
+            for reply in [await f for f in protocol.send(handshake, t.connect_timeout)]:
                 if isinstance(reply, hiredis.ReplyError):
                     protocol.abort(str(reply))
                     raise WireLost(f"Redis refused the connection set-up: {reply}")
@@ -327,7 +352,7 @@ class Stream:
         self._futures: list[asyncio.Future[Any]] = []
 
     async def send(self, commands: Iterable[bytes], timeout: float) -> None:
-        self._futures += self._protocol.send(commands)
+        self._futures += self._protocol.send(list(commands), timeout)
         async with asyncio.timeout(timeout):
             await self._protocol.drain()
 

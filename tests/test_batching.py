@@ -30,6 +30,7 @@ def count_round_trips(monkeypatch: pytest.MonkeyPatch, broker: Broker) -> list[i
     sizes: list[int] = []
     real_pipeline = broker._pipeline
     real_flush = _Protocol._flush
+    real_write = _Protocol.write
 
     async def pipeline(calls):  # type: ignore[no-untyped-def]
         sizes.append(len(calls))
@@ -39,8 +40,14 @@ def count_round_trips(monkeypatch: pytest.MonkeyPatch, broker: Broker) -> list[i
         sizes.append(len(self._outbox))
         real_flush(self)
 
+    def write(self, commands, at_once=False):  # type: ignore[no-untyped-def]
+        if at_once and not self._outbox:  # written at once, not through _flush
+            sizes.append(len(commands))
+        real_write(self, commands, at_once)
+
     monkeypatch.setattr(broker, "_pipeline", pipeline)
     monkeypatch.setattr(_Protocol, "_flush", flush)
+    monkeypatch.setattr(_Protocol, "write", write)
     return sizes
 
 

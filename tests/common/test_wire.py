@@ -1,0 +1,60 @@
+"""The broker's own pipelining connection (common/wire.py): replies reach their callers in
+order, and a server that stops answering is a bounded BrokerUnavailable, not a hang."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from common.broker import Broker
+from common.errors import BrokerUnavailable
+from common.keys import Keys
+from common.wire import Wire, pack
+from tests.support import free_port
+
+
+async def test_concurrent_calls_each_get_their_own_reply(redis_url: str) -> None:
+    client = Redis.from_url(redis_url)
+    wire = Wire.for_pool(client.connection_pool)
+    assert wire is not None
+    try:
+
+        async def echo(i: int) -> list[object]:
+            return await wire.call_many([pack(["ECHO", f"m{i}"]), pack(["ECHO", f"n{i}"])], 5.0)
+
+        replies = await asyncio.gather(*(echo(i) for i in range(200)))
+        assert replies == [[f"m{i}".encode(), f"n{i}".encode()] for i in range(200)]
+        error = (await wire.call_many([pack(["NOSUCHCOMMAND"])], 5.0))[0]
+        assert "unknown command" in str(error)  # an error reply is its caller's alone
+        assert await wire.call_many([pack(["ECHO", "after"])], 5.0) == [b"after"]
+    finally:
+        await wire.aclose()
+        await client.aclose()
+
+
+async def test_a_server_that_stops_answering_is_unavailable_after_the_timeout() -> None:
+    """A server that accepts and reads but never replies (a stalled network, a frozen
+    Redis): the call fails with BrokerUnavailable once its timeout passed."""
+    received = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            received.set()
+        writer.close()
+
+    port = free_port()
+    server = await asyncio.start_server(silent, "127.0.0.1", port)
+    client = Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    broker = Broker(client, Keys("silent"), timeout=0.5)
+    try:
+        call = ("enqueue", ("k1", "k2", "k3"), ("id", b"{}", "0\x1f0", "wake", "q"))
+        async with asyncio.timeout(10):  # a hang fails the test instead of stalling the run
+            with pytest.raises(BrokerUnavailable, match="did not answer"):
+                await broker._run([call])
+        assert received.is_set()  # the call did reach the server: it was the reply that failed
+    finally:
+        await broker.aclose()
+        await client.aclose()
+        server.close()
