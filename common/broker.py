@@ -320,11 +320,12 @@ class Broker:
         Returns the tasks taken per queue, and (queue, id) of ids whose data was missing.
         """
         wanted = [(q, n) for q, n in counts.items() if n > 0]
-        deadline = now_ms() + lease_ms
+        now = now_ms()
         calls: list[Call] = []
         for queue, n in wanted:
             qk = self.keys.queue(queue)
-            calls.append(("dequeue", (qk.pending, qk.active), (n, deadline, owner, qk.task_prefix)))
+            keys = (qk.pending, qk.active, qk.archived)
+            calls.append(("dequeue", keys, (n, now + lease_ms, owner, qk.task_prefix, now)))
         taken: dict[str, list[TaskMessage]] = {}
         missing: list[tuple[str, str]] = []
         width = 1 + len(DEQUEUE_FIELDS)
@@ -448,8 +449,13 @@ def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
     """A dequeued row as a TaskMessage; None when the hash was gone. Fields that cannot be
     read give a message marked corrupt, which the processor archives with that reason."""
     task_id, type_, payload, retried, max_retry, timeout, deadline, enqueued = row
-    if not type_:
+    if type_ is None:
         return None
+    if not type_:
+        return TaskMessage(
+            id=_text(task_id), queue=queue, type="", payload=b"", retried=0, max_retry=0,
+            timeout_ms=None, deadline_ms=None, enqueued_ms=0, corrupt="task hash has no type field",
+        )  # fmt: skip
     try:
         return TaskMessage(
             id=_text(task_id),

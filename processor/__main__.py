@@ -11,8 +11,10 @@ import argparse
 import asyncio
 import importlib
 import inspect
+import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from common.errors import ConfigError, TandemqError
@@ -97,7 +99,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TandemqError as exc:
         get_logger().error("processor.failed", error=str(exc))
         return 1
+    _abandon_stuck_threads()
     return 0
+
+
+def _abandon_stuck_threads() -> None:
+    """Exit now if a plain ``def`` handler is still running in a thread (it ran past its
+    timeout, and threads cannot be cancelled): its task was already failed or given back to
+    pending, and Python would otherwise wait for the thread at exit, for as long as it runs."""
+    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if not stuck:
+        return
+    get_logger().warning("processor.threads_abandoned", threads=len(stuck))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

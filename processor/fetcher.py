@@ -48,8 +48,11 @@ class Fetcher:
             try:
                 got = await self.fetch(slots)
                 backoff = 0.05
-            except BrokerUnavailable as exc:
-                self._log.error("redis.unavailable", step="fetch", error=str(exc), retry_in=backoff)
+            except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
+                event = (
+                    "redis.unavailable" if isinstance(exc, BrokerUnavailable) else "fetch.failed"
+                )
+                self._log.error(event, step="fetch", error=str(exc) or repr(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue

@@ -82,11 +82,11 @@ class Outcome:
                 **_fields(task),
                 ms=round(ms, 2),
                 reason=reason,
-                error=str(exc) or repr(exc),
+                error=_short(exc),
             )
             return
         delay = exc.delay if isinstance(exc, RetryIn) else self._delay(task, exc)
-        due = now_ms() + span_ms(delay)
+        due = now_ms() + span_ms(delay)  # _delay returns a timedelta whatever the policy did
         await self._write(
             task, lambda: self._broker.retry(task.queue, task.id, self._owner, due, text)
         )
@@ -95,12 +95,15 @@ class Outcome:
             **_fields(task),
             ms=round(ms, 2),
             delay_ms=span_ms(delay),
-            error=str(exc) or repr(exc),
+            error=_short(exc),
         )
 
     def _delay(self, task: TaskMessage, exc: BaseException) -> timedelta:
         try:
-            return self._retry_delay(task.retried, exc, _info(task))
+            delay = self._retry_delay(task.retried, exc, _info(task))
+            if not isinstance(delay, timedelta) or delay < timedelta(0):
+                raise TypeError(f"retry_delay must return a timedelta >= 0, got {delay!r}")
+            return delay
         except Exception as policy_error:  # a broken policy must not lose the task
             self._log.error("retry_delay.failed", **_fields(task), error=repr(policy_error))
             return timedelta(seconds=30)
@@ -148,14 +151,24 @@ class Outcome:
 
         try:
             landed = await apply()
-        except BrokerUnavailable as exc:
-            self._log.warning("redis.unavailable", step="outcome", tasks=len(tasks), error=str(exc))
+        except Exception as exc:  # unreachable, or refused (READONLY during a failover, ...)
+            self._log.warning(
+                "redis.unavailable" if isinstance(exc, BrokerUnavailable) else "outcome.failed",
+                step="outcome",
+                tasks=len(tasks),
+                error=str(exc) or repr(exc),
+            )
             self._syncer.add(apply, done, what="outcome")
             return
         if landed is False:
             for task in tasks:
                 self._log.warning("task.lease_lost", **_fields(task), step="outcome")
         done()
+
+
+def _short(exc: BaseException) -> str:
+    """The error for a log line: its type and message (``SystemExit: 7``, not ``7``)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _fields(task: TaskMessage) -> dict[str, Any]:

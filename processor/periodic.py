@@ -1,5 +1,6 @@
 """The loop every background component shares: run a step, sleep as long as it says, and on a
-Redis failure log it and back off instead of dying."""
+failure (Redis unreachable, a command Redis refused, a bug) log it and back off instead of
+dying: a component that died would leave the daemon up but doing nothing."""
 
 from __future__ import annotations
 
@@ -20,5 +21,8 @@ async def repeat(step: Callable[[], Awaitable[float]], component: str) -> None:
             backoff = 0.1
         except BrokerUnavailable as exc:
             log.error("redis.unavailable", step=component, error=str(exc), retry_in=backoff)
+            delay, backoff = backoff, min(backoff * 2, 5.0)
+        except Exception as exc:  # READONLY after a failover, MISCONF, a bug: never die silently
+            log.exception("component.failed", step=component, error=repr(exc), retry_in=backoff)
             delay, backoff = backoff, min(backoff * 2, 5.0)
         await asyncio.sleep(delay)

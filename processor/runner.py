@@ -52,8 +52,11 @@ class Runner:
         started = time.perf_counter()
         try:
             await self._call(task)
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError as exc:
+            if _being_cancelled():
+                raise  # shutdown: not an outcome, the task is given back to pending
+            # The handler's own doing (it awaited something cancelled elsewhere): a failure.
+            await self._outcome.failed(task, exc, _ms_since(started))
         except BaseException as exc:  # SystemExit from a handler must not end the daemon
             await self._outcome.failed(task, exc, _ms_since(started))
         else:
@@ -87,6 +90,11 @@ class Runner:
         if left <= 0:
             raise DeadlineExceeded(f"deadline passed {-left:.3f}s before the task could start")
         return (left, True) if left < timeout else (timeout, False)
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _ms_since(started: float) -> float:

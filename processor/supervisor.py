@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 
 from common.logging import get_logger
 
@@ -58,8 +59,21 @@ class Supervisor:
                     time.sleep(RESTART_DELAY)
                     if not self.stopping:
                         self.procs[i] = self._spawn()
-                    else:
+                    if not self.stopping:
+                        continue
+                    if self.procs[i] is proc:
                         codes[i] = code
+                    else:  # the signal came while it was being spawned: it missed it
+                        self.procs[i].send_signal(signal.SIGTERM)
             time.sleep(0.05)
         self._log.info("supervisor.stopped", codes=list(codes.values()))
-        return max(codes.values(), default=0)
+        return _exit_code(codes.values())
+
+
+def _exit_code(codes: Iterable[int]) -> int:
+    """0 when every worker stopped cleanly, else the first failure; a worker killed by a
+    signal (a negative code from Popen) counts as 128 + the signal, as a shell reports it."""
+    for code in codes:
+        if code != 0:
+            return 128 - code if code < 0 else code
+    return 0

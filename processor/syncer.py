@@ -45,10 +45,12 @@ class Syncer:
         for i, write in enumerate(writes):
             try:
                 await write.apply()
-            except BrokerUnavailable as exc:
+            except Exception as exc:  # unreachable or refused: keep it and the rest, in order
                 self._writes.extend(writes[i:])
                 self._log.warning(
-                    "redis.unavailable", pending_writes=len(self._writes), error=str(exc)
+                    "redis.unavailable" if isinstance(exc, BrokerUnavailable) else "sync.failed",
+                    pending_writes=len(self._writes),
+                    error=str(exc) or repr(exc),
                 )
                 return
             write.done()

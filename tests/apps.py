@@ -35,6 +35,11 @@ class Hostile(BaseModel):
     seconds: float = 0.0
 
 
+class SyncHang(BaseModel):
+    tandemq_type: ClassVar[str] = "tests.sync_hang"
+    seconds: float
+
+
 def _key(suffix: str) -> str:
     return f"{os.environ['TANDEMQ_PREFIX']}:{suffix}"
 
@@ -87,5 +92,9 @@ def hostile() -> Processor:
             time.sleep(task.seconds)  # noqa: ASYNC251 - blocks the event loop, on purpose
         if task.behaviour == "exit":
             sys.exit(7)
+
+    @processor.handler(SyncHang)
+    def hang_in_a_thread(task: SyncHang, ctx: TaskContext) -> None:
+        time.sleep(task.seconds)  # a plain def: runs in the thread pool, cannot be cancelled
 
     return processor

@@ -412,6 +412,28 @@ async def test_dequeue_marks_unreadable_fields_corrupt(
     assert "unreadable" in message.corrupt
 
 
+async def test_dequeue_accounts_for_every_popped_id_even_a_key_of_the_wrong_type(
+    broker: Broker, redis: Redis, qk: QueueKeys
+) -> None:
+    """A key that is not a hash used to stop the script half-way with WRONGTYPE, after RPOP
+    had taken the whole batch: the ids after it were in neither pending nor active (lost)."""
+    await broker.enqueue(_task("first"))
+    await redis.lpush(qk.pending, "notahash")
+    await redis.set(qk.task("notahash"), "junk")
+    await redis.lpush(qk.pending, "typeless")
+    await redis.hset(qk.task("typeless"), Field.MAX_RETRY, "3")
+    await broker.enqueue(_task("last"))
+    taken, missing = await broker.dequeue({"default": 10}, "w", LEASE)
+    messages = {m.id: m for m in taken["default"]}
+    assert set(messages) == {"first", "typeless", "last"}
+    assert messages["typeless"].corrupt == "task hash has no type field"
+    assert messages["first"].corrupt is None and messages["last"].corrupt is None
+    assert missing == [("default", "notahash")]
+    assert set(await _zset(redis, qk.active)) == {"first", "typeless", "last"}
+    assert set(await _zset(redis, qk.archived)) == {"notahash"}  # kept for an operator
+    assert await redis.llen(qk.pending) == 0
+
+
 # -- ack --------------------------------------------------------------------------------------
 
 

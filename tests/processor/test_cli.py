@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from processor.supervisor import _exit_code
 from tests.support import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +61,9 @@ def test_console_script_runs_the_same_entry() -> None:
     )
     assert result.returncode == 2
     assert "cannot import" in result.stderr
+
+
+def test_supervisor_exit_code_reports_a_worker_killed_by_a_signal() -> None:
+    assert _exit_code([0, 0]) == 0
+    assert _exit_code([0, -9]) == 137  # SIGKILLed: was max(0, -9) == 0, a clean exit
+    assert _exit_code([1, 0]) == 1

@@ -6,19 +6,22 @@ import asyncio
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from redis.asyncio import Redis
 
 from common.keys import Keys
 from distributor import Distributor
-from tests.apps import Work
+from tests.apps import SyncHang, Work
 from tests.support import eventually, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start(redis_url: str, prefix: str, **env: str) -> subprocess.Popen[bytes]:
+def _start(
+    redis_url: str, prefix: str, app: str = "tests.apps:ledger", **env: str
+) -> subprocess.Popen[bytes]:
     settings = {
         "REDIS_URL": redis_url,
         "TANDEMQ_PREFIX": prefix,
@@ -27,7 +30,7 @@ def _start(redis_url: str, prefix: str, **env: str) -> subprocess.Popen[bytes]:
         **env,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "processor", "tests.apps:ledger"],
+        [sys.executable, "-m", "processor", app],
         cwd=ROOT,
         env=subprocess_env(**settings),
         stdout=subprocess.DEVNULL,
@@ -102,3 +105,27 @@ async def test_sigterm_finishes_short_tasks_and_gives_back_long_ones_at_once(
         assert info is not None
         assert info.state == "pending"
         assert info.retried == 0  # giving back is not a failed attempt
+
+
+async def test_sigterm_exits_even_while_a_sync_handler_hangs_in_its_thread(
+    redis_url: str, prefix: str, distributor: Distributor
+) -> None:
+    """A plain def handler past its timeout keeps its thread (threads cannot be cancelled);
+    Python would wait for that thread at exit, so the daemon would outlive SIGTERM by as long
+    as the handler runs. It exits 0 instead, the task already failed and kept for retry."""
+    proc = _start(redis_url, prefix, app="tests.apps:hostile")
+    try:
+        info = await distributor.send(
+            SyncHang(seconds=600), timeout=timedelta(seconds=0.5), max_retry=3
+        )
+        await eventually(
+            lambda: distributor.get_task(info.id),
+            lambda i: i is not None and i.state == "retry",
+            timeout=30,
+        )
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(proc.wait, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0
