@@ -123,5 +123,6 @@ async def test_scheduled_tasks_spread_over_10s_run_once_and_never_early() -> Non
 
 
 @pytest.mark.faults
+@pytest.mark.timeout(900)
 async def test_100k_scheduled_tasks_spread_over_10s_run_once_and_never_early() -> None:
     await _spread(n=100_000, spread=10.0)

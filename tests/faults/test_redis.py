@@ -103,13 +103,14 @@ async def test_network_stall_longer_than_the_lease_loses_nothing() -> None:
             }
             # The processor talks to Redis through the proxy; the ledger goes direct.
             proc = run.start_processor(url=proxy.url, **env)
+            second = run.start_processor(**env)  # healthy: recovers the stalled one's leases
+            await run.ready(second)
             await eventually(
                 lambda: client.hlen(f"{run.prefix}:started"), lambda v: v >= 100, timeout=30
             )
-            await proxy.stall(
-                3.0
-            )  # three leases: the recoverer of the other side may take tasks back
-            second = run.start_processor(**env)  # a healthy processor that recovers expired leases
+            # Three leases long: meanwhile the second processor takes the stalled one's tasks
+            # back and runs them; the stalled one's late acks must then change nothing.
+            await proxy.stall(3.0)
             await eventually(
                 lambda: client.hlen(f"{run.prefix}:ledger"),
                 lambda v: v >= len(ids),
