@@ -27,7 +27,7 @@ from common.errors import (
     UnknownTaskType,
 )
 from common.logging import get_logger
-from common.task import TaskInfo, TaskMessage, TaskState
+from common.task import Field, TaskInfo, TaskMessage, TaskState
 
 from .inflight import Inflight
 from .retry import RetryDelay
@@ -176,7 +176,18 @@ def _fields(task: TaskMessage) -> dict[str, Any]:
 
 
 def _info(task: TaskMessage) -> TaskInfo:
-    fields = {"type": task.type, "retried": str(task.retried), "max_retry": str(task.max_retry)}
-    return TaskInfo.from_hash(task.id, task.queue, fields).model_copy(
-        update={"state": TaskState.ACTIVE}
-    )
+    """What retry_delay is told of the task: what the processor holds, without a Redis read
+    (the last error is the one it is deciding about)."""
+    fields = {
+        Field.TYPE: task.type,
+        Field.PAYLOAD: task.payload.decode(errors="replace"),
+        Field.RETRIED: str(task.retried),
+        Field.MAX_RETRY: str(task.max_retry),
+        Field.ENQUEUED: str(task.enqueued_ms),
+        Field.STATE: TaskState.ACTIVE,
+    }
+    if task.timeout_ms is not None:
+        fields[Field.TIMEOUT] = str(task.timeout_ms)
+    if task.deadline_ms is not None:
+        fields[Field.DEADLINE] = str(task.deadline_ms)
+    return TaskInfo.from_hash(task.id, task.queue, fields)

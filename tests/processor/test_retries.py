@@ -62,9 +62,11 @@ async def test_archived_after_max_retry_with_traceback_kept(
     make_processor: ProcessorFactory, distributor: Distributor, redis: Redis, prefix: str
 ) -> None:
     calls: list[tuple[int, str, str]] = []
+    seen: list[TaskInfo] = []
 
     def policy(retried: int, error: BaseException, task: TaskInfo) -> timedelta:
         calls.append((retried, str(error), task.id))
+        seen.append(task)
         return timedelta(milliseconds=10)
 
     p = await make_processor(retry_delay=policy)
@@ -83,6 +85,12 @@ async def test_archived_after_max_retry_with_traceback_kept(
     assert "Traceback" in archived.last_error
     assert "RuntimeError: attempt 3 failed" in archived.last_error
     assert calls == [(0, "attempt 1 failed", info.id), (1, "attempt 2 failed", info.id)]
+    first = seen[0]  # the policy sees the task as the processor holds it, payload included
+    assert (first.type, first.queue, first.state, first.max_retry) == (
+        info.type, "default", "active", 2,
+    )  # fmt: skip
+    assert first.payload == {"n": 0}
+    assert first.enqueued_at == info.enqueued_at
     assert await redis.zscore(Keys(prefix).queue("default").archived, info.id) is not None
 
 
