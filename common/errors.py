@@ -4,6 +4,7 @@
      ├── ConfigError              a setting or environment variable has a bad value
      ├── RegistryError            a payload type or handler registered twice, or not a model
      ├── BrokerUnavailable        Redis could not be reached (after the configured retries)
+     │    └── RedisOutOfMemory    Redis refused a write at its maxmemory limit
      ├── SendError                send() refused the task; nothing was written
      │    ├── InvalidSendOptions  options that contradict or are out of range (also a ValueError)
      │    ├── TaskIdConflict      a task with this task_id already exists in the queue

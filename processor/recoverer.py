@@ -6,7 +6,7 @@ from __future__ import annotations
 from common.broker import Broker
 from common.logging import get_logger
 
-LEASE_EXPIRED = "lease expired: the processor running this task died or stalled"
+LEASE_EXPIRED = "LeaseExpired: the processor running this task died or stalled past its lease"
 
 
 class Recoverer:
