@@ -1,10 +1,10 @@
-"""A pipelining Redis connection for tandemq's own calls (scripts, the wake channel).
+"""A pipelining Redis connection for tandemq's own script calls.
 
 Why not redis-py for these: one awaited redis-py call costs about 120 µs here against about
 75 µs for the round trip itself (its pool, packer, parser and observability hooks), and its
 pipeline cannot overlap a caller's work with Redis's. ``Wire`` is one long-lived connection
-per client, driven by an ``asyncio.Protocol``: every call writes at once, writes made in one
-loop iteration leave in one syscall, replies are parsed by hiredis and handed to the callers
+per client, driven by an ``asyncio.Protocol``: a call on an idle connection is written at
+once; calls made while replies are awaited leave together at the end of the loop iteration, replies are parsed by hiredis and handed to the callers
 in order. Concurrent callers therefore share round trips without any batching logic of their
 own (auto-pipelining), and a lone caller pays one round trip and nothing more.
 
@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import socket
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -99,16 +99,14 @@ class Target:
 
 
 class _Protocol(asyncio.Protocol):
-    """One connection: writes in call order, replies matched to callers in that order.
-    In pub/sub mode every reply goes to ``on_push`` instead."""
+    """One connection: writes in call order, replies matched to callers in that order."""
 
-    def __init__(self, on_push: Callable[[Any], None] | None = None) -> None:
+    def __init__(self) -> None:
         self._reader = hiredis.Reader()
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._deadlines: deque[float] = deque()  # loop time by which each waiter's reply is due
         self._watchdog: asyncio.TimerHandle | None = None
         self._outbox: list[bytes] = []
-        self._on_push = on_push
         self._transport: asyncio.Transport | None = None
         self._writable = asyncio.Event()
         self._writable.set()
@@ -141,9 +139,6 @@ class _Protocol(asyncio.Protocol):
         self._reader.feed(data)
         try:
             while (reply := self._reader.gets()) is not False:
-                if self._on_push is not None:
-                    self._on_push(reply)
-                    continue
                 waiter = self._waiters.popleft()
                 self._deadlines.popleft()
                 if not waiter.done():  # a caller that gave up (cancelled) is skipped
@@ -265,32 +260,6 @@ class Wire:
         """A stream of commands whose replies are read at the end (see Stream)."""
         return Stream(await self._connected())
 
-    async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> _Protocol:
-        """A connection of its own subscribed to ``channel`` (returned once Redis confirmed);
-        ``on_message`` gets each message's data. Await the protocol's ``closed`` to learn
-        that it failed; ``abort()`` it to stop."""
-        confirmed = asyncio.get_running_loop().create_future()
-
-        def on_push(reply: Any) -> None:
-            if not isinstance(reply, list) or len(reply) != 3:
-                return
-            if reply[0] == b"message":
-                on_message(reply[2])
-            elif reply[0] == b"subscribe" and not confirmed.done():
-                confirmed.set_result(None)
-
-        protocol = await self._connect(on_push)
-        try:
-            protocol.write([pack(["SUBSCRIBE", channel])])
-            async with asyncio.timeout(self.target.connect_timeout):
-                await asyncio.wait([confirmed, protocol.closed], return_when="FIRST_COMPLETED")
-            if not confirmed.done():
-                raise protocol.lost or WireLost("closed before the subscription was confirmed")
-        except BaseException:
-            protocol.abort("subscription failed")
-            raise
-        return protocol
-
     async def aclose(self) -> None:
         protocol, self._protocol = self._protocol, None
         if protocol is not None:
@@ -312,7 +281,7 @@ class Wire:
         self._protocol, self._loop = None, loop
         self._connecting = loop.create_future()
         try:
-            protocol = await self._connect(None)
+            protocol = await self._connect()
         except BaseException as exc:
             self._failed_at = loop.time()
             failure = exc if isinstance(exc, WireLost) else WireLost(f"cannot connect: {exc}")
@@ -325,7 +294,7 @@ class Wire:
         self._connecting = None
         return protocol
 
-    async def _connect(self, on_push: Callable[[Any], None] | None) -> _Protocol:
+    async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
         t = self.target
         async with asyncio.timeout(t.connect_timeout):
@@ -338,7 +307,6 @@ class Wire:
                 if isinstance(reply, hiredis.ReplyError):
                     protocol.abort(str(reply))
                     raise WireLost(f"Redis refused the connection set-up: {reply}")
-        protocol._on_push = on_push  # set after the handshake, whose replies are ordinary
         return protocol
 
 
