@@ -22,7 +22,7 @@ from .errors import BrokerUnavailable, DuplicateTask, RedisOutOfMemory, TaskIdCo
 from .keys import Keys
 from .scripts import SCRIPTS
 from .task import DEQUEUE_FIELDS, Field, TaskInfo, TaskMessage, TaskState
-from .wire import Wire, WireLost, pack
+from .wire import Wire, WireDown, WireLost, pack
 
 _PIPELINE = 10  # script calls per round trip in enqueue_many
 _BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
@@ -111,18 +111,20 @@ class Broker:
                 raise result
         return results
 
-    async def _run(self, calls: Sequence[Call]) -> list[Any]:
+    async def _run(self, calls: Sequence[Call], resend: bool = True) -> list[Any]:
         """One pipelined round trip; a failed call's result is its exception (NOSCRIPT is
         handled here by loading the scripts and repeating those calls once). Each step is
         bounded on its own; failures become BrokerUnavailable as in _guard, which is not used
-        here because a context manager on the hot path of every send costs measurably."""
+        here because a context manager on the hot path of every send costs measurably.
+        ``resend=False``: calls that may have run on a connection that then failed are not
+        sent again (BrokerUnavailable instead), for calls whose repeat is not harmless."""
         try:
-            results = await self._round_trip(calls)
+            results = await self._round_trip(calls, resend)
             redo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
             if redo:
                 async with asyncio.timeout(self.timeout):
                     await self._load_scripts()
-                again = await self._round_trip([calls[i] for i in redo])
+                again = await self._round_trip([calls[i] for i in redo], resend)
                 for i, result in zip(redo, again, strict=True):
                     results[i] = result
         except TimeoutError as exc:
@@ -133,16 +135,20 @@ class Broker:
             return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in results]
         return results
 
-    async def _round_trip(self, calls: Sequence[Call]) -> list[Any]:
+    async def _round_trip(self, calls: Sequence[Call], resend: bool = True) -> list[Any]:
         """The calls on the wire, or through redis-py when the wire failed. Sending a call
-        again is safe: a script that had run finds its work done (an enqueue reports its id
-        as existing, which send() takes as its own earlier attempt; a second dequeue leases
-        other tasks, and the first ones come back when their lease expires)."""
+        again is safe for most scripts: one that had run finds its work done (an enqueue
+        reports its id as existing, which send() takes as its own earlier attempt). Not for
+        dequeue: a second one leases other tasks while the first one's are held by nobody
+        (see Broker.dequeue), so ``resend=False`` raises instead."""
         if self.wire is not None:
             try:
                 return await self.wire.call_many([_evalsha(c) for c in calls], self.timeout)
+            except WireDown:
+                pass  # nothing was sent: sending through redis-py is a first try
             except WireLost:
-                pass
+                if not resend:
+                    raise
         async with asyncio.timeout(self.timeout):
             return await self._pipeline(calls)
 
@@ -318,6 +324,10 @@ class Broker:
         """Lease up to ``counts[q]`` pending tasks of each queue, in one round trip.
 
         Returns the tasks taken per queue, and (queue, id) of ids whose data was missing.
+        Not sent again when the connection fails under it (BrokerUnavailable instead): if the
+        script had run, its tasks are leased to ``owner`` yet held by no one; ``reclaim``
+        gives them back to pending, so they neither wait for their lease to expire nor have
+        that counted as a failed attempt.
         """
         wanted = [(q, n) for q, n in counts.items() if n > 0]
         now = now_ms()
@@ -329,7 +339,11 @@ class Broker:
         taken: dict[str, list[TaskMessage]] = {}
         missing: list[tuple[str, str]] = []
         width = 1 + len(DEQUEUE_FIELDS)
-        for (queue, _), flat in zip(wanted, await self._call_many(calls), strict=True):
+        results = await self._run(calls, resend=False)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        for (queue, _), flat in zip(wanted, results, strict=True):
             tasks = taken.setdefault(queue, [])
             for i in range(0, len(flat), width):
                 task = _message(queue, flat[i : i + width])
@@ -372,6 +386,17 @@ class Broker:
                 qk = self.keys.queue(queue)
                 args = (owner, qk.task_prefix, self.keys.wake_channel, queue, *ids)
                 calls.append(("requeue", (qk.active, qk.pending), args))
+        return sum(await self._call_many(calls)) if calls else 0
+
+    async def reclaim(self, queues: Sequence[str], owner: str, held: dict[str, list[str]]) -> int:
+        """Give back to pending, uncounted, the tasks leased to ``owner`` that it does not
+        hold (a dequeue whose reply was lost); returns how many."""
+        calls: list[Call] = []
+        now = now_ms()
+        for queue in queues:
+            qk = self.keys.queue(queue)
+            args = (owner, qk.task_prefix, self.keys.wake_channel, queue, now, *held.get(queue, ()))
+            calls.append(("reclaim", (qk.active, qk.pending), args))
         return sum(await self._call_many(calls)) if calls else 0
 
     async def extend(

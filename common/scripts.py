@@ -22,6 +22,7 @@ _NAMES = (
     "recover",
     "extend",
     "requeue",
+    "reclaim",
     "trim",
 )
 

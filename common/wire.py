@@ -35,8 +35,11 @@ _WATCH_EVERY = 0.1  # seconds between checks for a reply that is late (timeouts 
 
 
 class WireLost(ConnectionError):
-    """The connection failed (or could not be made) before the reply came; the command may or
-    may not have run."""
+    """The connection failed before the reply came; the command may or may not have run."""
+
+
+class WireDown(WireLost):
+    """There was no connection to send on: the command was not sent, so it did not run."""
 
 
 def pack(args: Sequence[Arg]) -> bytes:
@@ -175,7 +178,7 @@ class _Protocol(asyncio.Protocol):
         """Write packed commands without waiting for replies. A lone caller's go out at once;
         while replies are awaited, writes made in one loop iteration leave together."""
         if self.lost is not None or self._transport is None:
-            raise self.lost or WireLost("not connected")
+            raise WireDown(str(self.lost or "not connected"))
         if at_once and not self._outbox:
             self._transport.write(b"".join(commands))
             return
@@ -277,14 +280,14 @@ class Wire:
         if self._connecting is not None and self._loop is loop:
             return await asyncio.shield(self._connecting)
         if loop.time() - self._failed_at < _RETRY_CONNECT_AFTER and self._loop is loop:
-            raise WireLost("connecting to Redis failed a moment ago")
+            raise WireDown("connecting to Redis failed a moment ago")
         self._protocol, self._loop = None, loop
         self._connecting = loop.create_future()
         try:
             protocol = await self._connect()
         except BaseException as exc:
             self._failed_at = loop.time()
-            failure = exc if isinstance(exc, WireLost) else WireLost(f"cannot connect: {exc}")
+            failure = exc if isinstance(exc, WireDown) else WireDown(f"cannot connect: {exc}")
             self._connecting.set_exception(failure)
             self._connecting.exception()  # retrieved: no "never retrieved" warning
             self._connecting = None
@@ -306,7 +309,7 @@ class Wire:
             for reply in [await f for f in protocol.send(handshake, t.connect_timeout)]:
                 if isinstance(reply, hiredis.ReplyError):
                     protocol.abort(str(reply))
-                    raise WireLost(f"Redis refused the connection set-up: {reply}")
+                    raise WireDown(f"Redis refused the connection set-up: {reply}")
         return protocol
 
 

@@ -38,6 +38,7 @@ class Fetcher:
         self._wake = wake
         self._lease_ms = lease_ms
         self._poll_interval = poll_interval
+        self._orphans_possible = False  # set when a dequeue failed: see _reclaim
         self._log = get_logger(component="fetcher")
 
     async def run(self) -> None:
@@ -46,9 +47,12 @@ class Fetcher:
             slots = await self._inflight.wait_free()
             self._wake.clear()
             try:
+                if self._orphans_possible:
+                    await self._reclaim()
                 got = await self.fetch(slots)
                 backoff = 0.05
             except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
+                self._orphans_possible = True  # a dequeue may have run without its reply
                 event = (
                     "redis.unavailable" if isinstance(exc, BrokerUnavailable) else "fetch.failed"
                 )
@@ -58,6 +62,16 @@ class Fetcher:
                 continue
             if got == 0:
                 await self._wait_for_work()
+
+    async def _reclaim(self) -> None:
+        """Tasks a failed dequeue may have leased to us go back to pending (see
+        Broker.dequeue); done before the next fetch, so nothing we hold is in flight."""
+        given_back = await self._broker.reclaim(
+            list(self._queues), self._owner, self._inflight.held()
+        )
+        self._orphans_possible = False
+        if given_back:
+            self._log.warning("task.reclaimed", count=given_back)
 
     async def _wait_for_work(self) -> None:
         try:

@@ -434,6 +434,45 @@ async def test_dequeue_accounts_for_every_popped_id_even_a_key_of_the_wrong_type
     assert await redis.llen(qk.pending) == 0
 
 
+async def test_a_dequeue_cut_mid_flight_is_not_sent_again(
+    redis_url: str, broker: Broker, redis: Redis, prefix: str, qk: QueueKeys
+) -> None:
+    """Sent again, a dequeue whose first run's reply was lost would lease more tasks while the
+    first ones sat leased to no one: it fails instead, and the fetcher reclaims."""
+    await broker.enqueue_many([_task("t1"), _task("t2")])
+    async with CuttingProxy(redis_url, cut_after=10**12) as proxy:
+        client = Redis.from_url(proxy.url)
+        try:
+            cut = Broker(client, Keys(prefix))
+            await cut.register_queues(["default"])
+            await cut.extend("w", {"default": ["none"]}, LEASE)  # the wire is connected
+            proxy.cut_after = proxy.forwarded + 20  # inside the next command: the dequeue
+            with pytest.raises(BrokerUnavailable):
+                await cut.dequeue({"default": 5}, "w", LEASE)
+            await cut.aclose()
+        finally:
+            await client.aclose()
+    assert proxy.cuts == 1
+    assert await _list(redis, qk.pending) == ["t2", "t1"]  # cut before it ran; not resent
+
+
+async def test_reclaim_gives_back_the_owners_unheld_live_leases_uncounted(
+    broker: Broker, redis: Redis, qk: QueueKeys
+) -> None:
+    await broker.enqueue_many([_task(f"t{i}") for i in range(1, 6)])
+    await broker.dequeue({"default": 3}, "w", LEASE)  # t1 t2 t3: w holds only t2
+    await broker.dequeue({"default": 1}, "x", LEASE)  # t4: another processor's
+    await broker.dequeue({"default": 1}, "w", -1000)  # t5: expired, the recoverer's
+    assert await broker.reclaim(["default"], "w", {"default": ["t2"]}) == 2
+    assert sorted(await _list(redis, qk.pending)) == ["t1", "t3"]
+    assert set(await _zset(redis, qk.active)) == {"t2", "t4", "t5"}
+    for task_id in ("t1", "t3"):
+        fields = await _hash(redis, qk, task_id)
+        assert fields[Field.STATE] == "pending"
+        assert Field.OWNER not in fields and Field.RETRIED not in fields  # not an attempt
+    assert await broker.reclaim(["default"], "w", {"default": ["t2"]}) == 0
+
+
 # -- ack --------------------------------------------------------------------------------------
 
 
