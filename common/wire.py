@@ -155,14 +155,17 @@ class _Protocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._writable.set()
 
-    def send(self, commands: Sequence[bytes], timeout: float) -> list[asyncio.Future[Any]]:
+    def send(
+        self, commands: Sequence[bytes], timeout: float, at_once: bool = False
+    ) -> list[asyncio.Future[Any]]:
         """Write packed commands; returns one future per command, for its reply. A reply
         not in within ``timeout`` seconds drops the connection: its futures and every later
-        one fail with TimeoutError (the stream can no longer be trusted to be in step)."""
+        one fail with TimeoutError (the stream can no longer be trusted to be in step).
+        ``at_once``: written now even while replies are awaited (see write)."""
         if not commands:
             return []
         loop = asyncio.get_running_loop()
-        self.write(commands, at_once=not self._waiters)
+        self.write(commands, at_once=at_once or not self._waiters)
         due = loop.time() + timeout
         futures = []
         for _ in commands:
@@ -175,18 +178,20 @@ class _Protocol(asyncio.Protocol):
         return futures
 
     def write(self, commands: Sequence[bytes], at_once: bool = False) -> None:
-        """Write packed commands without waiting for replies. A lone caller's go out at once;
-        while replies are awaited, writes made in one loop iteration leave together."""
+        """Write packed commands. While replies are awaited, writes made in one loop
+        iteration leave together, at its end; otherwise, or ``at_once`` (a stream, whose
+        caller goes on building the next commands without yielding), they leave now."""
         if self.lost is not None or self._transport is None:
             raise WireDown(str(self.lost or "not connected"))
-        if at_once and not self._outbox:
-            self._transport.write(b"".join(commands))
-            return
-        if not self._outbox:
+        if not self._outbox and not at_once:
             asyncio.get_running_loop().call_soon(self._flush)
         self._outbox += commands
+        if at_once:
+            self._flush()  # what others queued before goes first: order is kept
 
     def _flush(self) -> None:
+        if not self._outbox:
+            return
         data, self._outbox = b"".join(self._outbox), []
         if self._transport is not None:
             self._transport.write(data)
@@ -323,7 +328,7 @@ class Stream:
         self._futures: list[asyncio.Future[Any]] = []
 
     async def send(self, commands: Iterable[bytes], timeout: float) -> None:
-        self._futures += self._protocol.send(list(commands), timeout)
+        self._futures += self._protocol.send(list(commands), timeout, at_once=True)
         async with asyncio.timeout(timeout):
             await self._protocol.drain()
 

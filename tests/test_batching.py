@@ -30,24 +30,18 @@ def count_round_trips(monkeypatch: pytest.MonkeyPatch, broker: Broker) -> list[i
     sizes: list[int] = []
     real_pipeline = broker._pipeline
     real_flush = _Protocol._flush
-    real_write = _Protocol.write
 
     async def pipeline(calls):  # type: ignore[no-untyped-def]
         sizes.append(len(calls))
         return await real_pipeline(calls)
 
     def flush(self):  # type: ignore[no-untyped-def]
-        sizes.append(len(self._outbox))
+        if self._outbox:  # every write leaves through _flush, at once or at the loop's turn
+            sizes.append(len(self._outbox))
         real_flush(self)
-
-    def write(self, commands, at_once=False):  # type: ignore[no-untyped-def]
-        if at_once and not self._outbox:  # written at once, not through _flush
-            sizes.append(len(commands))
-        real_write(self, commands, at_once)
 
     monkeypatch.setattr(broker, "_pipeline", pipeline)
     monkeypatch.setattr(_Protocol, "_flush", flush)
-    monkeypatch.setattr(_Protocol, "write", write)
     return sizes
 
 
@@ -114,3 +108,14 @@ async def test_send_many_with_process_in_schedules_every_task(
     stored = await distributor.get_task(infos[-1].id)
     assert stored is not None and stored.state == "scheduled"
     assert stored.next_process_at == infos[-1].next_process_at
+
+
+async def test_send_many_writes_each_chunk_as_soon_as_it_is_built(
+    distributor: Distributor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis runs chunk k while the client builds chunk k+1: so each chunk must leave when
+    built, not wait for the loop's turn (which comes only once every chunk is built)."""
+    await distributor.send(Item(n=-1))  # connects and registers the queue
+    sizes = count_round_trips(monkeypatch, distributor._broker)
+    await distributor.send_many([Item(n=i) for i in range(5000)])
+    assert sizes == [1, 1, 1, 1, 1]  # five chunks of 1,000 tasks, one script call each
