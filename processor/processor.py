@@ -105,7 +105,12 @@ class Processor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         try:
-            await self.start()
+            try:
+                await self.start()
+            except BrokerUnavailable:
+                if not self._stop.is_set():
+                    raise
+                return  # stopped while still waiting for Redis: nothing held, a clean stop
             await self._stop.wait()
         finally:
             await self.shutdown()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from processor.supervisor import _exit_code
-from tests.support import subprocess_env
+from tests.support import free_port, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,3 +68,28 @@ def test_supervisor_exit_code_reports_a_worker_killed_by_a_signal() -> None:
     assert _exit_code([0, 0]) == 0
     assert _exit_code([0, -9]) == 137  # SIGKILLed: was max(0, -9) == 0, a clean exit
     assert _exit_code([1, 0]) == 1
+
+
+def test_sigterm_while_waiting_for_redis_at_start_is_a_clean_stop() -> None:
+    """A daemon started before its Redis waits for it; stopping it then is not a failure."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "processor", "tests.apps:ledger"],
+        cwd=ROOT,
+        env=subprocess_env(
+            REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+            TANDEMQ_PREFIX="x",
+            TANDEMQ_LOG_FORMAT="json",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # wait until it is retrying, signal handlers in place
+            if b'"step": "start"' in line or b'"step":"start"' in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
