@@ -46,6 +46,7 @@ class NewTask:
     deadline_ms: int | None = None
     retention_ms: int | None = None
     unique_ttl_ms: int = 0  # 0: not unique
+    nonce: str | None = None  # with a caller's task_id: tells this send's resend from a conflict
 
 
 class _Interrupted(Exception):
@@ -189,6 +190,7 @@ class Broker:
             (Field.TIMEOUT, task.timeout_ms),
             (Field.DEADLINE, task.deadline_ms),
             (Field.RETENTION, task.retention_ms),
+            (Field.NONCE, task.nonce),
         )
         fields += [item for name, value in optional if value is not None for item in (name, value)]
         return fields

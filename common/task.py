@@ -45,6 +45,7 @@ class Field:
     ERROR = "err"  # last error text (traceback)
     FAILED = "f"  # epoch ms of the last failure
     DONE = "c"  # epoch ms of completion
+    NONCE = "n"  # random per send() call, only with a caller's task_id: a resend is its own
 
 
 # What dequeue.lua returns for each task, in this order (after the id).

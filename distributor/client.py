@@ -140,7 +140,8 @@ class Distributor:
             if task_id is not None:
                 raise
             # A generated id cannot collide: the client retried a send whose reply was lost
-            # on a dropped connection, and the first attempt had written the task.
+            # on a dropped connection, and the first attempt had written the task. (A caller's
+            # own id carries a nonce for that case: see enqueue.lua.)
         return self._sent(task, payload)
 
     async def send_many(
@@ -236,6 +237,9 @@ class Distributor:
             deadline_ms=None if options.deadline is None else to_ms(options.deadline),
             retention_ms=_ms(options.retention),
             unique_ttl_ms=_ms(unique) or 0,
+            # A caller's own id may exist already (a conflict) or be this call's own write
+            # whose reply was lost (the broker sends it again): the nonce tells them apart.
+            nonce=new_task_id()[:8] if options.task_id else None,
         )
 
     def _sent(self, task: NewTask, payload: BaseModel) -> TaskInfo:

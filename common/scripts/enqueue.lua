@@ -11,10 +11,17 @@
 -- ARGV[4] -> wake channel p:wake
 -- ARGV[5] -> queue name (the wake-up message)
 -- Returns 1 written; 0 a task with this id exists; {-1, holder id} the unique lock is held.
+-- A call whose header carries a nonce "n" (a caller's own task_id) that the existing hash
+-- also holds is this same call sent again after its reply was lost: 1, not a conflict.
+local header = split(ARGV[3])
 if redis.call("EXISTS", KEYS[1]) == 1 then
+  for i = 3, #header - 1, 2 do
+    if header[i] == "n" then
+      return redis.call("HGET", KEYS[1], "n") == header[i + 1] and 1 or 0
+    end
+  end
   return 0
 end
-local header = split(ARGV[3])
 local due, ttl = header[1], header[2]
 if ttl ~= "0" then
   if not redis.call("SET", KEYS[3], ARGV[1], "NX", "PX", ttl) then

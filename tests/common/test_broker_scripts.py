@@ -212,6 +212,22 @@ async def test_concurrent_enqueues_each_get_their_own_result(
     assert sorted(await _list(redis, qk.pending)) == sorted([*ids, "taken"])
 
 
+async def test_an_enqueue_sent_again_with_its_nonce_is_not_a_conflict(
+    broker: Broker, redis: Redis, qk: QueueKeys
+) -> None:
+    """A send with the caller's own task_id whose reply was lost is sent again as the same
+    call (same nonce): it reports written; another call with that id (another nonce, or
+    none) is a conflict."""
+    first = _task("mine", nonce="abc")
+    await broker.enqueue(first)
+    await broker.enqueue(first)  # the same call again: no TaskIdConflict
+    for other in (_task("mine", nonce="xyz"), _task("mine")):
+        with pytest.raises(TaskIdConflict):
+            await broker.enqueue(other)
+    assert await _list(redis, qk.pending) == ["mine"]  # written once
+    assert (await _hash(redis, qk, "mine"))[Field.NONCE] == "abc"
+
+
 # -- enqueue_many -----------------------------------------------------------------------------
 
 
