@@ -58,21 +58,16 @@ def pack(args: Sequence[Arg]) -> bytes:
     return b"".join(parts)
 
 
-def _error(reply: hiredis.ReplyError) -> ResponseError:
-    """An error reply as the redis-py exception callers already handle."""
-    text = str(reply)
-    if text.startswith("NOSCRIPT"):
-        return NoScriptError(text)
-    if text.startswith("OOM"):
-        return OutOfMemoryError(text)
-    return ResponseError(text)
-
-
 def _typed(reply: Any) -> Any:
-    if isinstance(reply, hiredis.ReplyError):
-        return _error(reply)
-    if isinstance(reply, list):
-        return [_typed(r) for r in reply]
+    """A command's reply, an error reply as the redis-py exception callers already handle.
+    The reader makes every error reply a ResponseError (at any depth, so nothing is walked
+    here: a dequeue's reply holds hundreds of items); NOSCRIPT and OOM get their subclasses."""
+    if isinstance(reply, ResponseError):
+        text = str(reply)
+        if text.startswith("NOSCRIPT"):
+            return NoScriptError(text)
+        if text.startswith("OOM"):
+            return OutOfMemoryError(text)
     return reply
 
 
@@ -105,7 +100,7 @@ class _Protocol(asyncio.Protocol):
     """One connection: writes in call order, replies matched to callers in that order."""
 
     def __init__(self) -> None:
-        self._reader = hiredis.Reader()
+        self._reader = hiredis.Reader(replyError=ResponseError)
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._deadlines: deque[float] = deque()  # loop time by which each waiter's reply is due
         self._watchdog: asyncio.TimerHandle | None = None
@@ -312,7 +307,7 @@ class Wire:
                 _, protocol = await loop.create_connection(_Protocol, t.host or "localhost", t.port)
             handshake = t.handshake()
             for reply in [await f for f in protocol.send(handshake, t.connect_timeout)]:
-                if isinstance(reply, hiredis.ReplyError):
+                if isinstance(reply, ResponseError):
                     protocol.abort(str(reply))
                     raise WireDown(f"Redis refused the connection set-up: {reply}")
         return protocol

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from common.broker import Broker
 from common.errors import BrokerUnavailable
 from common.keys import Keys
-from common.wire import Wire, pack
+from common.wire import Wire, WireDown, pack
 from tests.support import free_port
 
 
@@ -58,3 +58,17 @@ async def test_a_server_that_stops_answering_is_unavailable_after_the_timeout() 
         await broker.aclose()
         await client.aclose()
         server.close()
+
+
+async def test_a_refused_handshake_is_wire_down_not_a_reply(redis_url: str) -> None:
+    """AUTH refused (this server has no password): the connection is not used, and the
+    error says so (the broker then goes through redis-py, which reports it to the caller)."""
+    client = Redis.from_url(redis_url, password="not-the-password")
+    wire = Wire.for_pool(client.connection_pool)
+    assert wire is not None
+    try:
+        with pytest.raises(WireDown, match="refused the connection set-up"):
+            await wire.call_many([pack(["PING"])], 5.0)
+    finally:
+        await wire.aclose()
+        await client.aclose()
