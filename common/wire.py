@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import socket
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -97,9 +97,11 @@ class Target:
 
 
 class _Protocol(asyncio.Protocol):
-    """One connection: writes in call order, replies matched to callers in that order."""
+    """One connection: writes in call order, replies matched to callers in that order.
+    In pub/sub mode every reply goes to ``on_push`` instead."""
 
     def __init__(self) -> None:
+        self.on_push: Callable[[Any], None] | None = None
         self._reader = hiredis.Reader(replyError=ResponseError)
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._deadlines: deque[float] = deque()  # loop time by which each waiter's reply is due
@@ -137,6 +139,9 @@ class _Protocol(asyncio.Protocol):
         self._reader.feed(data)
         try:
             while (reply := self._reader.gets()) is not False:
+                if self.on_push is not None:
+                    self.on_push(reply)
+                    continue
                 waiter = self._waiters.popleft()
                 self._deadlines.popleft()
                 if not waiter.done():  # a caller that gave up (cancelled) is skipped
@@ -262,6 +267,33 @@ class Wire:
     async def stream(self) -> Stream:
         """A stream of commands whose replies are read at the end (see Stream)."""
         return Stream(await self._connected())
+
+    async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> _Protocol:
+        """A connection of its own subscribed to ``channel`` (returned once Redis confirmed);
+        ``on_message`` gets each message's data, called straight from the socket's read.
+        Await the protocol's ``closed`` to learn that it failed; ``abort()`` it to stop."""
+        confirmed = asyncio.get_running_loop().create_future()
+
+        def on_push(reply: Any) -> None:
+            if not isinstance(reply, list) or len(reply) != 3:
+                return
+            if reply[0] == b"message":
+                on_message(reply[2])
+            elif reply[0] == b"subscribe" and not confirmed.done():
+                confirmed.set_result(None)
+
+        protocol = await self._connect()
+        protocol.on_push = on_push
+        try:
+            protocol.write([pack(["SUBSCRIBE", channel])], at_once=True)
+            async with asyncio.timeout(self.target.connect_timeout):
+                await asyncio.wait([confirmed, protocol.closed], return_when="FIRST_COMPLETED")
+            if not confirmed.done():
+                raise protocol.lost or WireLost("closed before the subscription was confirmed")
+        except BaseException:
+            protocol.abort("subscription failed")
+            raise
+        return protocol
 
     async def aclose(self) -> None:
         protocol, self._protocol = self._protocol, None

@@ -152,7 +152,9 @@ class Processor:
         self._executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
         local: asyncio.Queue[TaskMessage] = asyncio.Queue()
         wake = asyncio.Event()
-        self._wake_listener = WakeListener(self.redis, keys.wake_channel, set(names), wake)
+        self._wake_listener = WakeListener(
+            self.redis, keys.wake_channel, set(names), wake, wire=broker.wire
+        )
         heartbeat = Heartbeat(broker, self.id, self._inflight, lease_ms)
         recover_every = min(max(s.lease_seconds / 2, 0.1), 10.0)
         max_age_ms = int(s.archive_max_age_seconds * 1000)

@@ -72,3 +72,31 @@ async def test_a_refused_handshake_is_wire_down_not_a_reply(redis_url: str) -> N
     finally:
         await wire.aclose()
         await client.aclose()
+
+
+async def test_a_subscription_hands_over_each_message_and_reports_its_end(
+    redis_url: str, redis: Redis
+) -> None:
+    client = Redis.from_url(redis_url)
+    wire = Wire.for_pool(client.connection_pool)
+    assert wire is not None
+    got: list[bytes] = []
+    arrived = asyncio.Event()
+
+    def on_message(data: bytes) -> None:
+        got.append(data)
+        arrived.set()
+
+    try:
+        protocol = await wire.subscribe("wire-test-channel", on_message)
+        await redis.publish("wire-test-channel", "one")
+        async with asyncio.timeout(5):
+            await arrived.wait()
+        assert got == [b"one"]
+        await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        async with asyncio.timeout(5):  # the listener learns its subscription is gone
+            await protocol.closed
+        assert protocol.lost is not None
+    finally:
+        await wire.aclose()
+        await client.aclose()
