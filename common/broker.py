@@ -85,10 +85,13 @@ class Broker:
         try:
             async with asyncio.timeout(self.timeout if bounded else None):
                 yield
-        except TimeoutError as exc:
-            raise BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s") from exc
-        except _CONNECTION_ERRORS as exc:
-            raise BrokerUnavailable(f"Redis unreachable: {exc}") from exc
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
+        if isinstance(exc, TimeoutError):
+            return BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s")
+        return BrokerUnavailable(f"Redis unreachable: {exc}")
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script (idempotent); done up front and again after NOSCRIPT."""
@@ -104,9 +107,9 @@ class Broker:
     async def _call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         return (await self._call_many([(name, keys, args)]))[0]
 
-    async def _call_many(self, calls: Sequence[Call]) -> list[Any]:
+    async def _call_many(self, calls: Sequence[Call], resend: bool = True) -> list[Any]:
         """Run script calls in one pipelined round trip; raise the first call's error."""
-        results = await self._run(calls)
+        results = await self._run(calls, resend)
         for result in results:
             if isinstance(result, Exception):
                 raise result
@@ -128,10 +131,8 @@ class Broker:
                 again = await self._round_trip([calls[i] for i in redo], resend)
                 for i, result in zip(redo, again, strict=True):
                     results[i] = result
-        except TimeoutError as exc:
-            raise BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s") from exc
-        except _CONNECTION_ERRORS as exc:
-            raise BrokerUnavailable(f"Redis unreachable: {exc}") from exc
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
         if any(isinstance(r, OutOfMemoryError) for r in results):
             return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in results]
         return results
@@ -216,10 +217,7 @@ class Broker:
 
         Concurrent calls share round trips (the wire pipelines them)."""
         await self.register_queues((task.queue,))
-        result = (await self._run([self._enqueue_call(task)]))[0]
-        if isinstance(result, Exception):
-            raise result
-        self._check_enqueued(task, result)
+        self._check_enqueued(task, await self._call(*self._enqueue_call(task)))
 
     async def enqueue_many(self, tasks: Sequence[NewTask]) -> list[str]:
         """Write many tasks: one script call per chunk of tasks that share their queue and
@@ -265,7 +263,7 @@ class Broker:
                     batch = self._enqueue_many_calls(chunk)
                     calls += batch
                     await stream.send([_evalsha(call) for call in batch], self.timeout)
-                replies = await stream.replies(self.timeout)
+                replies = await stream.replies()
         except (BrokerUnavailable, WireLost) as exc:
             rest = [call for chunk in chunks for call in self._enqueue_many_calls(chunk)]
             raise _Interrupted(calls + rest) from exc
@@ -341,10 +339,7 @@ class Broker:
         taken: dict[str, list[TaskMessage]] = {}
         missing: list[tuple[str, str]] = []
         width = 1 + len(DEQUEUE_FIELDS)
-        results = await self._run(calls, resend=False)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
+        results = await self._call_many(calls, resend=False)
         for (queue, _), flat in zip(wanted, results, strict=True):
             tasks = taken.setdefault(queue, [])
             for i in range(0, len(flat), width):
@@ -479,10 +474,7 @@ def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
     if type_ is None:
         return None
     if not type_:
-        return TaskMessage(
-            id=_text(task_id), queue=queue, type="", payload=b"", retried=0, max_retry=0,
-            timeout_ms=None, deadline_ms=None, enqueued_ms=0, corrupt="task hash has no type field",
-        )  # fmt: skip
+        return _corrupt(queue, task_id, "", "task hash has no type field")
     try:
         return TaskMessage(
             id=_text(task_id),
@@ -496,10 +488,16 @@ def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
             enqueued_ms=int(enqueued or 0),
         )
     except (ValueError, UnicodeDecodeError) as exc:
-        return TaskMessage(
-            id=_text(task_id), queue=queue, type=bytes(type_).decode(errors="replace"), payload=b"", retried=0, max_retry=0,
-            timeout_ms=None, deadline_ms=None, enqueued_ms=0, corrupt=f"unreadable task fields: {exc}",
-        )  # fmt: skip
+        type_text = bytes(type_).decode(errors="replace")
+        return _corrupt(queue, task_id, type_text, f"unreadable task fields: {exc}")
+
+
+def _corrupt(queue: str, task_id: Any, type_: str, why: str) -> TaskMessage:
+    """A message the processor archives with ``why`` instead of running it."""
+    return TaskMessage(
+        id=_text(task_id), queue=queue, type=type_, payload=b"", retried=0, max_retry=0,
+        timeout_ms=None, deadline_ms=None, enqueued_ms=0, corrupt=why,
+    )  # fmt: skip
 
 
 def _evalsha(call: Call) -> bytes:

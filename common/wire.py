@@ -4,8 +4,8 @@ Why not redis-py for these: one awaited redis-py call costs about 120 µs here a
 75 µs for the round trip itself (its pool, packer, parser and observability hooks), and its
 pipeline cannot overlap a caller's work with Redis's. ``Wire`` is one long-lived connection
 per client, driven by an ``asyncio.Protocol``: a call on an idle connection is written at
-once; calls made while replies are awaited leave together at the end of the loop iteration, replies are parsed by hiredis and handed to the callers
-in order. Concurrent callers therefore share round trips without any batching logic of their
+once; calls made while replies are awaited leave together at the end of the loop iteration;
+replies are parsed by hiredis and handed to the callers in order. Concurrent callers therefore share round trips without any batching logic of their
 own (auto-pipelining), and a lone caller pays one round trip and nothing more.
 
 It does not retry: a call on a connection that fails raises ``WireLost`` and the caller sends
@@ -346,9 +346,10 @@ class Wire:
 
 
 class Stream:
-    """``send`` commands as they are built, then ``await replies(timeout)``: Redis runs the
-    first while the caller builds the next. Each wait (for buffer room, for one reply) is
-    bounded by the timeout given, not the whole stream, which may be long."""
+    """``send`` commands as they are built, then ``await replies()``: Redis runs the first
+    while the caller builds the next. Each reply is bounded by the timeout given with its
+    command (the connection's watchdog), not the whole stream, which may be long; so is the
+    wait for buffer room, since a connection the watchdog drops wakes it."""
 
     def __init__(self, protocol: _Protocol) -> None:
         self._protocol = protocol
@@ -356,12 +357,7 @@ class Stream:
 
     async def send(self, commands: Iterable[bytes], timeout: float) -> None:
         self._futures += self._protocol.send(list(commands), timeout, at_once=True)
-        async with asyncio.timeout(timeout):
-            await self._protocol.drain()
+        await self._protocol.drain()
 
-    async def replies(self, timeout: float) -> list[Any]:
-        out = []
-        for future in self._futures:
-            async with asyncio.timeout(timeout):
-                out.append(_typed(await future))
-        return out
+    async def replies(self) -> list[Any]:
+        return [_typed(await f) for f in self._futures]
