@@ -20,6 +20,24 @@ local function push_pending(pending_key, ids, channel, queue)
   if was_empty then redis.call("PUBLISH", channel, queue) end
 end
 
+-- Give leased ids back to the consuming end of a pending list, so they run next: out of the
+-- active set, state pending, no owner; a wake-up when the list was empty. Not an attempt:
+-- requeue (shutdown) and reclaim (a lost dequeue reply) both call it.
+local function give_back(active_key, pending_key, task_prefix, ids, channel, queue)
+  if #ids == 0 then return end
+  local was_empty = redis.call("LLEN", pending_key) == 0
+  for _, id in ipairs(ids) do
+    local key = task_prefix .. id
+    redis.call("ZREM", active_key, id)
+    redis.call("HSET", key, "s", "pending")
+    redis.call("HDEL", key, "o")
+  end
+  for i = 1, #ids, 1000 do
+    redis.call("RPUSH", pending_key, unpack(ids, i, math.min(i + 999, #ids)))
+  end
+  if was_empty then redis.call("PUBLISH", channel, queue) end
+end
+
 -- The parts of `s` between "\31" separators (ASCII unit separator).
 local function split(s)
   local out, at = {}, 1

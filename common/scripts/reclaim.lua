@@ -14,17 +14,9 @@ local held = {}
 for i = 6, #ARGV do held[ARGV[i]] = true end
 local orphans = {}
 for _, id in ipairs(redis.call("ZRANGEBYSCORE", KEYS[1], ARGV[5], "+inf")) do
-  local key = ARGV[2] .. id
-  if not held[id] and redis.call("HGET", key, "o") == ARGV[1] then
-    redis.call("ZREM", KEYS[1], id)
-    redis.call("HSET", key, "s", "pending")
-    redis.call("HDEL", key, "o")
+  if not held[id] and redis.call("HGET", ARGV[2] .. id, "o") == ARGV[1] then
     orphans[#orphans + 1] = id
   end
 end
-if #orphans > 0 then
-  local was_empty = redis.call("LLEN", KEYS[2]) == 0
-  redis.call("RPUSH", KEYS[2], unpack(orphans))  -- the consuming end: they run next
-  if was_empty then redis.call("PUBLISH", ARGV[3], ARGV[4]) end
-end
+give_back(KEYS[1], KEYS[2], ARGV[2], orphans, ARGV[3], ARGV[4])
 return #orphans

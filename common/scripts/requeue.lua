@@ -8,20 +8,11 @@
 -- ARGV[4] -> queue name
 -- ARGV[5..] -> task ids
 -- Returns how many were requeued (tasks whose lease was lost are left alone).
-local was_empty = redis.call("LLEN", KEYS[2]) == 0
-local n = 0
+local ids = {}
 for i = 5, #ARGV do
-  local id = ARGV[i]
-  local key = ARGV[2] .. id
-  if leased(KEYS[1], key, id, ARGV[1]) then
-    redis.call("ZREM", KEYS[1], id)
-    redis.call("RPUSH", KEYS[2], id)
-    redis.call("HSET", key, "s", "pending")
-    redis.call("HDEL", key, "o")
-    n = n + 1
+  if leased(KEYS[1], ARGV[2] .. ARGV[i], ARGV[i], ARGV[1]) then
+    ids[#ids + 1] = ARGV[i]
   end
 end
-if n > 0 and was_empty then
-  redis.call("PUBLISH", ARGV[3], ARGV[4])
-end
-return n
+give_back(KEYS[1], KEYS[2], ARGV[2], ids, ARGV[3], ARGV[4])
+return #ids
