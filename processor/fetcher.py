@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 
 from common.broker import Broker
-from common.errors import BrokerUnavailable
 from common.logging import get_logger
 from common.task import TaskMessage
 
 from .inflight import Inflight
+from .periodic import failure_event
 from .selection import strict_counts, weighted_counts
 
 
@@ -53,9 +53,7 @@ class Fetcher:
                 backoff = 0.05
             except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
                 self._orphans_possible = True  # a dequeue may have run without its reply
-                event = (
-                    "redis.unavailable" if isinstance(exc, BrokerUnavailable) else "fetch.failed"
-                )
+                event = failure_event(exc, "fetch.failed")
                 self._log.error(event, step="fetch", error=str(exc) or repr(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)

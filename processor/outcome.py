@@ -18,7 +18,6 @@ from typing import Any
 from common.broker import Broker
 from common.clock import now_ms, span_ms
 from common.errors import (
-    BrokerUnavailable,
     CorruptTask,
     DeadlineExceeded,
     InvalidPayload,
@@ -30,6 +29,7 @@ from common.logging import get_logger
 from common.task import Field, TaskInfo, TaskMessage, TaskState
 
 from .inflight import Inflight
+from .periodic import failure_event
 from .retry import RetryDelay
 from .syncer import Syncer
 
@@ -153,7 +153,7 @@ class Outcome:
             landed = await apply()
         except Exception as exc:  # unreachable, or refused (READONLY during a failover, ...)
             self._log.warning(
-                "redis.unavailable" if isinstance(exc, BrokerUnavailable) else "outcome.failed",
+                failure_event(exc, "outcome.failed"),
                 step="outcome",
                 tasks=len(tasks),
                 error=str(exc) or repr(exc),

@@ -11,6 +11,12 @@ from common.errors import BrokerUnavailable
 from common.logging import get_logger
 
 
+def failure_event(exc: BaseException, failed: str) -> str:
+    """The log event for a step that raised: ``redis.unavailable`` when Redis could not be
+    reached, else ``failed`` (Redis refused the command, or a bug)."""
+    return "redis.unavailable" if isinstance(exc, BrokerUnavailable) else failed
+
+
 async def repeat(step: Callable[[], Awaitable[float]], component: str) -> None:
     """Run ``step`` forever; it returns the seconds to sleep before the next run."""
     log = get_logger(component=component)

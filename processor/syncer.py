@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from common.errors import BrokerUnavailable
 from common.logging import get_logger
+
+from .periodic import failure_event
 
 
 @dataclass(slots=True)
@@ -48,7 +49,7 @@ class Syncer:
             except Exception as exc:  # unreachable or refused: keep it and the rest, in order
                 self._writes.extend(writes[i:])
                 self._log.warning(
-                    "redis.unavailable" if isinstance(exc, BrokerUnavailable) else "sync.failed",
+                    failure_event(exc, "sync.failed"),
                     pending_writes=len(self._writes),
                     error=str(exc) or repr(exc),
                 )
