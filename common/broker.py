@@ -217,7 +217,11 @@ class Broker:
 
         Concurrent calls share round trips (the wire pipelines them)."""
         await self.register_queues((task.queue,))
-        self._check_enqueued(task, await self._call(*self._enqueue_call(task)))
+        # _run directly, not _call: two coroutine frames fewer on every send's path
+        result = (await self._run([self._enqueue_call(task)]))[0]
+        if isinstance(result, Exception):
+            raise result
+        self._check_enqueued(task, result)
 
     async def enqueue_many(self, tasks: Sequence[NewTask]) -> list[str]:
         """Write many tasks: one script call per chunk of tasks that share their queue and
