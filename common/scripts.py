@@ -1,4 +1,4 @@
-"""The Lua scripts, read once from ``common/scripts/*.lua`` and called by SHA.
+"""The Lua scripts, read once from ``common/lua/*.lua`` and called by SHA.
 
 Each script is prefixed with ``_lib.lua`` (the shared lease check and wake-up push) before its
 SHA is taken. Calls use EVALSHA; when Redis answers NOSCRIPT (it restarted, or SCRIPT FLUSH
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
+
+_LUA = Path(__file__).with_name("lua")
 
 _NAMES = (
     "enqueue",
@@ -35,7 +37,7 @@ class Script:
 
 
 def _read(name: str) -> str:
-    return resources.files("common").joinpath("scripts", f"{name}.lua").read_text("utf-8")
+    return (_LUA / f"{name}.lua").read_text("utf-8")
 
 
 def _load_all() -> dict[str, Script]:

@@ -1,6 +1,6 @@
 """The sending side of tandemq: ``Distributor`` writes typed tasks to Redis."""
 
-from common.errors import (
+from tandemq.common.errors import (
     BrokerUnavailable,
     DuplicateTask,
     InvalidSendOptions,
@@ -9,7 +9,7 @@ from common.errors import (
     SendError,
     TaskIdConflict,
 )
-from common.task import TaskInfo, TaskState
+from tandemq.common.task import TaskInfo, TaskState
 
 from .client import Distributor
 from .options import SendOptions

@@ -12,15 +12,15 @@ from typing import Any, Self
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from common.broker import Broker, NewTask
-from common.clock import from_ms, now_ms, span_ms, to_ms
-from common.connection import create_redis
-from common.errors import InvalidSendOptions, PayloadTooLarge, TaskIdConflict
-from common.keys import Keys
-from common.logging import get_logger
-from common.registry import type_name
-from common.settings import Settings
-from common.task import TaskInfo, TaskState
+from tandemq.common.broker import Broker, NewTask
+from tandemq.common.clock import from_ms, now_ms, span_ms, to_ms
+from tandemq.common.connection import create_redis
+from tandemq.common.errors import InvalidSendOptions, PayloadTooLarge, TaskIdConflict
+from tandemq.common.keys import Keys
+from tandemq.common.logging import get_logger
+from tandemq.common.registry import type_name
+from tandemq.common.settings import Settings
+from tandemq.common.task import TaskInfo, TaskState
 
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from common.clock import now_ms, span_ms, to_ms
-from common.errors import InvalidSendOptions
-from common.keys import validate_queue_name
+from tandemq.common.clock import now_ms, span_ms, to_ms
+from tandemq.common.errors import InvalidSendOptions
+from tandemq.common.keys import validate_queue_name
 
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_RETRY = 25  # as asynq

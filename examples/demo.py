@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from pydantic import BaseModel
 
-from common.logging import configure
-from distributor import Distributor, TaskInfo
 from examples import tasks
 from examples.devredis import dev_redis
-from processor import Processor
+from tandemq.common.logging import configure
+from tandemq.distributor import Distributor, TaskInfo
+from tandemq.processor import Processor
 
 QUEUES = {"critical": 6, "default": 3, "low": 1}
 FINAL = ("completed", "archived")

@@ -12,8 +12,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
-from common.task import TaskInfo
-from processor import Processor, SkipRetry, TaskContext
+from tandemq.common.task import TaskInfo
+from tandemq.processor import Processor, SkipRetry, TaskContext
 
 
 class SendWelcomeEmail(BaseModel):

@@ -1,7 +1,7 @@
 """The working side of tandemq: ``Processor`` runs handlers for tasks from weighted queues."""
 
-from common.errors import RetryIn, SkipRetry
-from common.task import TaskInfo
+from tandemq.common.errors import RetryIn, SkipRetry
+from tandemq.common.task import TaskInfo
 
 from .handlers import TaskContext
 from .processor import Processor

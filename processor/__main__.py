@@ -17,9 +17,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from common.errors import ConfigError, TandemqError
-from common.logging import configure, get_logger
-from common.settings import Settings
+from tandemq.common.errors import ConfigError, TandemqError
+from tandemq.common.logging import configure, get_logger
+from tandemq.common.settings import Settings
 
 from .processor import Processor
 from .supervisor import Supervisor

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from common.broker import Broker
-from common.logging import get_logger
-from common.task import TaskMessage
+from tandemq.common.broker import Broker
+from tandemq.common.logging import get_logger
+from tandemq.common.task import TaskMessage
 
 from .inflight import Inflight
 from .periodic import failure_event

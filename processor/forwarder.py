@@ -4,8 +4,8 @@ most that late."""
 
 from __future__ import annotations
 
-from common.broker import Broker
-from common.clock import now_ms
+from tandemq.common.broker import Broker
+from tandemq.common.clock import now_ms
 
 MAX_SLEEP = 0.25
 

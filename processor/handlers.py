@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from structlog.typing import FilteringBoundLogger
 
-from common.errors import CorruptTask, InvalidPayload, RegistryError, UnknownTaskType
-from common.registry import PayloadRegistry
+from tandemq.common.errors import CorruptTask, InvalidPayload, RegistryError, UnknownTaskType
+from tandemq.common.registry import PayloadRegistry
 
 M = TypeVar("M", bound=BaseModel)
 

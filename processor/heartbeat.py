@@ -3,8 +3,8 @@ long task never needs a long lease and a dead processor's tasks come back within
 
 from __future__ import annotations
 
-from common.broker import Broker
-from common.logging import get_logger
+from tandemq.common.broker import Broker
+from tandemq.common.logging import get_logger
 
 from .inflight import Inflight
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from common.task import TaskMessage
+from tandemq.common.task import TaskMessage
 
 
 class Inflight:

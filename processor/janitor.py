@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from common.broker import Broker
-from common.logging import get_logger
+from tandemq.common.broker import Broker
+from tandemq.common.logging import get_logger
 
 
 class Janitor:

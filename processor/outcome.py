@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from common.broker import Broker
-from common.clock import now_ms, span_ms
-from common.errors import (
+from tandemq.common.broker import Broker
+from tandemq.common.clock import now_ms, span_ms
+from tandemq.common.errors import (
     CorruptTask,
     DeadlineExceeded,
     InvalidPayload,
@@ -25,8 +25,8 @@ from common.errors import (
     SkipRetry,
     UnknownTaskType,
 )
-from common.logging import get_logger
-from common.task import Field, TaskInfo, TaskMessage, TaskState
+from tandemq.common.logging import get_logger
+from tandemq.common.task import Field, TaskInfo, TaskMessage, TaskState
 
 from .inflight import Inflight
 from .periodic import failure_event

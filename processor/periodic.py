@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from common.errors import BrokerUnavailable
-from common.logging import get_logger
+from tandemq.common.errors import BrokerUnavailable
+from tandemq.common.logging import get_logger
 
 
 def failure_event(exc: BaseException, failed: str) -> str:

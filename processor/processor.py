@@ -15,13 +15,13 @@ from typing import Any, Self
 
 from redis.asyncio import Redis
 
-from common.broker import Broker
-from common.connection import create_redis
-from common.errors import BrokerUnavailable, TandemqError
-from common.keys import Keys
-from common.logging import get_logger
-from common.settings import Settings
-from common.task import TaskMessage
+from tandemq.common.broker import Broker
+from tandemq.common.connection import create_redis
+from tandemq.common.errors import BrokerUnavailable, TandemqError
+from tandemq.common.keys import Keys
+from tandemq.common.logging import get_logger
+from tandemq.common.settings import Settings
+from tandemq.common.task import TaskMessage
 
 from .fetcher import Fetcher
 from .forwarder import Forwarder

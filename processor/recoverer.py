@@ -3,8 +3,8 @@ Every processor runs one; the script is atomic, so they never take the same task
 
 from __future__ import annotations
 
-from common.broker import Broker
-from common.logging import get_logger
+from tandemq.common.broker import Broker
+from tandemq.common.logging import get_logger
 
 LEASE_EXPIRED = "LeaseExpired: the processor running this task died or stalled past its lease"
 

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from datetime import timedelta
 
-from common.task import TaskInfo
+from tandemq.common.task import TaskInfo
 
 RetryDelay = Callable[[int, BaseException, TaskInfo], timedelta]
 """``retry_delay(retried, error, task) -> timedelta``: wait before the next attempt."""

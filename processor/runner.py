@@ -11,10 +11,10 @@ import asyncio
 import time
 from concurrent.futures import Executor
 
-from common.clock import now_ms
-from common.errors import CorruptTask, DeadlineExceeded, TaskTimeout
-from common.logging import get_logger
-from common.task import TaskMessage
+from tandemq.common.clock import now_ms
+from tandemq.common.errors import CorruptTask, DeadlineExceeded, TaskTimeout
+from tandemq.common.logging import get_logger
+from tandemq.common.task import TaskMessage
 
 from .handlers import Handlers, TaskContext
 from .inflight import Inflight

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterable
 
-from common.logging import get_logger
+from tandemq.common.logging import get_logger
 
 RESTART_DELAY = 1.0  # seconds before restarting a crashed worker: no tight crash loop
 
@@ -31,7 +31,7 @@ class Supervisor:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = {**os.environ, "TANDEMQ_WORKERS": "1"}
-        return subprocess.Popen([sys.executable, "-m", "processor", self.target], env=env)
+        return subprocess.Popen([sys.executable, "-m", "tandemq", self.target], env=env)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True

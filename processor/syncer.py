@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from common.logging import get_logger
+from tandemq.common.logging import get_logger
 
 from .periodic import failure_event
 

@@ -8,8 +8,8 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from common.logging import get_logger
-from common.wire import Wire
+from tandemq.common.logging import get_logger
+from tandemq.common.wire import Wire
 
 
 class WakeListener:

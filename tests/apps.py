@@ -18,8 +18,8 @@ from typing import ClassVar
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from common.connection import create_redis
-from processor import Processor, SkipRetry, TaskContext
+from tandemq.common.connection import create_redis
+from tandemq.processor import Processor, SkipRetry, TaskContext
 
 
 class Work(BaseModel):

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from common.broker import Broker
-from common.keys import Keys
-from common.settings import Settings
-from distributor import Distributor
-from processor import Processor, RetryDelay
+from tandemq.common.broker import Broker
+from tandemq.common.keys import Keys
+from tandemq.common.settings import Settings
+from tandemq.distributor import Distributor
+from tandemq.processor import Processor, RetryDelay
 from tests.support import RedisServer
 
 ProcessorFactory = Callable[..., Awaitable[Processor]]

@@ -11,9 +11,9 @@ import pytest
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from common.broker import Broker
-from common.wire import _Protocol
-from distributor import Distributor, TaskIdConflict
+from tandemq.common.broker import Broker
+from tandemq.common.wire import _Protocol
+from tandemq.distributor import Distributor, TaskIdConflict
 
 
 class Item(BaseModel):

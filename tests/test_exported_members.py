@@ -1,4 +1,5 @@
-"""The public surface: every name in ``distributor.__all__`` and ``processor.__all__`` exists
+"""The public surface: every name in ``tandemq.__all__``, ``tandemq.distributor.__all__`` and
+``tandemq.processor.__all__`` exists
 and imports, exported errors sit in the documented tree, and the public classes' and
 functions' signatures are fully annotated (with annotations that resolve)."""
 
@@ -14,11 +15,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-import distributor
-import processor
-from common.errors import SendError, TandemqError
+import tandemq
+from tandemq import distributor, processor
+from tandemq.common.errors import SendError, TandemqError
 
-PACKAGES = [distributor, processor]
+PACKAGES = [tandemq, distributor, processor]
 
 
 def _exports() -> Iterator[tuple[ModuleType, str]]:
@@ -61,6 +62,10 @@ def test_the_documented_entry_points_are_exported() -> None:
     )
     assert {"Processor", "TaskContext", "SkipRetry", "RetryIn", "default_retry_delay"} <= set(
         processor.__all__
+    )
+    top = {"Distributor", "Processor", "TaskContext", "TaskInfo", "SkipRetry", "RetryIn"}
+    assert top | {"TandemqError", "ConfigError", "BrokerUnavailable", "SendError"} <= set(
+        tandemq.__all__
     )
 
 
@@ -109,14 +114,14 @@ CALLABLES = sorted(dict(_public_callables()).items())
 def test_the_public_surface_has_methods_to_check() -> None:
     names = {name for name, _ in CALLABLES}
     for expected in (
-        "distributor.Distributor.send",
-        "distributor.Distributor.send_many",
-        "distributor.Distributor.get_task",
-        "distributor.Distributor.from_env",
-        "processor.Processor.handler",
-        "processor.Processor.run",
-        "processor.Processor.from_env",
-        "processor.default_retry_delay",
+        "tandemq.distributor.Distributor.send",
+        "tandemq.distributor.Distributor.send_many",
+        "tandemq.distributor.Distributor.get_task",
+        "tandemq.distributor.Distributor.from_env",
+        "tandemq.processor.Processor.handler",
+        "tandemq.processor.Processor.run",
+        "tandemq.processor.Processor.from_env",
+        "tandemq.processor.default_retry_delay",
     ):
         assert expected in names
 

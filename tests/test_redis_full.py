@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from distributor import BrokerUnavailable, Distributor, RedisOutOfMemory
+from tandemq.distributor import BrokerUnavailable, Distributor, RedisOutOfMemory
 from tests.support import RedisServer
 
 

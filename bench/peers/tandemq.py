@@ -11,10 +11,10 @@ from datetime import timedelta
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from common.keys import Keys
-from common.logging import configure
-from distributor import Distributor
-from processor import Processor, TaskContext
+from tandemq.common.keys import Keys
+from tandemq.common.logging import configure
+from tandemq.distributor import Distributor
+from tandemq.processor import Processor, TaskContext
 
 from . import _harness as h
 

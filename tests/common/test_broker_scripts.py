@@ -12,13 +12,13 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 
-from common.broker import Broker, NewTask
-from common.clock import from_ms, now_ms
-from common.errors import BrokerUnavailable, DuplicateTask, TaskIdConflict
-from common.keys import Keys, QueueKeys
-from common.scripts import SCRIPTS
-from common.task import Field, TaskState
-from common.wire import pack
+from tandemq.common.broker import Broker, NewTask
+from tandemq.common.clock import from_ms, now_ms
+from tandemq.common.errors import BrokerUnavailable, DuplicateTask, TaskIdConflict
+from tandemq.common.keys import Keys, QueueKeys
+from tandemq.common.scripts import SCRIPTS
+from tandemq.common.task import Field, TaskState
+from tandemq.common.wire import pack
 from tests.support import CuttingProxy, eventually, free_port
 
 TYPE = "tests.Job"

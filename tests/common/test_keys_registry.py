@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from redis.crc import key_slot
 
-from common.errors import RegistryError, UnknownTaskType
-from common.keys import Keys, QueueKeys, validate_queue_name
-from common.registry import PayloadRegistry, type_name
-from common.task import Field, TaskInfo, TaskState
-from processor.handlers import Handlers
+from tandemq.common.errors import RegistryError, UnknownTaskType
+from tandemq.common.keys import Keys, QueueKeys, validate_queue_name
+from tandemq.common.registry import PayloadRegistry, type_name
+from tandemq.common.task import Field, TaskInfo, TaskState
+from tandemq.processor.handlers import Handlers
 
 
 def _slot_of_tag(tag: str) -> int:

@@ -7,9 +7,9 @@ import pytest
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from common.broker import Broker
-from common.keys import Keys
-from distributor import Distributor
+from tandemq.common.broker import Broker
+from tandemq.common.keys import Keys
+from tandemq.distributor import Distributor
 
 
 class Text(BaseModel):

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.task import TaskInfo, TaskState
-from processor.retry import CAP, default_retry_delay
-from processor.selection import strict_counts, weighted_counts
+from tandemq.common.task import TaskInfo, TaskState
+from tandemq.processor.retry import CAP, default_retry_delay
+from tandemq.processor.selection import strict_counts, weighted_counts
 
 TASK = TaskInfo(
     id="t", type="a.T", queue="default", state=TaskState.ACTIVE, payload={}, retried=0, max_retry=5

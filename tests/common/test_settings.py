@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-import common.settings as settings_module
-from common.errors import ConfigError, TandemqError
-from common.settings import Settings, parse_queues
+from tandemq.common import settings as settings_module
+from tandemq.common.errors import ConfigError, TandemqError
+from tandemq.common.settings import Settings, parse_queues
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,10 +8,10 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from common.broker import Broker
-from common.errors import BrokerUnavailable
-from common.keys import Keys
-from common.wire import Wire, WireDown, pack
+from tandemq.common.broker import Broker
+from tandemq.common.errors import BrokerUnavailable
+from tandemq.common.keys import Keys
+from tandemq.common.wire import Wire, WireDown, pack
 from tests.support import free_port
 
 

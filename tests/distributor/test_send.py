@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from common.clock import from_ms, now_ms, to_ms
-from common.keys import Keys
-from common.settings import Settings
-from distributor import (
+from tandemq.common.clock import from_ms, now_ms, to_ms
+from tandemq.common.keys import Keys
+from tandemq.common.settings import Settings
+from tandemq.distributor import (
     Distributor,
     DuplicateTask,
     InvalidSendOptions,
@@ -28,7 +28,7 @@ from distributor import (
     TaskInfo,
     TaskState,
 )
-from distributor.options import MAX_TASK_ID_LENGTH
+from tandemq.distributor.options import MAX_TASK_ID_LENGTH
 
 
 class Email(BaseModel):

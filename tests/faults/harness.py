@@ -16,9 +16,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from common.connection import create_redis
-from common.keys import Keys, QueueKeys
-from distributor import Distributor
+from tandemq.common.connection import create_redis
+from tandemq.common.keys import Keys, QueueKeys
+from tandemq.distributor import Distributor
 from tests.support import RedisServer, eventually, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ class Scenario:
         }
         log = open(self._log_path(len(self.procs)), "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "processor", f"tests.apps:{app}", *args],
+            [sys.executable, "-m", "tandemq", f"tests.apps:{app}", *args],
             cwd=ROOT,
             env=subprocess_env(**settings),
             stdout=subprocess.DEVNULL,

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel
 
-from common.task import Field, TaskInfo
-from distributor import Distributor, PayloadTooLarge
+from tandemq.common.task import Field, TaskInfo
+from tandemq.distributor import Distributor, PayloadTooLarge
 from tests.apps import Hostile, Work
 from tests.faults.harness import scenario
 from tests.support import eventually

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, create_model
 
-from common.broker import Broker
-from common.keys import Keys
-from common.settings import Settings
-from distributor import Distributor, PayloadTooLarge
-from processor.handlers import Handlers
+from tandemq.common.broker import Broker
+from tandemq.common.keys import Keys
+from tandemq.common.settings import Settings
+from tandemq.distributor import Distributor, PayloadTooLarge
+from tandemq.processor.handlers import Handlers
 
 _TYPES: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
     "int": (int, st.integers(min_value=-(2**53), max_value=2**53)),

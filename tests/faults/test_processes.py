@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from common.keys import QueueKeys
-from common.task import Field
+from tandemq.common.keys import QueueKeys
+from tandemq.common.task import Field
 from tests.apps import Work
 from tests.faults.harness import scenario
 from tests.support import eventually

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from common.settings import Settings
-from distributor import BrokerUnavailable, Distributor
+from tandemq.common.settings import Settings
+from tandemq.distributor import BrokerUnavailable, Distributor
 from tests.apps import Work
 from tests.faults.harness import AOF_ALWAYS, scenario
 from tests.faults.proxy import StallingProxy

@@ -9,10 +9,10 @@ import uuid
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from common.keys import Keys
-from common.task import Field
-from distributor import Distributor
-from processor import TaskContext
+from tandemq.common.keys import Keys
+from tandemq.common.task import Field
+from tandemq.distributor import Distributor
+from tandemq.processor import TaskContext
 from tests.conftest import ProcessorFactory
 from tests.support import eventually
 

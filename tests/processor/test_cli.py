@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from processor.supervisor import _exit_code
+from tandemq.processor.supervisor import _exit_code
 from tests.support import free_port, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "processor", *args],
+        [sys.executable, "-m", "tandemq", *args],
         cwd=ROOT,
         env=subprocess_env(**env),
         capture_output=True,
@@ -73,7 +73,7 @@ def test_supervisor_exit_code_reports_a_worker_killed_by_a_signal() -> None:
 def test_sigterm_while_waiting_for_redis_at_start_is_a_clean_stop() -> None:
     """A daemon started before its Redis waits for it; stopping it then is not a failure."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "processor", "tests.apps:ledger"],
+        [sys.executable, "-m", "tandemq", "tests.apps:ledger"],
         cwd=ROOT,
         env=subprocess_env(
             REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",

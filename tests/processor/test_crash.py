@@ -11,8 +11,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from common.keys import Keys
-from distributor import Distributor
+from tandemq.common.keys import Keys
+from tandemq.distributor import Distributor
 from tests.apps import SyncHang, Work
 from tests.support import eventually, subprocess_env
 
@@ -30,7 +30,7 @@ def _start(
         **env,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "processor", app],
+        [sys.executable, "-m", "tandemq", app],
         cwd=ROOT,
         env=subprocess_env(**settings),
         stdout=subprocess.DEVNULL,

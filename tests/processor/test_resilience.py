@@ -10,10 +10,10 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
-from common.keys import Keys
-from common.task import TaskInfo
-from distributor import Distributor
-from processor import TaskContext
+from tandemq.common.keys import Keys
+from tandemq.common.task import TaskInfo
+from tandemq.distributor import Distributor
+from tandemq.processor import TaskContext
 from tests.conftest import ProcessorFactory
 from tests.support import eventually
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from common.keys import Keys
-from common.task import TaskInfo
-from distributor import Distributor
-from processor import RetryIn, SkipRetry, TaskContext
+from tandemq.common.keys import Keys
+from tandemq.common.task import TaskInfo
+from tandemq.distributor import Distributor
+from tandemq.processor import RetryIn, SkipRetry, TaskContext
 from tests.conftest import ProcessorFactory
 from tests.support import eventually
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from common.keys import Keys
-from distributor import Distributor
-from processor import TaskContext
+from tandemq.common.keys import Keys
+from tandemq.distributor import Distributor
+from tandemq.processor import TaskContext
 from tests.conftest import ProcessorFactory
 
 LATE_BOUND = 1.5  # "starts within ~1 s after due"; the forwarder sleeps at most 0.25 s

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
-from distributor import Distributor
-from processor import TaskContext
+from tandemq.distributor import Distributor
+from tandemq.processor import TaskContext
 from tests.conftest import ProcessorFactory
 from tests.support import eventually
 

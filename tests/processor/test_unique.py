@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel
 
-from distributor import Distributor, DuplicateTask
-from processor import TaskContext
+from tandemq.distributor import Distributor, DuplicateTask
+from tandemq.processor import TaskContext
 from tests.conftest import ProcessorFactory
 from tests.support import eventually
 

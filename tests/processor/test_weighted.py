@@ -7,8 +7,8 @@ from collections import Counter
 
 from pydantic import BaseModel
 
-from distributor import Distributor
-from processor import TaskContext
+from tandemq.distributor import Distributor
+from tandemq.processor import TaskContext
 from tests.conftest import ProcessorFactory
 
 

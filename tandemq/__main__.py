@@ -1,0 +1,8 @@
+"""``python -m tandemq ...``: the same command line as ``tandemq ...``."""
+
+import sys
+
+from tandemq.processor.__main__ import main
+
+if __name__ == "__main__":
+    sys.exit(main())
