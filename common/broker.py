@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -17,36 +16,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .calls import BATCH, CANCEL_REPLIES, Call, NewTask, ScriptCalls, task_info, tombstone_info
+from .calls import text as _text
 from .clock import now_ms
-from .errors import BrokerUnavailable, DuplicateTask, RedisOutOfMemory, TaskIdConflict
+from .errors import BrokerUnavailable, RedisOutOfMemory
 from .keys import Keys
 from .scripts import SCRIPTS
-from .task import DEQUEUE_FIELDS, Field, TaskInfo, TaskMessage, TaskState
+from .task import DEQUEUE_FIELDS, TaskInfo, TaskMessage
 from .wire import Wire, WireDown, WireLost, pack
 
 _PIPELINE = 10  # script calls per round trip in enqueue_many
-_BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
+_BATCH = BATCH  # most tasks one forward/recover/trim call moves; keeps each script short
 _CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-
-Call = tuple[str, Sequence[str], Sequence[Any]]  # script name, KEYS, ARGV
-
-
-@dataclass(slots=True)
-class NewTask:
-    """A task to write, as the distributor built it."""
-
-    id: str
-    queue: str
-    type: str
-    payload: bytes
-    max_retry: int
-    enqueued_ms: int
-    due_ms: int = 0  # 0: pending now
-    timeout_ms: int | None = None
-    deadline_ms: int | None = None
-    retention_ms: int | None = None
-    unique_ttl_ms: int = 0  # 0: not unique
-    nonce: str | None = None  # with a caller's task_id: tells this send's resend from a conflict
 
 
 class _Interrupted(Exception):
@@ -57,7 +38,7 @@ class _Interrupted(Exception):
         self.calls = calls
 
 
-class Broker:
+class Broker(ScriptCalls):
     """Task storage on one Redis client, under one key prefix.
 
     Script calls go over a pipelining connection of the broker's own (common/wire.py) and,
@@ -178,40 +159,6 @@ class Broker:
 
     # -- the distributor's side -----------------------------------------------------------
 
-    @staticmethod
-    def _fields(task: NewTask) -> list[Any]:
-        """The task hash as field, value, ... except type, payload and the unique lock's key.
-
-        Only what differs from the defaults is written: no ``retried`` (absent reads as 0) and
-        no ``state`` for a pending task (absent reads as pending); small hashes stay compact."""
-        fields: list[Any] = [Field.MAX_RETRY, task.max_retry, Field.ENQUEUED, task.enqueued_ms]
-        optional = (
-            (Field.STATE, TaskState.SCHEDULED if task.due_ms else None),
-            (Field.DUE, task.due_ms or None),
-            (Field.TIMEOUT, task.timeout_ms),
-            (Field.DEADLINE, task.deadline_ms),
-            (Field.RETENTION, task.retention_ms),
-            (Field.NONCE, task.nonce),
-        )
-        fields += [item for name, value in optional if value is not None for item in (name, value)]
-        return fields
-
-    def _enqueue_call(self, task: NewTask) -> Call:
-        qk = self.keys.queue(task.queue)
-        unique_key = qk.unique(task.type, task.payload) if task.unique_ttl_ms else qk.unique_prefix
-        target = qk.scheduled if task.due_ms else qk.pending
-        header = (task.due_ms, task.unique_ttl_ms, Field.TYPE, task.type, *self._fields(task))
-        packed = "\x1f".join(map(str, header))  # see enqueue.lua: fewer arguments to pack
-        args = (task.id, task.payload, packed, self.keys.wake_channel, task.queue)
-        return ("enqueue", (qk.task(task.id), target, unique_key), args)
-
-    @staticmethod
-    def _check_enqueued(task: NewTask, result: Any) -> None:
-        if result == 0:
-            raise TaskIdConflict(task.id, task.queue)
-        if isinstance(result, list):
-            raise DuplicateTask(task.type, task.queue, _text(result[1]) or None)
-
     async def enqueue(self, task: NewTask) -> None:
         """Write one task. Raises TaskIdConflict, DuplicateTask or BrokerUnavailable.
 
@@ -284,41 +231,41 @@ class Broker:
                 replies[i] = result
         return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in replies]
 
-    def _enqueue_many_calls(self, tasks: Sequence[NewTask]) -> list[Call]:
-        if any(t.unique_ttl_ms for t in tasks):
-            raise ValueError("enqueue_many does not take unique tasks: send them with enqueue")
-        groups: dict[tuple[Any, ...], list[NewTask]] = {}
-        for t in tasks:  # one group per set of shared fields (see _fields)
-            shared = (t.queue, t.due_ms, t.max_retry, t.enqueued_ms, t.timeout_ms,
-                      t.deadline_ms, t.retention_ms)  # fmt: skip
-            groups.setdefault(shared, []).append(t)
-        return [
-            self._enqueue_many_call(group[start : start + _BATCH])
-            for group in groups.values()
-            for start in range(0, len(group), _BATCH)
-        ]
-
-    def _enqueue_many_call(self, tasks: Sequence[NewTask]) -> Call:
-        first = tasks[0]
-        qk = self.keys.queue(first.queue)
-        shared = self._fields(first)  # the same for the whole chunk
-        args: list[Any] = [qk.task_prefix, self.keys.wake_channel, first.queue, first.due_ms]
-        args += [len(shared), *shared]
-        sep = b"\x1f"
-        args += [sep.join((t.id.encode(), t.type.encode(), t.payload)) for t in tasks]
-        target = qk.scheduled if first.due_ms else qk.pending
-        return ("enqueue_many", (target,), args)
-
     async def get(self, queue: str, task_id: str) -> TaskInfo | None:
+        """The task, or its tombstone (``forgotten``) once its data expired, or None."""
+        qk = self.keys.queue(queue)
         async with self._guard():
-            raw = await self.redis.hgetall(self.keys.queue(queue).task(task_id))
-        if not raw:
-            return None
-        fields = {_text(k): v if isinstance(v, bytes) else v.encode() for k, v in raw.items()}
-        _join_payload(fields)
-        # errors="replace": a corrupt task must still be shown, not make get_task fail
-        text = {k: v.decode(errors="replace") for k, v in fields.items()}
-        return TaskInfo.from_hash(task_id, queue, text)
+            raw = await self.redis.hgetall(qk.task(task_id))
+            if not raw:  # a second read only for a task that is not there
+                return tombstone_info(task_id, queue, await self.redis.get(qk.tombstone(task_id)))
+        return task_info(task_id, queue, raw)
+
+    # -- results, waiting and cancellation (docs/RESULTS.md) ------------------------------
+
+    async def watch(self, queue: str, task_id: str) -> int:
+        """Register a waiter on the task: WATCH_MISSING, WATCH_REGISTERED or WATCH_FINAL."""
+        return int(await self._call(*self._watch_call(queue, task_id)))
+
+    async def wait_signal(self, queue: str, task_id: str, seconds: float) -> bool:
+        """Block up to ``seconds`` for a token on the task's waiter list; True if one came.
+        A token taken is put back, so every waiter of the task wakes (each re-reads it)."""
+        key = self.keys.queue(queue).waiter(task_id)
+        async with self._guard(bounded=False), asyncio.timeout(seconds + self.timeout):
+            # on a pool connection of its own for the wait; redis-py drops it if cancelled
+            got = await self.redis.blpop([key], timeout=seconds)
+            if got is not None:
+                await self.redis.lpush(key, b"1")
+        return got is not None
+
+    async def cancel(self, queue: str, task_id: str) -> str:
+        """Run cancel.lua; returns one of CANCEL_REPLIES' names."""
+        return CANCEL_REPLIES[int(await self._call(*self._cancel_call(queue, task_id, now_ms())))]
+
+    async def finish_canceled(self, queue: str, task_id: str, owner: str, error: str) -> bool:
+        """Record a running task stopped by cancel(); False if its lease was lost."""
+        qk = self.keys.queue(queue)
+        keys = (qk.active, qk.canceled, qk.task(task_id))
+        return bool(await self._call("canceled", keys, (owner, task_id, now_ms(), error)))
 
     # -- the processor's side -------------------------------------------------------------
 
@@ -354,8 +301,15 @@ class Broker:
                     tasks.append(task)
         return taken, missing
 
-    async def ack(self, owner: str, done: dict[str, list[str]]) -> list[tuple[str, str]]:
-        """Acknowledge finished tasks, per queue; returns (queue, id) whose lease was lost."""
+    async def ack(
+        self,
+        owner: str,
+        done: dict[str, list[str]],
+        results: dict[str, list[tuple[str, bytes]]] | None = None,
+    ) -> list[tuple[str, str]]:
+        """Acknowledge finished tasks, per queue, in one round trip; ``results`` (queue ->
+        (id, JSON)) are those whose handler returned a value (ack_result.lua stores it).
+        Returns (queue, id) whose lease was lost."""
         now = now_ms()
         calls: list[Call] = []
         queues = [q for q, ids in done.items() if ids]
@@ -364,13 +318,20 @@ class Broker:
             calls.append(
                 ("ack", (qk.active, qk.completed), (owner, now, qk.task_prefix, *done[queue]))
             )
-        results = await self._call_many(calls) if calls else []
-        return [(q, _text(i)) for q, lost in zip(queues, results, strict=True) for i in lost]
+        for queue, pairs in (results or {}).items():
+            qk = self.keys.queue(queue)
+            for start in range(0, len(pairs), _BATCH):
+                args: list[Any] = [owner, now, qk.task_prefix]
+                args += [item for pair in pairs[start : start + _BATCH] for item in pair]
+                calls.append(("ack_result", (qk.active, qk.completed), args))
+                queues.append(queue)
+        results_ = await self._call_many(calls) if calls else []
+        return [(q, _text(i)) for q, lost in zip(queues, results_, strict=True) for i in lost]
 
     async def retry(self, queue: str, task_id: str, owner: str, due_ms: int, error: str) -> bool:
         """Move a failed task to retry; False if its lease was lost."""
         qk = self.keys.queue(queue)
-        keys = (qk.active, qk.retry, qk.task(task_id))
+        keys = (qk.active, qk.retry, qk.task(task_id), qk.canceled)
         return bool(await self._call("retry", keys, (owner, task_id, now_ms(), due_ms, error)))
 
     async def archive(self, queue: str, task_id: str, owner: str, error: str) -> bool:
@@ -441,11 +402,11 @@ class Broker:
         calls: list[Call] = []
         for queue in queues:
             qk = self.keys.queue(queue)
-            keys = (qk.active, qk.retry, qk.archived)
+            keys = (qk.active, qk.retry, qk.archived, qk.canceled)
             calls.append(("recover", keys, (now, _BATCH, qk.task_prefix, error)))
         retried: list[str] = []
         archived: list[str] = []
-        for to_retry, to_archive in await self._call_many(calls):
+        for to_retry, to_archive, *_canceled in await self._call_many(calls):
             retried += [_text(i) for i in to_retry]
             archived += [_text(i) for i in to_archive]
         return retried, archived
@@ -453,18 +414,11 @@ class Broker:
     async def trim(
         self, queues: Sequence[str], archive_max_size: int, archive_max_age_ms: int
     ) -> int:
-        """Delete expired completed tasks and archived tasks past the limits; returns count."""
+        """Delete expired completed and canceled tasks and archived tasks past the limits
+        (each leaves a tombstone: see trim.lua); returns count."""
         now = now_ms()
-        calls: list[Call] = []
-        for queue in queues:
-            qk = self.keys.queue(queue)
-            args = (now, now - archive_max_age_ms, archive_max_size, qk.task_prefix, _BATCH)
-            calls.append(("trim", (qk.completed, qk.archived), args))
+        calls = [self._trim_call(q, now, archive_max_size, archive_max_age_ms) for q in queues]
         return sum(await self._call_many(calls))
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _optional_int(value: Any) -> int | None:
@@ -507,19 +461,6 @@ def _corrupt(queue: str, task_id: Any, type_: str, why: str) -> TaskMessage:
 def _evalsha(call: Call) -> bytes:
     name, keys, args = call
     return pack(["EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args])
-
-
-def _join_payload(fields: dict[str, Any]) -> None:
-    """Join a payload stored in pieces (p, p2, ...: see _lib.lua) back into one, as bytes: a
-    piece may end inside a multi-byte character."""
-    first = Field.PAYLOAD
-    if f"{first}2" not in fields or first not in fields:
-        return
-    parts, i = [fields[first]], 2
-    while (part := fields.pop(f"{first}{i}", None)) is not None:
-        parts.append(part)
-        i += 1
-    fields[first] = b"".join(parts)
 
 
 def _typed_error(exc: OutOfMemoryError) -> RedisOutOfMemory:

@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .task import DEFAULT_KEEP_MS
+
 _LUA = Path(__file__).with_name("lua")
 
 _NAMES = (
@@ -26,6 +28,11 @@ _NAMES = (
     "requeue",
     "reclaim",
     "trim",
+    # results, waiting and cancellation (docs/RESULTS.md)
+    "ack_result",
+    "watch",
+    "cancel",
+    "canceled",
 )
 
 
@@ -41,7 +48,8 @@ def _read(name: str) -> str:
 
 
 def _load_all() -> dict[str, Script]:
-    lib = _read("_lib")
+    # The default keep window comes from one place, common/task.py (see keep_ms in _lib.lua).
+    lib = f"local DEFAULT_KEEP_MS = {DEFAULT_KEEP_MS}\n{_read('_lib')}"
     scripts = {}
     for name in _NAMES:
         source = f"{lib}\n-- {name}.lua\n{_read(name)}"
