@@ -8,14 +8,19 @@ from tandemq.common.errors import (
     RedisOutOfMemory,
     SendError,
     TaskIdConflict,
+    TaskNotFound,
+    WaitTimeout,
 )
 from tandemq.common.task import TaskInfo, TaskState
 
 from .client import Distributor
+from .core import CancelResult
 from .options import SendOptions
+from .sync import SyncDistributor
 
 __all__ = [
     "BrokerUnavailable",
+    "CancelResult",
     "Distributor",
     "DuplicateTask",
     "InvalidSendOptions",
@@ -23,7 +28,10 @@ __all__ = [
     "RedisOutOfMemory",
     "SendError",
     "SendOptions",
+    "SyncDistributor",
     "TaskIdConflict",
     "TaskInfo",
+    "TaskNotFound",
     "TaskState",
+    "WaitTimeout",
 ]

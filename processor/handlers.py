@@ -19,8 +19,10 @@ from tandemq.common.registry import PayloadRegistry
 
 M = TypeVar("M", bound=BaseModel)
 
-AsyncHandler = Callable[[M, "TaskContext"], Awaitable[None]]
-SyncHandler = Callable[[M, "TaskContext"], None]
+# A handler may return a value (a pydantic model or anything JSON-able): it is stored with
+# the task as its result (docs/RESULTS.md). None stores nothing.
+AsyncHandler = Callable[[M, "TaskContext"], Awaitable[Any]]
+SyncHandler = Callable[[M, "TaskContext"], Any]
 Handler = AsyncHandler[M] | SyncHandler[M]
 
 
@@ -55,14 +57,13 @@ class _Entry:
                 raise CorruptTask(f"payload is not valid JSON: {exc}") from None
             raise InvalidPayload(f"payload does not fit {self.model.__qualname__}: {exc}") from None
 
-    async def call(self, payload: BaseModel, ctx: TaskContext, executor: Executor | None) -> None:
+    async def call(self, payload: BaseModel, ctx: TaskContext, executor: Executor | None) -> Any:
         if self.is_async:
-            await self.func(payload, ctx)
-            return
+            return await self.func(payload, ctx)
         # A plain def runs in the pool so blocking code does not stall the loop; contextvars
         # are copied so structlog's bound context follows the call.
         call = functools.partial(contextvars.copy_context().run, self.func, payload, ctx)
-        await asyncio.get_running_loop().run_in_executor(executor, call)
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
 class Handlers:

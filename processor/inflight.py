@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from typing import Any
 
 from tandemq.common.task import TaskMessage
 
@@ -20,6 +21,9 @@ class Inflight:
         self._freed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        # Handlers running now, and why one must stop (see interrupt).
+        self._running: dict[tuple[str, str], asyncio.Task[Any]] = {}
+        self._interrupts: dict[tuple[str, str], BaseException] = {}
 
     def free(self) -> int:
         return self.capacity - self.busy
@@ -52,6 +56,46 @@ class Inflight:
     def release(self, queue: str, task_id: str) -> None:
         """The task's outcome landed (or its lease was lost): stop renewing it."""
         self._held[queue].discard(task_id)
+        if self._interrupts:
+            self._interrupts.pop((queue, task_id), None)
+
+    # -- stopping one running handler (cancel(), a lost lease) ----------------------------
+
+    def interrupt(self, queue: str, task_id: str, reason: BaseException) -> bool:
+        """Stop the handler of task (queue, id) if this processor holds it: its asyncio task
+        is cancelled now, or, fetched but not started yet, it will not start. The runner
+        then reports ``reason`` as the attempt's outcome (see Runner.run_one). Returns False
+        when the task is not held here; True when it is (a handler that has already returned
+        keeps its outcome: the reason is dropped when that outcome lands)."""
+        key = (queue, task_id)
+        if task_id not in self._held.get(queue, ()):
+            return False
+        worker = self._running.get(key)
+        if worker is None and key in self._interrupts:
+            return True  # asked already
+        self._interrupts[key] = reason
+        if worker is not None:
+            worker.cancel()
+        return True
+
+    def start_running(self, task: TaskMessage) -> BaseException | None:
+        """The calling asyncio task is about to run ``task``'s handler; returns the reason it
+        must not (interrupted before it started), else None."""
+        key = (task.queue, task.id)
+        if self._interrupts and key in self._interrupts:
+            return self._interrupts.pop(key)
+        current = asyncio.current_task()
+        assert current is not None
+        self._running[key] = current
+        return None
+
+    def stop_running(self, task: TaskMessage) -> BaseException | None:
+        """The handler returned or raised; returns why it was interrupted, if it was."""
+        key = (task.queue, task.id)
+        del self._running[key]
+        if self._interrupts:
+            return self._interrupts.pop(key, None)
+        return None
 
     def held(self) -> dict[str, list[str]]:
         return {q: list(ids) for q, ids in self._held.items() if ids}

@@ -23,6 +23,7 @@ from tandemq.common.logging import get_logger
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 
+from .cancels import CancelListener
 from .fetcher import Fetcher
 from .forwarder import Forwarder
 from .handlers import Handler, Handlers, M
@@ -155,6 +156,7 @@ class Processor:
         self._wake_listener = WakeListener(
             self.redis, keys.wake_channel, set(names), wake, wire=broker.wire
         )
+        cancels = CancelListener(self.redis, keys.cancel_channel, self._inflight, broker.wire)
         heartbeat = Heartbeat(broker, self.id, self._inflight, lease_ms)
         recover_every = min(max(s.lease_seconds / 2, 0.1), 10.0)
         max_age_ms = int(s.archive_max_age_seconds * 1000)
@@ -170,6 +172,7 @@ class Processor:
             )
         )
         self._spawn(self._wake_listener.run())
+        self._spawn(cancels.run())
         runner = Runner(
             self.handlers,
             self._outcome,
@@ -177,6 +180,7 @@ class Processor:
             local,
             s.default_timeout_seconds,
             self._executor,
+            max_result_bytes=s.max_payload_bytes,
         )
         self._workers = [asyncio.create_task(runner.work()) for _ in range(s.concurrency)]
         self._fetcher = Fetcher(
@@ -193,6 +197,7 @@ class Processor:
         try:  # a send right after start() should not wait for the fallback poll
             async with asyncio.timeout(2.0):
                 await self._wake_listener.subscribed.wait()
+                await cancels.subscribed.wait()
         except TimeoutError:
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
         self._fetch_task = asyncio.create_task(self._fetcher.run())

@@ -2,7 +2,8 @@
 
 A task's path, as short named steps: resolve the handler, decode the payload, work out the
 time it may take, call the handler, report. Cancellation (forced shutdown) is not an outcome:
-the task stays held and shutdown gives it back to pending.
+the task stays held and shutdown gives it back to pending. A handler stopped on purpose
+(Inflight.interrupt: cancel(), a lost lease) reports the reason it was given instead.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import Executor
+from typing import Any
 
 from tandemq.common.clock import now_ms
 from tandemq.common.errors import CorruptTask, DeadlineExceeded, TaskTimeout
@@ -19,6 +21,7 @@ from tandemq.common.task import TaskMessage
 from .handlers import Handlers, TaskContext
 from .inflight import Inflight
 from .outcome import Outcome
+from .results import encode_result
 
 
 class Runner:
@@ -30,6 +33,7 @@ class Runner:
         tasks: asyncio.Queue[TaskMessage],
         default_timeout: float,
         executor: Executor | None,
+        max_result_bytes: int = 1 << 20,
     ) -> None:
         self._handlers = handlers
         self._outcome = outcome
@@ -37,6 +41,7 @@ class Runner:
         self._tasks = tasks
         self._default_timeout = default_timeout
         self._executor = executor
+        self._max_result_bytes = max_result_bytes
         self._log = get_logger()
 
     async def work(self) -> None:
@@ -50,19 +55,34 @@ class Runner:
 
     async def run_one(self, task: TaskMessage) -> None:
         started = time.perf_counter()
+        interrupted = self._inflight.start_running(task)
+        if interrupted is not None:  # stopped before it started
+            await self._outcome.interrupted(task, interrupted, 0.0)
+            return
         try:
-            await self._call(task)
+            try:
+                value = await self._call(task)
+                # Encoded here, so a value that cannot be stored fails the attempt (archived)
+                result = None if value is None else encode_result(value, self._max_result_bytes)
+            finally:
+                interrupted = self._inflight.stop_running(task)
         except asyncio.CancelledError as exc:
-            if _being_cancelled():
+            if interrupted is None and _being_cancelled():
                 raise  # shutdown: not an outcome, the task is given back to pending
-            # The handler's own doing (it awaited something cancelled elsewhere): a failure.
-            await self._outcome.failed(task, exc, _ms_since(started))
+            if interrupted is None:
+                # The handler's own doing (it awaited something cancelled elsewhere): a failure.
+                await self._outcome.failed(task, exc, _ms_since(started))
         except BaseException as exc:  # SystemExit from a handler must not end the daemon
-            await self._outcome.failed(task, exc, _ms_since(started))
+            if interrupted is None:
+                await self._outcome.failed(task, exc, _ms_since(started))
         else:
-            self._outcome.succeeded(task, _ms_since(started))
+            if interrupted is None:
+                self._outcome.succeeded(task, _ms_since(started), result)
+        if interrupted is not None:
+            _uncancel()  # the cancel was ours (Inflight.interrupt), not the worker's end
+            await self._outcome.interrupted(task, interrupted, _ms_since(started))
 
-    async def _call(self, task: TaskMessage) -> None:
+    async def _call(self, task: TaskMessage) -> Any:
         if task.corrupt is not None:
             raise CorruptTask(task.corrupt)
         entry = self._handlers.resolve(task.type)
@@ -75,7 +95,7 @@ class Runner:
         log.info("task.started")
         try:
             async with asyncio.timeout(budget):
-                await entry.call(payload, ctx, self._executor)
+                return await entry.call(payload, ctx, self._executor)
         except TimeoutError as exc:
             if deadline_bound:
                 raise DeadlineExceeded(f"deadline passed after {budget:.3f}s of running") from exc
@@ -95,6 +115,12 @@ class Runner:
 def _being_cancelled() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        task.uncancel()
 
 
 def _ms_since(started: float) -> float:
