@@ -153,7 +153,7 @@ class Processor:
         local: asyncio.Queue[TaskMessage] = asyncio.Queue()
         wake = asyncio.Event()
         self._wake_listener = WakeListener(
-            self.redis, keys.wake_channel, set(names), wake, wire=broker.wire
+            self.redis, keys.wake_channel, set(names), wake, transport=broker.transport
         )
         heartbeat = Heartbeat(broker, self.id, self._inflight, lease_ms)
         recover_every = min(max(s.lease_seconds / 2, 0.1), 10.0)
