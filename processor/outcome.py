@@ -25,11 +25,10 @@ from tandemq.common.errors import (
     SkipRetry,
     UnknownTaskType,
 )
-from tandemq.common.logging import get_logger
+from tandemq.common.logging import failure_event, get_logger
 from tandemq.common.task import TaskInfo, TaskMessage
 
-from .inflight import Inflight
-from .periodic import failure_event
+from .leases import Leases
 from .retry import RetryDelay
 from .syncer import Syncer
 
@@ -47,15 +46,16 @@ def error_text(exc: BaseException) -> str:
 class Outcome:
     def __init__(
         self,
+        *,
         broker: Broker,
         owner: str,
-        inflight: Inflight,
+        leases: Leases,
         syncer: Syncer,
         retry_delay: RetryDelay,
     ) -> None:
         self._broker = broker
         self._owner = owner
-        self._inflight = inflight
+        self._leases = leases
         self._syncer = syncer
         self._retry_delay = retry_delay
         self._acks: list[TaskMessage] = []
@@ -147,7 +147,7 @@ class Outcome:
     ) -> None:
         def done() -> None:
             for task in tasks:
-                self._inflight.release(task.queue, task.id)
+                self._leases.release(task.queue, task.id)
 
         try:
             landed = await apply()

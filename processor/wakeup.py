@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 from tandemq.common.logging import get_logger
 from tandemq.common.transport import Transport
 
+from .backoff import Backoff
+
 
 class WakeListener:
     def __init__(
@@ -32,19 +34,20 @@ class WakeListener:
         self.subscribed = asyncio.Event()
 
     async def run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff()
         while True:
             try:
                 await (self._listen_direct() if self._transport is not None else self._listen())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any Redis failure: resubscribe after a pause
+                if self.subscribed.is_set():  # it had worked: a new outage, a short first wait
+                    backoff.succeeded()
                 self.subscribed.clear()
                 self._log.error(
-                    "redis.unavailable", step="wakeup", error=str(exc), retry_in=backoff
+                    "redis.unavailable", step="wakeup", error=str(exc), retry_in=backoff.delay
                 )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                await backoff.wait()
 
     def _on_message(self, data: object) -> None:
         if data in self._queues:
