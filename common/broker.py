@@ -1,159 +1,64 @@
-"""The only module that changes task state in Redis: typed async methods over the Lua scripts.
+"""The only module that changes task state in Redis: one typed async method per operation,
+each building its scripts' keys and arguments and reading their replies.
 
-Every method is one script call per queue touched, or one pipelined round trip for several
-queues. Connection failures surface as ``BrokerUnavailable`` so callers handle one error type.
+How a call travels (pipelining connection or redis-py, NOSCRIPT, OOM, timeouts) is the
+transport's (common/transport.py); how a task is laid out in its hash is common/task_hash.py's.
+Every method is one script call per queue touched, in one round trip. Connection failures
+surface as ``BrokerUnavailable`` so callers handle one error type.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .calls import BATCH, CANCEL_REPLIES, Call, NewTask, ScriptCalls, task_info, tombstone_info
-from .calls import text as _text
+from .calls import CANCEL_REPLIES, ScriptCalls, tombstone_info
 from .clock import now_ms
-from .errors import BrokerUnavailable, RedisOutOfMemory
 from .keys import Keys
-from .scripts import SCRIPTS
-from .task import DEQUEUE_FIELDS, TaskInfo, TaskMessage
-from .wire import Wire, WireDown, WireLost, pack
+from .task import DEQUEUE_FIELDS, NewTask, TaskInfo, TaskMessage
+from .task_hash import info_from_hash, message_from_row, text
+from .transport import Call, Transport
 
-_PIPELINE = 10  # script calls per round trip in enqueue_many
-_BATCH = BATCH  # most tasks one forward/recover/trim call moves; keeps each script short
-_CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+__all__ = ["Broker", "Call", "NewTask"]  # NewTask: still importable from here
 
-
-class _Interrupted(Exception):
-    """A streamed enqueue lost its connection; ``calls`` must be sent again."""
-
-    def __init__(self, calls: list[Call]) -> None:
-        super().__init__(f"{len(calls)} calls to repeat")
-        self.calls = calls
+_BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
 
 
 class Broker(ScriptCalls):
-    """Task storage on one Redis client, under one key prefix.
-
-    Script calls go over a pipelining connection of the broker's own (common/wire.py) and,
-    when there is none or it fails, through the redis-py client, which reconnects and retries.
-    """
+    """Task storage on one Redis client, under one key prefix."""
 
     def __init__(self, redis: Redis, keys: Keys, timeout: float = 5.0) -> None:
         self.redis = redis
         self.keys = keys
-        self.timeout = timeout  # bound on one round trip: a stalled connection must not hang us
+        self.timeout = timeout
+        self.transport = Transport(redis, timeout)
         self._known_queues: set[str] = set()
-        self.wire = Wire.for_pool(redis.connection_pool)
 
     async def aclose(self) -> None:
         """Close the broker's own connection (the redis-py client is the caller's)."""
-        if self.wire is not None:
-            await self.wire.aclose()
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _guard(self, bounded: bool = True) -> AsyncIterator[None]:
-        """Bound a round trip by ``timeout`` (unless the caller bounds each step itself) and
-        turn every connection failure into BrokerUnavailable, the one error callers handle."""
-        try:
-            async with asyncio.timeout(self.timeout if bounded else None):
-                yield
-        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
-            raise self._unavailable(exc) from exc
-
-    def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
-        if isinstance(exc, TimeoutError):
-            return BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s")
-        return BrokerUnavailable(f"Redis unreachable: {exc}")
+        await self.transport.aclose()
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script (idempotent); done up front and again after NOSCRIPT."""
-        async with self._guard():
-            await self._load_scripts()
-
-    async def _load_scripts(self) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        for script in SCRIPTS.values():
-            pipe.script_load(script.source)
-        await pipe.execute()
+        await self.transport.load_scripts()
 
     async def _call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return (await self._call_many([(name, keys, args)]))[0]
+        """One script call (by its name in common/scripts.py); its error raised."""
+        return await self.transport.call(name, keys, args)
 
     async def _call_many(self, calls: Sequence[Call], resend: bool = True) -> list[Any]:
-        """Run script calls in one pipelined round trip; raise the first call's error."""
-        results = await self._run(calls, resend)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return results
-
-    async def _run(self, calls: Sequence[Call], resend: bool = True) -> list[Any]:
-        """One pipelined round trip; a failed call's result is its exception (NOSCRIPT is
-        handled here by loading the scripts and repeating those calls once). Each step is
-        bounded on its own; failures become BrokerUnavailable as in _guard, which is not used
-        here because a context manager on the hot path of every send costs measurably.
-        ``resend=False``: calls that may have run on a connection that then failed are not
-        sent again (BrokerUnavailable instead), for calls whose repeat is not harmless."""
-        try:
-            results = await self._round_trip(calls, resend)
-            redo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-            if redo:
-                async with asyncio.timeout(self.timeout):
-                    await self._load_scripts()
-                again = await self._round_trip([calls[i] for i in redo], resend)
-                for i, result in zip(redo, again, strict=True):
-                    results[i] = result
-        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
-            raise self._unavailable(exc) from exc
-        if any(isinstance(r, OutOfMemoryError) for r in results):
-            return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in results]
-        return results
-
-    async def _round_trip(self, calls: Sequence[Call], resend: bool = True) -> list[Any]:
-        """The calls on the wire, or through redis-py when the wire failed. Sending a call
-        again is safe for most scripts: one that had run finds its work done (an enqueue
-        reports its id as existing, which send() takes as its own earlier attempt). Not for
-        dequeue: a second one leases other tasks while the first one's are held by nobody
-        (see Broker.dequeue), so ``resend=False`` raises instead."""
-        if self.wire is not None:
-            try:
-                return await self.wire.call_many([_evalsha(c) for c in calls], self.timeout)
-            except WireDown:
-                pass  # nothing was sent: sending through redis-py is a first try
-            except WireLost:
-                if not resend:
-                    raise
-        async with asyncio.timeout(self.timeout):
-            return await self._pipeline(calls)
-
-    async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
-        """The calls through redis-py (reconnects and retries on a dropped connection)."""
-        if len(calls) == 1:
-            name, keys, args = calls[0]
-            try:
-                return [await self.redis.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)]
-            except ResponseError as exc:  # NOSCRIPT, OOM, ...: handled as in a pipeline
-                return [exc]
-        pipe = self.redis.pipeline(transaction=False)
-        for name, keys, args in calls:
-            pipe.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)
-        return list(await pipe.execute(raise_on_error=False))
+        """Script calls in one round trip; the first call's error raised."""
+        return await self.transport.call_many(calls, resend)
 
     async def register_queues(self, queues: Iterable[str]) -> None:
         """Add queue names to the global set read by inspection tools (once per name)."""
         new = [q for q in queues if q not in self._known_queues]
         if not new:
             return
-        async with self._guard():
+        async with self.transport.guard():
             await self.redis.sadd(self.keys.queues, *new)
         self._known_queues.update(new)
 
@@ -162,10 +67,9 @@ class Broker(ScriptCalls):
     async def enqueue(self, task: NewTask) -> None:
         """Write one task. Raises TaskIdConflict, DuplicateTask or BrokerUnavailable.
 
-        Concurrent calls share round trips (the wire pipelines them)."""
+        Concurrent calls share round trips (the pipelining connection)."""
         await self.register_queues((task.queue,))
-        # _run directly, not _call: two coroutine frames fewer on every send's path
-        result = (await self._run([self._enqueue_call(task)]))[0]
+        result = (await self.transport.run([self._enqueue_call(task)]))[0]
         if isinstance(result, Exception):
             raise result
         self._check_enqueued(task, result)
@@ -178,67 +82,34 @@ class Broker(ScriptCalls):
 
     async def enqueue_chunks(self, chunks: Iterable[Sequence[NewTask]]) -> list[str]:
         """enqueue_many for tasks produced chunk by chunk: each chunk's script calls are
-        written to one connection as soon as the chunk is built, and the replies are read at
-        the end. Redis runs chunk k while the caller builds chunk k+1, so their work overlaps
-        instead of adding up, and one connection keeps the chunks in order.
+        written as soon as the chunk is built, and the replies are read at the end, so Redis
+        runs chunk k while the caller builds chunk k+1 (Transport.stream).
 
-        If that connection fails, every call is sent again through the retrying path: a task
+        If the connection fails, every call is sent again through the retrying path: a task
         that had landed comes back as existing (enqueue_many.lua skips it), so none is
         written twice. Returns the ids that already existed."""
-        try:
-            replies = await self._stream(chunks)
-        except _Interrupted as interrupted:
-            calls, replies = interrupted.calls, []
-            for start in range(0, len(calls), _PIPELINE):
-                replies += await self._call_many(calls[start : start + _PIPELINE])
+        queues: set[str] = set()  # the chunk being sent's, registered before its calls
+
+        def batches() -> Iterator[list[Call]]:
+            for chunk in chunks:
+                queues.clear()
+                queues.update(t.queue for t in chunk)
+                yield self._enqueue_many_calls(chunk)
+
+        replies = await self.transport.stream(batches(), lambda: self.register_queues(queues))
         existed: list[str] = []
         for conflicts in replies:
-            existed += [_text(c) for c in conflicts]
+            existed += [text(c) for c in conflicts]
         return existed
 
-    async def _stream(self, chunks: Iterable[Sequence[NewTask]]) -> list[Any]:
-        """Write each chunk's calls on the wire as it comes, then read every reply.
-        Raises _Interrupted, with every call (the chunks all consumed), when Redis cannot be
-        reached that way."""
-        calls: list[Call] = []
-        chunks = iter(chunks)
-        try:
-            if self.wire is None:
-                raise WireLost("no wire for this connection kind")
-            # Each write and each reply is bounded, not the whole stream: a million tasks take
-            # longer than one round trip may.
-            async with self._guard(bounded=False):
-                stream = await self.wire.stream()
-                for chunk in chunks:
-                    await self.register_queues({t.queue for t in chunk})
-                    batch = self._enqueue_many_calls(chunk)
-                    calls += batch
-                    await stream.send([_evalsha(call) for call in batch], self.timeout)
-                replies = await stream.replies()
-        except (BrokerUnavailable, WireLost) as exc:
-            rest = [call for chunk in chunks for call in self._enqueue_many_calls(chunk)]
-            raise _Interrupted(calls + rest) from exc
-        for reply in await self._settled(calls, replies):
-            if isinstance(reply, Exception):
-                raise reply
-        return replies
-
-    async def _settled(self, calls: Sequence[Call], replies: list[Any]) -> list[Any]:
-        """Repeat the NOSCRIPT calls (the scripts are loaded first); type OOM errors."""
-        redo = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
-        if redo:
-            for i, result in zip(redo, await self._run([calls[i] for i in redo]), strict=True):
-                replies[i] = result
-        return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in replies]
-
     async def get(self, queue: str, task_id: str) -> TaskInfo | None:
-        """The task, or its tombstone (``forgotten``) once its data expired, or None."""
+        """The task; its tombstone (``forgotten``) once its data expired; else None."""
         qk = self.keys.queue(queue)
-        async with self._guard():
+        async with self.transport.guard():
             raw = await self.redis.hgetall(qk.task(task_id))
             if not raw:  # a second read only for a task that is not there
                 return tombstone_info(task_id, queue, await self.redis.get(qk.tombstone(task_id)))
-        return task_info(task_id, queue, raw)
+        return info_from_hash(task_id, queue, raw)
 
     # -- results, waiting and cancellation (docs/RESULTS.md) ------------------------------
 
@@ -250,8 +121,8 @@ class Broker(ScriptCalls):
         """Block up to ``seconds`` for a token on the task's waiter list; True if one came.
         A token taken is put back, so every waiter of the task wakes (each re-reads it)."""
         key = self.keys.queue(queue).waiter(task_id)
-        async with self._guard(bounded=False), asyncio.timeout(seconds + self.timeout):
-            # on a pool connection of its own for the wait; redis-py drops it if cancelled
+        # a pool connection of its own for the blocking read; redis-py drops it if cancelled
+        async with self.transport.guard(bounded=False), asyncio.timeout(seconds + self.timeout):
             got = await self.redis.blpop([key], timeout=seconds)
             if got is not None:
                 await self.redis.lpush(key, b"1")
@@ -294,9 +165,9 @@ class Broker(ScriptCalls):
         for (queue, _), flat in zip(wanted, results, strict=True):
             tasks = taken.setdefault(queue, [])
             for i in range(0, len(flat), width):
-                task = _message(queue, flat[i : i + width])
+                task = message_from_row(queue, flat[i : i + width])
                 if task is None:
-                    missing.append((queue, _text(flat[i])))
+                    missing.append((queue, text(flat[i])))
                 else:
                     tasks.append(task)
         return taken, missing
@@ -319,14 +190,11 @@ class Broker(ScriptCalls):
                 ("ack", (qk.active, qk.completed), (owner, now, qk.task_prefix, *done[queue]))
             )
         for queue, pairs in (results or {}).items():
-            qk = self.keys.queue(queue)
-            for start in range(0, len(pairs), _BATCH):
-                args: list[Any] = [owner, now, qk.task_prefix]
-                args += [item for pair in pairs[start : start + _BATCH] for item in pair]
-                calls.append(("ack_result", (qk.active, qk.completed), args))
+            for call in self._ack_result_calls(queue, owner, now, pairs):
+                calls.append(call)
                 queues.append(queue)
-        results_ = await self._call_many(calls) if calls else []
-        return [(q, _text(i)) for q, lost in zip(queues, results_, strict=True) for i in lost]
+        replies = await self._call_many(calls) if calls else []
+        return [(q, text(i)) for q, lost in zip(queues, replies, strict=True) for i in lost]
 
     async def retry(self, queue: str, task_id: str, owner: str, due_ms: int, error: str) -> bool:
         """Move a failed task to retry; False if its lease was lost."""
@@ -372,7 +240,7 @@ class Broker(ScriptCalls):
             qk = self.keys.queue(queue)
             calls.append(("extend", (qk.active,), (owner, deadline, qk.task_prefix, *held[queue])))
         results = await self._call_many(calls) if calls else []
-        return [(q, _text(i)) for q, lost in zip(queues, results, strict=True) for i in lost]
+        return [(q, text(i)) for q, lost in zip(queues, results, strict=True) for i in lost]
 
     async def forward(self, queues: Sequence[str]) -> int | None:
         """Move due scheduled and retry tasks to pending; returns the next due time (ms) or None."""
@@ -407,63 +275,15 @@ class Broker(ScriptCalls):
         retried: list[str] = []
         archived: list[str] = []
         for to_retry, to_archive, *_canceled in await self._call_many(calls):
-            retried += [_text(i) for i in to_retry]
-            archived += [_text(i) for i in to_archive]
+            retried += [text(i) for i in to_retry]
+            archived += [text(i) for i in to_archive]
         return retried, archived
 
     async def trim(
         self, queues: Sequence[str], archive_max_size: int, archive_max_age_ms: int
     ) -> int:
-        """Delete expired completed and canceled tasks and archived tasks past the limits
-        (each leaves a tombstone: see trim.lua); returns count."""
+        """Delete expired completed and canceled tasks and archived tasks past the limits,
+        each leaving a tombstone (trim.lua); returns count."""
         now = now_ms()
         calls = [self._trim_call(q, now, archive_max_size, archive_max_age_ms) for q in queues]
         return sum(await self._call_many(calls))
-
-
-def _optional_int(value: Any) -> int | None:
-    return int(value) if value else None
-
-
-def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
-    """A dequeued row as a TaskMessage; None when the hash was gone. Fields that cannot be
-    read give a message marked corrupt, which the processor archives with that reason."""
-    task_id, type_, payload, retried, max_retry, timeout, deadline, enqueued = row
-    if type_ is None:
-        return None
-    if not type_:
-        return _corrupt(queue, task_id, "", "task hash has no type field")
-    try:
-        return TaskMessage(
-            id=_text(task_id),
-            queue=queue,
-            type=_text(type_),
-            payload=payload or b"",
-            retried=int(retried or 0),
-            max_retry=int(max_retry or 0),
-            timeout_ms=_optional_int(timeout),
-            deadline_ms=_optional_int(deadline),
-            enqueued_ms=int(enqueued or 0),
-        )
-    except (ValueError, UnicodeDecodeError) as exc:
-        type_text = bytes(type_).decode(errors="replace")
-        return _corrupt(queue, task_id, type_text, f"unreadable task fields: {exc}")
-
-
-def _corrupt(queue: str, task_id: Any, type_: str, why: str) -> TaskMessage:
-    """A message the processor archives with ``why`` instead of running it."""
-    return TaskMessage(
-        id=_text(task_id), queue=queue, type=type_, payload=b"", retried=0, max_retry=0,
-        timeout_ms=None, deadline_ms=None, enqueued_ms=0, corrupt=why,
-    )  # fmt: skip
-
-
-def _evalsha(call: Call) -> bytes:
-    name, keys, args = call
-    return pack(["EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args])
-
-
-def _typed_error(exc: OutOfMemoryError) -> RedisOutOfMemory:
-    error = RedisOutOfMemory(f"Redis is full (maxmemory reached): {exc}")
-    error.__cause__ = exc
-    return error

@@ -17,20 +17,15 @@ from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from .calls import (
-    CANCEL_REPLIES,
-    Call,
-    NewTask,
-    ScriptCalls,
-    task_info,
-    text,
-    tombstone_info,
-)
+from .calls import CANCEL_REPLIES, ScriptCalls, tombstone_info
 from .clock import now_ms
 from .errors import BrokerUnavailable, RedisOutOfMemory
 from .keys import Keys
 from .scripts import SCRIPTS
-from .task import TaskInfo
+from .task import NewTask, TaskInfo
+from .task_hash import info_from_hash, text
+from .transport import Call
+from .transport import _typed as typed_error
 
 _PIPELINE = 10  # enqueue_many script calls per round trip, as the async broker
 
@@ -90,9 +85,9 @@ class SyncBroker(ScriptCalls):
             if attempt == 1 and any(isinstance(r, NoScriptError) for r in results):
                 self._load_scripts()
                 continue
-            for result in results:
-                if isinstance(result, OutOfMemoryError | ResponseError):
-                    raise result
+            for (name, _, _), result in zip(calls, results, strict=True):
+                if isinstance(result, ResponseError):  # as the async transport types them
+                    raise typed_error(result, SCRIPTS[name])
             return list(results)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -127,7 +122,7 @@ class SyncBroker(ScriptCalls):
             return tombstone_info(
                 task_id, queue, self._guard(self.redis.get, qk.tombstone(task_id))
             )
-        return task_info(task_id, queue, raw)
+        return info_from_hash(task_id, queue, raw)
 
     def watch(self, queue: str, task_id: str) -> int:
         return int(self._call(self._watch_call(queue, task_id)))

@@ -12,13 +12,12 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 
-from tandemq.common.calls import NewTask
 from tandemq.common.clock import from_ms, now_ms, span_ms, to_ms
 from tandemq.common.errors import InvalidSendOptions, PayloadTooLarge, TaskNotFound
 from tandemq.common.logging import get_logger
 from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
-from tandemq.common.task import FINAL_STATES, TaskInfo, TaskState
+from tandemq.common.task import FINAL_STATES, NewTask, TaskInfo, TaskState
 
 from .options import SendOptions
 
@@ -196,14 +195,17 @@ class DistributorCore:
         self._log.info("task.cancel", task_id=task_id, queue=queue, outcome=reply)
         return cast(CancelResult, reply)
 
-    def _wait_budget(self, timeout: timedelta | float | None) -> tuple[float, float]:
-        """(seconds wait() may take, at most; longest single block between re-reads)."""
+    @staticmethod
+    def _wait_budget(
+        timeout: timedelta | float | None, cap: float = float("inf")
+    ) -> tuple[float, float]:
+        """(seconds wait() may take, at most; longest single block between re-reads, at
+        most ``cap``)."""
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
         if timeout is not None and timeout < 0:
             raise InvalidSendOptions(f"wait timeout must not be negative, got {timeout}")
-        # A blocked read must end well inside the client's own bound on a round trip.
-        recheck = min(WAIT_RECHECK, max(0.1, self.settings.redis_timeout_seconds / 2))
+        recheck = max(0.1, min(WAIT_RECHECK, cap))
         return (float("inf") if timeout is None else timeout), recheck
 
 

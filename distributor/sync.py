@@ -131,7 +131,8 @@ class SyncDistributor(DistributorCore):
         timeout: timedelta | float | None = None,
     ) -> TaskInfo:
         """As Distributor.wait: blocks this thread (not the others) until the task is final."""
-        budget, recheck = self._wait_budget(timeout)
+        # a blocked read must end well inside the socket timeout that bounds a round trip
+        budget, recheck = self._wait_budget(timeout, self.settings.redis_timeout_seconds / 2)
         deadline = time.monotonic() + budget
         while True:
             if self._broker.watch(queue, task_id) != WATCH_REGISTERED:

@@ -2,8 +2,9 @@
 
 A task's path, as short named steps: resolve the handler, decode the payload, work out the
 time it may take, call the handler, report. Cancellation (forced shutdown) is not an outcome:
-the task stays held and shutdown gives it back to pending. A handler stopped on purpose
-(Inflight.interrupt: cancel(), a lost lease) reports the reason it was given instead.
+the task stays held and shutdown gives it back to pending. A handler cancelled through
+``Running`` (a lost lease, cancel()) reports nothing either: whoever cancelled it decides.
+A handler's return value is encoded here and stored with its ack (docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -19,28 +20,32 @@ from tandemq.common.logging import get_logger
 from tandemq.common.task import TaskMessage
 
 from .handlers import Handlers, TaskContext
-from .inflight import Inflight
 from .outcome import Outcome
 from .results import encode_result
+from .running import Running, RunningHandler
+from .slots import Slots
 
 
 class Runner:
     def __init__(
         self,
+        *,
         handlers: Handlers,
         outcome: Outcome,
-        inflight: Inflight,
+        slots: Slots,
         tasks: asyncio.Queue[TaskMessage],
         default_timeout: float,
         executor: Executor | None,
+        running: Running | None = None,
         max_result_bytes: int = 1 << 20,
     ) -> None:
         self._handlers = handlers
         self._outcome = outcome
-        self._inflight = inflight
+        self._slots = slots
         self._tasks = tasks
         self._default_timeout = default_timeout
         self._executor = executor
+        self._running = running if running is not None else Running()
         self._max_result_bytes = max_result_bytes
         self._log = get_logger()
 
@@ -51,36 +56,49 @@ class Runner:
             try:
                 await self.run_one(task)
             finally:
-                self._inflight.finish()
+                self._slots.finish()
 
     async def run_one(self, task: TaskMessage) -> None:
         started = time.perf_counter()
-        interrupted = self._inflight.start_running(task)
-        if interrupted is not None:  # stopped before it started
-            await self._outcome.interrupted(task, interrupted, 0.0)
-            return
+        entry = self._running.enter(task.queue, task.id, task.type)
         try:
-            try:
-                value = await self._call(task)
-                # Encoded here, so a value that cannot be stored fails the attempt (archived)
-                result = None if value is None else encode_result(value, self._max_result_bytes)
-            finally:
-                interrupted = self._inflight.stop_running(task)
-        except asyncio.CancelledError as exc:
-            if interrupted is None and _being_cancelled():
-                raise  # shutdown: not an outcome, the task is given back to pending
-            if interrupted is None:
-                # The handler's own doing (it awaited something cancelled elsewhere): a failure.
-                await self._outcome.failed(task, exc, _ms_since(started))
-        except BaseException as exc:  # SystemExit from a handler must not end the daemon
-            if interrupted is None:
-                await self._outcome.failed(task, exc, _ms_since(started))
+            error, result = await self._attempt(task, entry)
+        finally:
+            self._running.leave(entry)  # before the outcome: only the handler is cancellable
+        if entry.revoked is not None:
+            self._revoked(task, entry.revoked)
+        elif error is None:
+            self._outcome.succeeded(task, _ms_since(started), result)
         else:
-            if interrupted is None:
-                self._outcome.succeeded(task, _ms_since(started), result)
-        if interrupted is not None:
-            _uncancel()  # the cancel was ours (Inflight.interrupt), not the worker's end
-            await self._outcome.interrupted(task, interrupted, _ms_since(started))
+            await self._outcome.failed(task, error, _ms_since(started))
+
+    async def _attempt(
+        self, task: TaskMessage, entry: RunningHandler
+    ) -> tuple[BaseException | None, bytes | None]:
+        """Call the handler; returns what it raised (None on success) and its result as JSON
+        (None when it returned None). Re-raises only a cancellation of the worker itself
+        (shutdown), which is not an outcome."""
+        try:
+            value = await self._call(task)
+            # encoded here: a value that cannot be stored fails the attempt (InvalidResult)
+            return None, None if value is None else encode_result(value, self._max_result_bytes)
+        except asyncio.CancelledError as exc:
+            if entry.revoked is None and _being_cancelled():
+                raise  # shutdown: the task is given back to pending
+            # Cancelled through Running, or the handler's own doing (it awaited something
+            # cancelled elsewhere: a failure).
+            return exc, None
+        except BaseException as exc:  # SystemExit from a handler must not end the daemon
+            return exc, None
+
+    def _revoked(self, task: TaskMessage, reason: str) -> None:
+        """Cancelled through Running: no outcome is written (whoever cancelled decides)."""
+        worker = asyncio.current_task()
+        if worker is not None and worker.cancelling():
+            worker.uncancel()
+        self._log.warning(
+            "task.cancelled", task_id=task.id, type=task.type, queue=task.queue, reason=reason
+        )
 
     async def _call(self, task: TaskMessage) -> Any:
         if task.corrupt is not None:
@@ -115,12 +133,6 @@ class Runner:
 def _being_cancelled() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-def _uncancel() -> None:
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        task.uncancel()
 
 
 def _ms_since(started: float) -> float:

@@ -92,7 +92,6 @@ async def test_none_result_deletes_the_task_as_before(
     async with p:
         info = await distributor.send(Job(kind="noop"))
         await asyncio.wait_for(ran.wait(), 10)
-        await p._outcome.flush_acks()
         await eventually(lambda: redis.zcard(queue.active), lambda n: n == 0)
     assert not await redis.exists(queue.task(info.id))
     assert await redis.zcard(queue.completed) == 0
