@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from datetime import timedelta
 
@@ -187,3 +188,26 @@ async def test_flagged_task_whose_lease_expires_is_canceled_not_retried(
     done = await distributor.get_task(info.id)
     assert done is not None and done.state == "canceled"
     assert await redis.zcard(Keys(prefix).queue("default").retry) == 0
+
+
+async def test_running_sync_handler_is_recorded_canceled(
+    make_processor: ProcessorFactory, distributor: Distributor
+) -> None:
+    # A thread cannot be interrupted: the processor stops waiting for it, records the task
+    # canceled, and the thread runs on until released.
+    entered, release = threading.Event(), threading.Event()
+    p = await make_processor()
+
+    @p.handler(Job)
+    def job(task: Job, ctx: TaskContext) -> int:
+        entered.set()
+        release.wait(30)
+        return 1
+
+    async with p:
+        info = await distributor.send(Job())
+        assert await asyncio.to_thread(entered.wait, 10)
+        assert await distributor.cancel(info.id) == "canceling"
+        done = await distributor.wait(info.id, timeout=10)
+        release.set()
+    assert done.state == "canceled" and done.result is None
