@@ -146,9 +146,9 @@ class Outcome:
             by_queue: defaultdict[str, list[str]] = defaultdict(list)
             for task in batch:
                 by_queue[task.queue].append(task.id)
-            results: defaultdict[str, list[tuple[str, bytes]]] = defaultdict(list)
-            for task, result in with_results:
-                results[task.queue].append((task.id, result))
+            results: dict[str, list[tuple[str, bytes]]] = {}
+            for task, result in with_results:  # none on the no-op path: nothing built
+                results.setdefault(task.queue, []).append((task.id, result))
                 batch.append(task)
             self._acking += 1
             try:
