@@ -167,6 +167,11 @@ class Broker:
             pipe.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)
         return list(await pipe.execute(raise_on_error=False))
 
+    async def run_script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """One script call with the broker's error handling; for common/intake.py, which owns
+        the intake scripts' calls."""
+        return await self._call(name, keys, args)
+
     async def register_queues(self, queues: Iterable[str]) -> None:
         """Add queue names to the global set read by inspection tools (once per name)."""
         new = [q for q in queues if q not in self._known_queues]

@@ -22,12 +22,15 @@ from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
+from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
 
 from .fetcher import Fetcher
 from .forwarder import Forwarder
 from .handlers import Handler, Handlers, M
 from .heartbeat import Heartbeat
 from .inflight import Inflight
+from .intake import IntakeSpec, ListParse, StreamParse
+from .intakes import Intakes
 from .janitor import Janitor
 from .outcome import Outcome
 from .periodic import repeat
@@ -76,6 +79,7 @@ class Processor:
         self._fetch_task: asyncio.Task[Any] | None = None
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
+        self._intakes = Intakes()
         self._log = get_logger(processor=self.id)
 
     @classmethod
@@ -93,6 +97,35 @@ class Processor:
             return func
 
         return register
+
+    def consume_list(
+        self,
+        key: str,
+        *,
+        parse: ListParse,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+    ) -> None:
+        """Turn each item producers ``LPUSH`` onto the Redis list ``key`` into a task on
+        ``queue``: ``parse(line)`` returns its payload model; an item it rejects is archived
+        with its raw text. Oldest first; nothing is lost if the processor dies (docs/INTAKE.md)."""
+        self._intakes.add(IntakeSpec(key, parse, queue, max_retry))
+
+    def consume_stream(
+        self,
+        key: str,
+        *,
+        group: str,
+        parse: StreamParse,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+        start_id: str = "0",
+    ) -> None:
+        """Turn each entry producers ``XADD`` to the stream ``key`` into a task on ``queue``,
+        reading as consumer group ``group`` (made at ``start_id`` if new: "0" takes the whole
+        stream, "$" only later entries). ``parse(fields)`` returns the payload model; an entry
+        it rejects is archived with its fields as JSON (docs/INTAKE.md)."""
+        self._intakes.add(IntakeSpec(key, parse, queue, max_retry, group, start_id))
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -196,6 +229,7 @@ class Processor:
         except TimeoutError:
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
         self._fetch_task = asyncio.create_task(self._fetcher.run())
+        self._intakes.start(broker, self.id, lease_ms)
         self._log.info(
             "processor.started",
             queues=s.queues,
@@ -232,6 +266,8 @@ class Processor:
         if not self._workers:
             return
         self._log.info("processor.stopping", running=self._inflight.busy)
+        await _cancel(self._intakes.tasks)  # 0. nothing new comes in from consumed lists
+        await self._intakes.closed()
         await _cancel([self._fetch_task] if self._fetch_task else [])
         await self._give_back(self._fetcher.drain(), "not started")
         try:
