@@ -127,6 +127,7 @@ async def test_several_lists_at_once_touch_no_other_key(
     outside = {k.decode() async for k in redis.scan_iter(match=f"*{tag}*")}
     assert {k for k in outside if not k.startswith(f"{prefix}:")} == {bystander}
     assert await redis.get(bystander) == b"untouched"
+    await redis.delete(bystander)
 
 
 async def test_items_of_a_dead_consumer_come_back(

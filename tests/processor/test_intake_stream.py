@@ -34,8 +34,8 @@ class Notification(BaseModel):
         return cls(email=fields["email"], message=fields["message"])
 
 
-def _stream_name() -> str:
-    return f"events-{uuid.uuid4().hex[:10]}"  # outside the test prefix: a user's own key
+def _stream_name(prefix: str) -> str:
+    return f"{prefix}:events-{uuid.uuid4().hex[:10]}"  # under the prefix: deleted after the test
 
 
 async def _consumer(
@@ -54,9 +54,9 @@ async def _consumer(
 
 
 async def test_stream_entry_becomes_a_task_and_is_acknowledged(
-    redis: Redis, make_processor: ProcessorFactory
+    redis: Redis, prefix: str, make_processor: ProcessorFactory
 ) -> None:
-    stream = _stream_name()
+    stream = _stream_name(prefix)
     await redis.xadd(stream, {"email": "early@foo.com", "message": "before start"})
     _, seen = await _consumer(make_processor, stream)
     await redis.xadd(stream, {"email": "user1@foo.com", "message": "application installed"})
@@ -70,7 +70,7 @@ async def test_stream_entry_becomes_a_task_and_is_acknowledged(
 async def test_rejected_entry_is_archived_with_its_fields(
     redis: Redis, broker: Broker, prefix: str, make_processor: ProcessorFactory
 ) -> None:
-    stream = _stream_name()
+    stream = _stream_name(prefix)
     await _consumer(make_processor, stream)
     await redis.xadd(stream, {"email": "x@foo.com"})  # no message field
     archived = Keys(prefix).queue("default").archived
@@ -84,9 +84,9 @@ async def test_rejected_entry_is_archived_with_its_fields(
 
 
 async def test_entries_a_dead_consumer_left_pending_are_claimed(
-    redis: Redis, make_processor: ProcessorFactory
+    redis: Redis, prefix: str, make_processor: ProcessorFactory
 ) -> None:
-    stream = _stream_name()
+    stream = _stream_name(prefix)
     await redis.xgroup_create(stream, "mailers", "0", mkstream=True)
     await redis.xadd(stream, {"email": "a@foo.com", "message": "orphan"})
     # a consumer that read the entry and died before writing its task
@@ -98,9 +98,9 @@ async def test_entries_a_dead_consumer_left_pending_are_claimed(
 
 
 async def test_entry_starts_while_the_consumer_blocks(
-    redis: Redis, make_processor: ProcessorFactory
+    redis: Redis, prefix: str, make_processor: ProcessorFactory
 ) -> None:
-    stream = _stream_name()
+    stream = _stream_name(prefix)
     _, seen = await _consumer(make_processor, stream, poll_interval_seconds=30)
     await eventually(
         lambda: redis.execute_command("CLIENT", "LIST"), lambda v: b"cmd=xreadgroup" in v
@@ -120,7 +120,7 @@ async def test_processor_killed_after_the_read_loses_nothing(
 ) -> None:
     """parse SIGKILLs its process on ``die``: the entry was delivered, its task not yet
     written. The next processor claims it once idle past the lease, and it runs once."""
-    stream = _stream_name()
+    stream = _stream_name(prefix)
     env = subprocess_env(
         REDIS_URL=redis_url,
         TANDEMQ_PREFIX=prefix,
