@@ -1,8 +1,9 @@
 """Processor apps consuming a list or a stream, run as real subprocesses by the intake tests.
 
 ``INTAKE_KEY`` names the list or stream. Each run of a line ``n`` (or an entry with field
-``n``) adds 1 to ``<prefix>:ledger`` field n, so a test counts lost and duplicated items
-across processes it killed. A line or entry ``die`` SIGKILLs the process inside ``parse``
+``n``) adds 1 to ``<prefix>:ledger`` field n, and its task id is kept in
+``<prefix>:ledger:ids`` (task id -> n), so a test counts lost items, tasks made twice for one
+item, and re-runs, across processes it killed. A line or entry ``die`` SIGKILLs the process inside ``parse``
 (after the item was taken, before its task is written) unless the file ``INTAKE_DIE_MARKER``
 exists, which the first such death creates: the item's second parse succeeds.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import ClassVar
 
 from pydantic import BaseModel
@@ -38,13 +40,22 @@ def _maybe_die(value: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _slow() -> None:
+    """``INTAKE_PARSE_SECONDS`` per item: storms use it so kills land while items are held."""
+    seconds = float(os.environ.get("INTAKE_PARSE_SECONDS", "0"))
+    if seconds:
+        time.sleep(seconds)
+
+
 def parse_line(line: str) -> Line:
     _maybe_die(line)
+    _slow()
     return Line(n=line)
 
 
 def parse_fields(fields: dict[str, str]) -> Line:
     _maybe_die(fields["n"])
+    _slow()
     return Line(n=fields["n"])
 
 
@@ -54,6 +65,8 @@ def _ledger_processor() -> Processor:
 
     @processor.handler(Line)
     async def record(line: Line, ctx: TaskContext) -> None:
+        # tasks made per item (the intake's duplicates), then runs per item (the handler's)
+        await book.client.hset(f"{_prefix()}:ledger:ids", ctx.id, line.n)
         await book.client.hincrby(f"{_prefix()}:ledger", line.n, 1)
 
     return processor
