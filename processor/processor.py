@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
@@ -129,13 +130,19 @@ class Processor:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT (or ``stop()``), then shut down gracefully.
+    async def run(self, *, install_signal_handlers: bool | None = None) -> None:
+        """Start, serve until SIGTERM/SIGINT (or ``stop()``, or cancellation), then shut down
+        gracefully. A second signal cuts the wait for running handlers short.
 
-        A second signal cuts the wait for running handlers short.
+        ``install_signal_handlers``: True makes SIGTERM/SIGINT stop this processor (the
+        daemon passes it); False leaves signals alone; None (default) handles only the
+        signals nobody else handles yet, so ``asyncio.run(processor.run())`` stops on SIGTERM
+        while a processor run inside a web server (uvicorn has its own handlers) leaves the
+        server's signal handling as it was. Embedded, prefer ``async with processor``.
         """
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        signals = _signals_to_handle(install_signal_handlers)
+        for sig in signals:
             loop.add_signal_handler(sig, self.stop)
         try:
             try:
@@ -147,7 +154,7 @@ class Processor:
             await self._stop.wait()
         finally:
             await self.shutdown()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in signals:
                 loop.remove_signal_handler(sig)
 
     def stop(self) -> None:
@@ -312,6 +319,23 @@ class Processor:
                 self._inflight.release(queue, task_id)
                 self._log.info("task.requeued", task_id=task_id, queue=queue, reason=why)
         self._log.info("processor.requeued", count=count)
+
+
+def _signals_to_handle(install: bool | None) -> list[signal.Signals]:
+    """The signals run() takes over: all, none, or (None) those still at Python's default
+    disposition in the main thread: a host that set its own keeps it."""
+    if install is False or threading.current_thread() is not threading.main_thread():
+        return []
+    defaults = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    if install:
+        return list(defaults)
+    return [sig for sig, default in defaults.items() if _is_default(signal.getsignal(sig), default)]
+
+
+def _is_default(handler: object, default: object) -> bool:
+    # asyncio.run() puts its own SIGINT handler in place of Python's default (it cancels the
+    # main task): that is no host's choice, so run() may still take SIGINT over.
+    return handler is default or isinstance(getattr(handler, "__self__", None), asyncio.Runner)
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
