@@ -8,20 +8,15 @@ Besides the user's list or stream, only tandemq's own prefixed keys are touched.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .broker import Broker
 from .clock import now_ms
-from .errors import BrokerUnavailable
 from .keys import IntakeKeys
-
-_CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +44,12 @@ class IntakeStore:
         self._redis = broker.redis
         self._timeout = broker.timeout
 
-    async def _guarded(self, coro: Any, extra: float = 0.0) -> Any:
-        """Bound a plain command like the broker bounds its calls; failures become
-        BrokerUnavailable (a refusal such as WRONGTYPE stays a ResponseError)."""
-        try:
+    async def _guarded(self, coro: Awaitable[Any], extra: float = 0.0) -> Any:
+        """Bound a plain command by the broker's timeout (plus ``extra`` for one that blocks);
+        failures to reach Redis become BrokerUnavailable, as for script calls."""
+        async with self._broker.transport.guard(bounded=False):
             async with asyncio.timeout(self._timeout + extra):
                 return await coro
-        except _CONNECTION_ERRORS as exc:
-            raise BrokerUnavailable(f"Redis unreachable: {exc!r}") from exc
 
     # -- lists ----------------------------------------------------------------------------
 
@@ -106,13 +99,13 @@ class IntakeStore:
             args += [t.id, t.type, t.payload, t.error]
         await self._broker.register_queues((queue,))
         call_keys = (keys.processing(consumer), qk.pending, qk.archived)
-        return int(await self._broker.run_script("intake_list", call_keys, args))
+        return int(await self._broker.transport.call("intake_list", call_keys, args))
 
     async def recover_list(self, keys: IntakeKeys, consumer: str = "") -> tuple[int, int]:
         """Give the items of expired consumers (or of ``consumer``) back to the list;
         returns (consumers, items)."""
         args = (now_ms(), keys.processing_prefix, consumer)
-        done, items = await self._broker.run_script(
+        done, items = await self._broker.transport.call(
             "intake_recover", (keys.consumers, keys.source), args
         )
         return int(done), int(items)
@@ -179,7 +172,9 @@ class IntakeStore:
             args += [entry_id, t.id, t.type, t.payload, t.error]
         await self._broker.register_queues((queue,))
         return int(
-            await self._broker.run_script("intake_stream", (stream, qk.pending, qk.archived), args)
+            await self._broker.transport.call(
+                "intake_stream", (stream, qk.pending, qk.archived), args
+            )
         )
 
     async def forget_idle_consumers(self, stream: str, group: str, idle_ms: int) -> int:

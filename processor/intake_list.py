@@ -14,15 +14,13 @@ holds its connection, so each consumed list has one of the pool's connections to
 
 from __future__ import annotations
 
-import asyncio
-
 from tandemq.common.broker import Broker
 from tandemq.common.intake import IntakeStore, IntakeTask
 from tandemq.common.keys import intake_keys
-from tandemq.common.logging import get_logger
+from tandemq.common.logging import failure_event, get_logger
 
+from .backoff import Backoff
 from .intake import BATCH, IntakeSpec, list_task
-from .periodic import failure_event
 
 
 class IntakeList:
@@ -39,16 +37,17 @@ class IntakeList:
         self._log = get_logger(component="intake", list=spec.key, queue=spec.queue)
 
     async def run(self) -> None:
-        backoff = 0.05
+        backoff = Backoff()
         while True:
             try:
                 await self._step()
-                backoff = 0.05
+                backoff.succeeded()
             except Exception as exc:  # unreachable or refused: back off; the items are safe
                 event = failure_event(exc, "intake.failed")
-                self._log.error(event, step="intake", error=str(exc) or repr(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                self._log.error(
+                    event, step="intake", error=str(exc) or repr(exc), retry_in=backoff.delay
+                )
+                await backoff.wait()
                 await self._release_quietly()  # a move whose reply was lost left items with us
 
     async def _step(self) -> None:
@@ -62,7 +61,7 @@ class IntakeList:
 
     async def _write(self, tasks: list[IntakeTask]) -> None:
         """Write until it lands: the items wait in the processing list meanwhile."""
-        backoff = 0.05
+        backoff = Backoff()
         while True:
             try:
                 written = await self._store.write_list(
@@ -71,9 +70,8 @@ class IntakeList:
                 break
             except Exception as exc:
                 event = failure_event(exc, "intake.failed")
-                self._log.error(event, step="intake.write", error=str(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                self._log.error(event, step="intake.write", error=str(exc), retry_in=backoff.delay)
+                await backoff.wait()
         if written == 0:  # swept back to the list while we stalled, or a resend: give back
             self._log.warning("intake.given_back", items=len(tasks))
             await self._release_quietly()

@@ -14,14 +14,12 @@ consumed stream has one of the pool's connections to itself.
 
 from __future__ import annotations
 
-import asyncio
-
 from tandemq.common.broker import Broker
 from tandemq.common.intake import IntakeStore, StreamEntry
-from tandemq.common.logging import get_logger
+from tandemq.common.logging import failure_event, get_logger
 
+from .backoff import Backoff
 from .intake import BATCH, IntakeSpec, stream_task
-from .periodic import failure_event
 
 FORGET_AFTER_MS = 3_600_000  # a consumer with nothing pending, idle this long, is deleted
 
@@ -40,19 +38,20 @@ class IntakeStream:
         self._log = get_logger(component="intake", stream=spec.key, group=spec.group)
 
     async def run(self) -> None:
-        backoff = 0.05
+        backoff = Backoff()
         while True:
             try:
                 await self._step()
-                backoff = 0.05
+                backoff.succeeded()
             except Exception as exc:  # unreachable or refused: back off; entries stay pending
                 event = failure_event(exc, "intake.failed")
-                self._log.error(event, step="intake", error=str(exc) or repr(exc), retry_in=backoff)
+                self._log.error(
+                    event, step="intake", error=str(exc) or repr(exc), retry_in=backoff.delay
+                )
                 self._own = True  # a read whose reply was lost delivered entries to us
                 if "NOGROUP" in str(exc):
                     self._group_ready = False  # the stream or group was deleted: make it again
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                await backoff.wait()
 
     async def _ensure_group(self) -> None:
         if not self._group_ready:
@@ -73,7 +72,7 @@ class IntakeStream:
         if not entries:
             return
         tasks = [(e.id, stream_task(self._spec, e)) for e in entries]
-        backoff = 0.05
+        backoff = Backoff()
         while True:
             try:
                 written = await self._store.write_stream(
@@ -87,9 +86,8 @@ class IntakeStream:
                 break
             except Exception as exc:  # the entries stay pending for us meanwhile
                 event = failure_event(exc, "intake.failed")
-                self._log.error(event, step="intake.write", error=str(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                self._log.error(event, step="intake.write", error=str(exc), retry_in=backoff.delay)
+                await backoff.wait()
         for _, task in tasks:
             if task.error:
                 self._log.warning("intake.rejected", task_id=task.id, error=task.error)
