@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
-import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
@@ -40,6 +38,7 @@ from .periodic import repeat
 from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
+from .signals import signals_to_handle
 from .slots import Slots
 from .syncer import Syncer
 from .wakeup import WakeListener
@@ -162,7 +161,7 @@ class Processor:
         server's signal handling as it was. Embedded, prefer ``async with processor``.
         """
         loop = asyncio.get_running_loop()
-        signals = _signals_to_handle(install_signal_handlers)
+        signals = signals_to_handle(install_signal_handlers)
         for sig in signals:
             loop.add_signal_handler(sig, self.stop)
         try:
@@ -375,23 +374,6 @@ class Processor:
                 self._parts.leases.release(queue, task_id)
                 self._log.info("task.requeued", task_id=task_id, queue=queue, reason=why)
         self._log.info("processor.requeued", count=count)
-
-
-def _signals_to_handle(install: bool | None) -> list[signal.Signals]:
-    """The signals run() takes over: all, none, or (None) those still at Python's default
-    disposition in the main thread: a host that set its own keeps it."""
-    if install is False or threading.current_thread() is not threading.main_thread():
-        return []
-    defaults = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
-    if install:
-        return list(defaults)
-    return [sig for sig, default in defaults.items() if _is_default(signal.getsignal(sig), default)]
-
-
-def _is_default(handler: object, default: object) -> bool:
-    # asyncio.run() puts its own SIGINT handler in place of Python's default (it cancels the
-    # main task): that is no host's choice, so run() may still take SIGINT over.
-    return handler is default or isinstance(getattr(handler, "__self__", None), asyncio.Runner)
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
