@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from tandemq.common.keys import Keys
 from tandemq.distributor import Distributor
+from tandemq.processor.signals import signals_to_handle
 from tests.apps import Work
 from tests.support import eventually, free_port, subprocess_env
 
@@ -100,3 +101,18 @@ async def test_run_without_a_host_still_stops_on_sigterm(
             host.kill()
     assert code == 0, err
     assert -1 < out.find("processor.stopped") < out.find("host.stopped"), out
+
+
+def test_signals_to_handle_leaves_a_hosts_handlers_alone() -> None:
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        assert signals_to_handle(None) == [signal.SIGTERM, signal.SIGINT]
+        signal.signal(signal.SIGTERM, lambda *_: None)  # a host's own
+        assert signals_to_handle(None) == [signal.SIGINT]
+        assert signals_to_handle(True) == [signal.SIGTERM, signal.SIGINT]
+        assert signals_to_handle(False) == []
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
