@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
 from tandemq.common.broker import Broker
 from tandemq.common.keys import Keys, hash_tag, intake_keys
@@ -165,6 +166,18 @@ def test_intake_keys_share_the_lists_cluster_slot() -> None:
     keys = intake_keys("tq", "{app}:jobs")
     assert hash_tag(keys.consumers) == hash_tag(keys.processing("c1")) == "app"
     assert hash_tag(intake_keys("tq", "jobs").consumers) == "jobs"
+
+
+def test_a_list_tagged_with_its_queue_shares_one_cluster_slot() -> None:
+    """docs/INTAKE.md's Redis Cluster rule: ``{default}:jobs`` consumed into queue ``default``
+    puts every key the intake scripts touch in one slot."""
+    keys, queue = intake_keys("tq", "{default}:jobs"), Keys("tq").queue("default")
+    touched = [keys.source, keys.consumers, keys.processing("host:1:ab"), queue.pending]
+    touched += [queue.archived, queue.task("some-id")]
+    assert len({key_slot(k.encode()) for k in touched}) == 1
+    other = intake_keys("tq", "jobs")
+    assert key_slot(other.processing("c").encode()) == key_slot(b"jobs")
+    assert key_slot(b"jobs") != key_slot(queue.pending.encode())
 
 
 async def test_item_starts_while_the_consumer_blocks(
