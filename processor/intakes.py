@@ -24,6 +24,8 @@ class Intakes:
         self._tasks: list[asyncio.Task[Any]] = []
 
     def add(self, spec: IntakeSpec) -> None:
+        if self._tasks:
+            raise ConfigError(f"consume {spec.key!r} before the processor starts, not after")
         if not spec.key:
             raise ConfigError("the list or stream to consume needs a key name")
         if any(s.key == spec.key for s in self.specs):

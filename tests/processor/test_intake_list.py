@@ -11,11 +11,13 @@ import uuid
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from tandemq.common.broker import Broker
+from tandemq.common.errors import ConfigError
 from tandemq.common.keys import Keys, hash_tag, intake_keys
 from tandemq.common.task import TaskState
 from tandemq.processor import Processor, TaskContext
@@ -232,3 +234,17 @@ async def test_processor_killed_after_the_pop_loses_nothing(
 def _spawn(app: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "tandemq", f"tests.intake_apps:{app}"]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+
+
+async def test_consume_list_is_refused_once_started_or_twice(
+    make_processor: ProcessorFactory,
+) -> None:
+    processor, _ = await _consumer(make_processor, "jobs-twice")
+    with pytest.raises(ConfigError, match="before the processor starts"):
+        processor.consume_list("jobs-late", parse=Notification.from_line)
+    fresh = await make_processor()
+    fresh.consume_list("jobs-a", parse=Notification.from_line)
+    with pytest.raises(ConfigError, match="already consumed"):
+        fresh.consume_list("jobs-a", parse=Notification.from_line)
+    with pytest.raises(ConfigError, match="invalid queue name"):
+        fresh.consume_list("jobs-b", parse=Notification.from_line, queue="{bad}")
