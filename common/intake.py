@@ -18,6 +18,9 @@ from .broker import Broker
 from .clock import now_ms
 from .keys import IntakeKeys
 
+# An expired list consumer stays listed this long: longer than any resent move can be late.
+FORGET_AFTER_MS = 60_000
+
 
 @dataclass(frozen=True, slots=True)
 class IntakeTask:
@@ -101,10 +104,13 @@ class IntakeStore:
         call_keys = (keys.processing(consumer), qk.pending, qk.archived)
         return int(await self._broker.transport.call("intake_list", call_keys, args))
 
-    async def recover_list(self, keys: IntakeKeys, consumer: str = "") -> tuple[int, int]:
-        """Give the items of expired consumers (or of ``consumer``) back to the list;
-        returns (consumers, items)."""
-        args = (now_ms(), keys.processing_prefix, consumer)
+    async def recover_list(
+        self, keys: IntakeKeys, consumer: str = "", forget_after_ms: int = FORGET_AFTER_MS
+    ) -> tuple[int, int]:
+        """Give the items of expired consumers (or of ``consumer``) back to the list; an
+        expired consumer stays listed until ``forget_after_ms`` past its deadline. Returns
+        (consumers swept, items)."""
+        args = (now_ms(), keys.processing_prefix, consumer, now_ms() - forget_after_ms)
         done, items = await self._broker.transport.call(
             "intake_recover", (keys.consumers, keys.source), args
         )

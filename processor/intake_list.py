@@ -84,7 +84,7 @@ class IntakeList:
     async def maintain(self) -> float:
         """Give the items of consumers whose lease expired back to the list."""
         consumers, items = await self._store.recover_list(self._keys)
-        if consumers:
+        if items:
             self._log.warning("intake.recovered", consumers=consumers, items=items)
         return self._lease_ms / 1000 / 2
 

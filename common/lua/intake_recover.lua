@@ -6,12 +6,16 @@
 -- ARGV[1] -> now, epoch ms: consumers with a deadline before it are recovered
 -- ARGV[2] -> processing list prefix p:{t}:intake:<list>:processing: (+ consumer id; same slot)
 -- ARGV[3] -> a consumer id to release whatever its deadline, or ""
--- Returns {consumers recovered, items given back}.
+-- ARGV[4] -> forget before, epoch ms: an expired consumer stays listed (and swept) until its
+--            deadline is older than this. A move the consumer sent before its deadline can
+--            land a little after it (redis-py resends a command after a dropped connection),
+--            and must still find the consumer listed to be swept.
+-- Returns {consumers swept, items given back}.
 local dead
 if ARGV[3] ~= "" then
   dead = {ARGV[3]}
 else
-  dead = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", "(" .. ARGV[1], "LIMIT", 0, 100)
+  dead = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", "(" .. ARGV[1], "LIMIT", 0, 1000)
 end
 local items = 0
 for _, consumer in ipairs(dead) do
@@ -21,6 +25,8 @@ for _, consumer in ipairs(dead) do
   while redis.call("LMOVE", processing, KEYS[2], "LEFT", "RIGHT") do
     items = items + 1
   end
-  redis.call("ZREM", KEYS[1], consumer)
+  if ARGV[3] ~= "" or tonumber(redis.call("ZSCORE", KEYS[1], consumer)) < tonumber(ARGV[4]) then
+    redis.call("ZREM", KEYS[1], consumer)
+  end
 end
 return {#dead, items}

@@ -59,9 +59,25 @@ async def test_recover_gives_expired_consumers_items_back_in_order(
     assert await store.recover_list(keys) == (1, 2)
     assert await redis.lrange(keys.source, 0, -1) == [b"4", b"2", b"1"]  # 1 is taken next
     assert await redis.lrange(keys.processing("alive"), 0, -1) == [b"3"]
+    # still listed (a late move may land yet), forgotten once long expired
+    assert await redis.zrange(keys.consumers, 0, -1) == [b"dead", b"alive"]
+    assert await store.recover_list(keys, forget_after_ms=-1000) == (1, 0)
     assert await redis.zrange(keys.consumers, 0, -1) == [b"alive"]
     assert await store.recover_list(keys, "alive") == (1, 1)  # its own release
     assert await redis.lrange(keys.source, 0, -1) == [b"4", b"2", b"1", b"3"]
+
+
+async def test_a_move_landing_after_the_deadline_is_still_swept(
+    redis: Redis, broker: Broker, prefix: str
+) -> None:
+    """A consumer's move resent after its deadline passed (redis-py retries a dropped
+    connection) lands in a processing list the sweep still visits."""
+    store, keys = IntakeStore(broker), intake_keys(prefix, _name(prefix))
+    await redis.zadd(keys.consumers, {"late": 1_000})  # long expired, not yet forgotten
+    await store.recover_list(keys, forget_after_ms=10**15)
+    await redis.lpush(keys.processing("late"), "landed late")
+    assert await store.recover_list(keys, forget_after_ms=10**15) == (1, 1)
+    assert await redis.lrange(keys.source, 0, -1) == [b"landed late"]
 
 
 async def test_move_waits_then_returns_nothing_on_an_empty_list(
