@@ -35,6 +35,9 @@ _NAMES = (
     "watch",
     "cancel",
     "canceled",
+    "intake_list",
+    "intake_recover",
+    "intake_stream",
 )
 
 
