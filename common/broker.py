@@ -249,6 +249,40 @@ class Broker:
             existed += [_text(c) for c in conflicts]
         return existed
 
+    # -- periodic tasks (processor/cron.py) ----------------------------------------------
+
+    async def enqueue_tick(
+        self, task: NewTask, entry_id: str, tick_ms: int, next_ms: int
+    ) -> tuple[str, int | None]:
+        """Write a periodic entry's task for one tick, unless this tick or a later one was
+        written already (by any processor). Returns ("written" | "existed" | "duplicate" |
+        "refused", the entry's last tick when refused)."""
+        await self.register_queues((task.queue,))
+        _, keys, args = self._enqueue_call(task)
+        state = self.keys.cron_state(task.queue, entry_id)
+        result = await self._call("cron_enqueue", (*keys, state), (*args, tick_ms, next_ms))
+        if isinstance(result, list):
+            if int(result[0]) == -2:
+                return "refused", int(result[1])
+            return "duplicate", None
+        return ("written" if result == 1 else "existed"), None
+
+    async def cron_last(self, entries: Sequence[tuple[str, str]]) -> list[int | None]:
+        """The last tick enqueued for each (queue, entry id), None for one never run."""
+        async with self._guard():
+            pipe = self.redis.pipeline(transaction=False)
+            for queue, entry_id in entries:
+                pipe.hget(self.keys.cron_state(queue, entry_id), "last")
+            values = await pipe.execute()
+        return [None if v is None else int(v) for v in values]
+
+    async def register_cron(self, definitions: dict[str, str]) -> None:
+        """Record periodic entries (id -> JSON) where listings find them."""
+        if definitions:
+            async with self._guard():
+                flat = [item for pair in definitions.items() for item in pair]
+                await self.redis.hset(self.keys.cron_entries, items=flat)
+
     async def _stream(self, chunks: Iterable[Sequence[NewTask]]) -> list[Any]:
         """Write each chunk's calls on the wire as it comes, then read every reply.
         Raises _Interrupted, with every call (the chunks all consumed), when Redis cannot be

@@ -13,6 +13,9 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:t:<id>             HASH    the task: envelope fields and mutable state (see TaskFields)
     p:{q}:u:<digest>         STRING  unique lock, value is the owning task id, with a TTL
     p:wake                   CHANNEL published when a queue goes from empty to non-empty
+    p:cron                   HASH    periodic entry id -> its definition as JSON (for listings)
+    p:{q}:cron:<entry id>    HASH    last (tick ms last enqueued), next (tick ms after it)
+    p:{q}:rate               STRING  the queue's rate limit state (GCRA theoretical arrival ms)
 
 Scripts that must reach a task hash from an id taken out of a list build the name
 ``task_prefix(q) + id`` inside Lua; ``task_prefix`` is passed in as an ARGV for that reason.
@@ -57,6 +60,20 @@ class Keys:
         self.queues = f"{prefix}:queues"
         self.wake_channel = f"{prefix}:wake"
         self._cache: dict[str, QueueKeys] = {}
+        self.cron_entries = f"{prefix}:cron"
+
+    # -- periodic tasks and rate limits (processor/cron.py, processor/limits.py) ------------
+
+    def cron_state(self, queue: str, entry_id: str) -> str:
+        """The tick state of a periodic entry, in its queue's slot: the script that enqueues
+        a tick checks and moves it in the same atomic step as writing the task."""
+        validate_queue_name(queue)
+        return f"{self.prefix}:{{{queue}}}:cron:{entry_id}"
+
+    def rate(self, queue: str) -> str:
+        """The rate limit state of a queue, in its slot (dequeue.lua reads it)."""
+        validate_queue_name(queue)
+        return f"{self.prefix}:{{{queue}}}:rate"
 
     def queue(self, name: str) -> QueueKeys:
         keys = self._cache.get(name)

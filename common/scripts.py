@@ -28,6 +28,11 @@ _NAMES = (
     "trim",
 )
 
+# Scripts made of several files, run in order as one chunk (a guard in front of a shared body).
+_COMPOSED = {
+    "cron_enqueue": ("cron_guard", "enqueue"),  # processor/cron.py: each tick enqueued once
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Script:
@@ -45,6 +50,10 @@ def _load_all() -> dict[str, Script]:
     scripts = {}
     for name in _NAMES:
         source = f"{lib}\n-- {name}.lua\n{_read(name)}"
+        scripts[name] = Script(name, source, hashlib.sha1(source.encode()).hexdigest())
+    for name, parts in _COMPOSED.items():
+        body = "\n".join(f"-- {part}.lua\n{_read(part)}" for part in parts)
+        source = f"{lib}\n{body}"
         scripts[name] = Script(name, source, hashlib.sha1(source.encode()).hexdigest())
     return scripts
 

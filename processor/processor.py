@@ -10,19 +10,22 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
 from tandemq.common.connection import create_redis
-from tandemq.common.errors import BrokerUnavailable, TandemqError
+from tandemq.common.errors import BrokerUnavailable, ConfigError, TandemqError
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 
+from .cron import CronEntry, Scheduler, cron_schedule, interval_schedule, make_entry
 from .fetcher import Fetcher
 from .forwarder import Forwarder
 from .handlers import Handler, Handlers, M
@@ -34,6 +37,7 @@ from .periodic import repeat
 from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
+from .schedule import Missed, check_missed
 from .syncer import Syncer
 from .wakeup import WakeListener
 
@@ -77,6 +81,7 @@ class Processor:
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._log = get_logger(processor=self.id)
+        self._cron: list[CronEntry] = []
 
     @classmethod
     def from_env(
@@ -93,6 +98,54 @@ class Processor:
             return func
 
         return register
+
+    # -- periodic tasks (cron.py) ---------------------------------------------------------
+
+    def cron(
+        self,
+        spec: str,
+        payload: BaseModel,
+        *,
+        tz: str = "UTC",
+        missed: Missed = "run_once",
+        name: str | None = None,
+        **send_options: Any,
+    ) -> CronEntry:
+        """Send ``payload`` on a cron schedule (5 fields, or 6 with seconds first) read in
+        time zone ``tz``. Every processor may register the same entry: each tick is enqueued
+        once. ``missed``: what a start after downtime does with the ticks nobody enqueued
+        (``run_once``: one task for the latest, ``skip``: none). ``send_options`` as for
+        ``Distributor.send`` (queue, max_retry, timeout, retention, unique_for)."""
+        entry = make_entry(
+            cron_schedule(spec, tz), "cron", payload, check_missed(missed), name, send_options
+        )
+        return self._add_cron(entry)
+
+    def every(
+        self,
+        interval: timedelta,
+        payload: BaseModel,
+        *,
+        offset: timedelta = timedelta(0),
+        missed: Missed = "run_once",
+        name: str | None = None,
+        **send_options: Any,
+    ) -> CronEntry:
+        """Send ``payload`` every ``interval`` (at least 1 s), on ticks aligned to the epoch
+        plus ``offset``; otherwise as ``cron``."""
+        entry = make_entry(
+            interval_schedule(interval, offset), "every", payload, check_missed(missed), name,
+            send_options,
+        )  # fmt: skip
+        return self._add_cron(entry)
+
+    def _add_cron(self, entry: CronEntry) -> CronEntry:
+        if self._workers:
+            raise TandemqError("register periodic tasks before the processor starts")
+        if any(e.id == entry.id for e in self._cron):
+            raise ConfigError(f"a periodic entry named {entry.id!r} is already registered")
+        self._cron.append(entry)
+        return entry
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -170,6 +223,8 @@ class Processor:
             )
         )
         self._spawn(self._wake_listener.run())
+        if self._cron:
+            self._spawn(repeat(Scheduler(broker, self._cron).step, "cron"))
         runner = Runner(
             self.handlers,
             self._outcome,
