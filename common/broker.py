@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ class NewTask:
     retention_ms: int | None = None
     unique_ttl_ms: int = 0  # 0: not unique
     nonce: str | None = None  # with a caller's task_id: tells this send's resend from a conflict
+    headers: str | None = None  # compact JSON of the sender's headers (trace context ...)
 
 
 class _Interrupted(Exception):
@@ -194,6 +196,8 @@ class Broker:
             (Field.NONCE, task.nonce),
         )
         fields += [item for name, value in optional if value is not None for item in (name, value)]
+        if task.headers is not None:
+            fields += _header_fields(task.headers)
         return fields
 
     def _enqueue_call(self, task: NewTask) -> Call:
@@ -254,13 +258,16 @@ class Broker:
     async def enqueue_tick(
         self, task: NewTask, entry_id: str, tick_ms: int, next_ms: int
     ) -> tuple[str, int | None]:
-        """Write a periodic entry's task for one tick, unless this tick or a later one was
-        written already (by any processor). Returns ("written" | "existed" | "duplicate" |
-        "refused", the entry's last tick when refused)."""
+        """Write a periodic entry's task for one tick, unless any processor claimed the tick
+        already. Returns ("written" | "existed" | "duplicate" | "refused", the entry's latest
+        tick when refused)."""
         await self.register_queues((task.queue,))
         _, keys, args = self._enqueue_call(task)
         state = self.keys.cron_state(task.queue, entry_id)
-        result = await self._call("cron_enqueue", (*keys, state), (*args, tick_ms, next_ms))
+        ticks = self.keys.cron_ticks(task.queue, entry_id)
+        horizon = max(60_000, 10 * (next_ms - tick_ms))  # claims kept: ten ticks, at least 60 s
+        args = (*args, tick_ms, next_ms, horizon)
+        result = await self._call("cron_enqueue", (*keys, state, ticks), args)
         if isinstance(result, list):
             if int(result[0]) == -2:
                 return "refused", int(result[1])
@@ -324,7 +331,7 @@ class Broker:
         groups: dict[tuple[Any, ...], list[NewTask]] = {}
         for t in tasks:  # one group per set of shared fields (see _fields)
             shared = (t.queue, t.due_ms, t.max_retry, t.enqueued_ms, t.timeout_ms,
-                      t.deadline_ms, t.retention_ms)  # fmt: skip
+                      t.deadline_ms, t.retention_ms, t.headers)  # fmt: skip
             groups.setdefault(shared, []).append(t)
         return [
             self._enqueue_many_call(group[start : start + _BATCH])
@@ -508,7 +515,7 @@ def _optional_int(value: Any) -> int | None:
 def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
     """A dequeued row as a TaskMessage; None when the hash was gone. Fields that cannot be
     read give a message marked corrupt, which the processor archives with that reason."""
-    task_id, type_, payload, retried, max_retry, timeout, deadline, enqueued = row
+    task_id, type_, payload, retried, max_retry, timeout, deadline, enqueued, headers = row
     if type_ is None:
         return None
     if not type_:
@@ -524,6 +531,7 @@ def _message(queue: str, row: Sequence[Any]) -> TaskMessage | None:
             timeout_ms=_optional_int(timeout),
             deadline_ms=_optional_int(deadline),
             enqueued_ms=int(enqueued or 0),
+            headers=json.loads(headers) if headers else None,
         )
     except (ValueError, UnicodeDecodeError) as exc:
         type_text = bytes(type_).decode(errors="replace")
@@ -536,6 +544,14 @@ def _corrupt(queue: str, task_id: Any, type_: str, why: str) -> TaskMessage:
         id=_text(task_id), queue=queue, type=type_, payload=b"", retried=0, max_retry=0,
         timeout_ms=None, deadline_ms=None, enqueued_ms=0, corrupt=why,
     )  # fmt: skip
+
+
+def _header_fields(headers: str) -> list[str]:
+    """The headers' JSON as hash fields: in two pieces when 65-128 characters long, so the
+    task hash stays compact (values up to 64 bytes: see _lib.lua's payload_fields)."""
+    if 64 < len(headers) <= 128:
+        return [Field.HEADERS, headers[:64], f"{Field.HEADERS}2", headers[64:]]
+    return [Field.HEADERS, headers]
 
 
 def _evalsha(call: Call) -> bytes:

@@ -14,7 +14,8 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:u:<digest>         STRING  unique lock, value is the owning task id, with a TTL
     p:wake                   CHANNEL published when a queue goes from empty to non-empty
     p:cron                   HASH    periodic entry id -> its definition as JSON (for listings)
-    p:{q}:cron:<entry id>    HASH    last (tick ms last enqueued), next (tick ms after it)
+    p:{q}:cron:<entry id>    HASH    last (latest tick ms enqueued), next (tick ms after it)
+    p:{q}:cron:<id>:ticks    ZSET    tick -> tick: the entry's ticks claimed lately
     p:{q}:rate               STRING  the queue's rate limit state (GCRA theoretical arrival ms)
 
 Scripts that must reach a task hash from an id taken out of a list build the name
@@ -69,6 +70,10 @@ class Keys:
         a tick checks and moves it in the same atomic step as writing the task."""
         validate_queue_name(queue)
         return f"{self.prefix}:{{{queue}}}:cron:{entry_id}"
+
+    def cron_ticks(self, queue: str, entry_id: str) -> str:
+        """The ticks of an entry claimed lately (beside cron_state, same slot)."""
+        return f"{self.cron_state(queue, entry_id)}:ticks"
 
     def rate(self, queue: str) -> str:
         """The rate limit state of a queue, in its slot (dequeue.lua reads it)."""

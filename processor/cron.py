@@ -2,10 +2,11 @@
 and the scheduler component every processor runs for them.
 
 There is no leader. Every processor computes the same ticks (schedule.py) and tries to
-enqueue each one; the script (cron_guard.lua in front of enqueue.lua) writes a tick's task
-only when the tick is later than the entry's last enqueued one, atomically with the write.
-So each tick is enqueued once whatever the number of processors, and a processor whose
-clock runs behind finds its tick already done instead of enqueuing it again.
+enqueue each one; the script (cron_guard.lua in front of enqueue.lua) claims the tick and
+writes its task in one atomic step, and refuses a tick claimed already. So each tick is
+enqueued once whatever the number of processors, and clocks a second apart change only
+which processor enqueues a tick. The entry's latest tick is kept too: a processor starting
+after downtime resumes after it (the missed-tick policy decides what happens in between).
 """
 
 from __future__ import annotations
@@ -151,12 +152,10 @@ class Scheduler:
         if todo.cursor > entry.cursor and not todo.fire:
             self._log.warning("cron.skipped", entry=entry.id, first=entry.cursor, until=todo.cursor)
         for tick in todo.fire:
-            status, last = await self._broker.enqueue_tick(
+            status, _ = await self._broker.enqueue_tick(
                 entry.task(tick, now), entry.id, tick, entry.schedule.next_after(tick)
             )
-            if status == "refused" and last is not None:  # another processor was first
-                todo_cursor = max(todo.cursor, entry.schedule.next_after(last))
-                entry.cursor = todo_cursor
+            if status == "refused":  # another processor was first
                 continue
             self._log.info(
                 "cron.enqueued" if status in ("written", "existed") else "cron.duplicate",
