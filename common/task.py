@@ -4,6 +4,7 @@ the read model (TaskInfo) returned to users. Pure data: no Redis handle here."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -46,6 +47,7 @@ class Field:
     FAILED = "f"  # epoch ms of the last failure
     DONE = "c"  # epoch ms of completion
     NONCE = "n"  # random per send() call, only with a caller's task_id: a resend is its own
+    HEADERS = "h"  # headers as compact JSON (absent: none); 65-128 bytes: pieces h and h2
 
 
 # What dequeue.lua returns for each task, in this order (after the id).
@@ -57,6 +59,7 @@ DEQUEUE_FIELDS = (
     Field.TIMEOUT,
     Field.DEADLINE,
     Field.ENQUEUED,
+    Field.HEADERS,
 )
 
 
@@ -74,6 +77,7 @@ class TaskMessage:
     deadline_ms: int | None
     enqueued_ms: int
     corrupt: str | None = None  # why the stored fields could not be read, if they could not
+    headers: Mapping[str, str] | None = None  # what the sender attached (trace context ...)
 
 
 class TaskInfo(BaseModel):

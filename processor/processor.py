@@ -10,9 +10,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -28,10 +29,11 @@ from tandemq.common.task import TaskMessage
 from .cron import CronEntry, Scheduler, cron_schedule, interval_schedule, make_entry
 from .fetcher import Fetcher
 from .forwarder import Forwarder
-from .handlers import Handler, Handlers, M
+from .handlers import Handler, Handlers, M, S
 from .heartbeat import Heartbeat
 from .inflight import Inflight
 from .janitor import Janitor
+from .middleware import Lifespan, Middleware
 from .outcome import Outcome
 from .periodic import repeat
 from .recoverer import Recoverer
@@ -44,8 +46,13 @@ from .wakeup import WakeListener
 JANITOR_INTERVAL = 2.0
 
 
-class Processor:
-    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM."""
+class Processor(Generic[S]):
+    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM.
+
+    ``lifespan``: an async context manager factory run once per start; what it yields is
+    ``ctx.state`` in every handler and middleware (typed ``S``), and its exit runs at shutdown
+    after the last handler finished.
+    """
 
     def __init__(
         self,
@@ -60,6 +67,7 @@ class Processor:
         retry_delay: RetryDelay | None = None,
         settings: Settings | None = None,
         redis: Redis | None = None,
+        lifespan: Lifespan[S] | None = None,
     ) -> None:
         self.settings = settings or Settings.load(
             env=False,
@@ -82,22 +90,40 @@ class Processor:
         self._force = asyncio.Event()
         self._log = get_logger(processor=self.id)
         self._cron: list[CronEntry] = []
+        self._lifespan = lifespan
+        self._middlewares: list[Middleware[S]] = []
+        self._resources: AsyncExitStack | None = None
+        self.state: S = None  # type: ignore[assignment]  # what the lifespan yielded, once started
 
     @classmethod
     def from_env(
-        cls, *, retry_delay: RetryDelay | None = None, redis: Redis | None = None, **overrides: Any
-    ) -> Processor:
+        cls,
+        *,
+        retry_delay: RetryDelay | None = None,
+        redis: Redis | None = None,
+        lifespan: Lifespan[S] | None = None,
+        **overrides: Any,
+    ) -> Processor[S]:
         """Settings from the environment (see README); keyword overrides win."""
-        return cls(settings=Settings.load(**overrides), retry_delay=retry_delay, redis=redis)
+        settings = Settings.load(**overrides)
+        return cls(settings=settings, retry_delay=retry_delay, redis=redis, lifespan=lifespan)
 
-    def handler(self, model: type[M]) -> Callable[[Handler[M]], Handler[M]]:
+    def handler(self, model: type[M]) -> Callable[[Handler[M, S]], Handler[M, S]]:
         """Decorator: ``@processor.handler(SendEmail)`` over ``async def f(email, ctx)``."""
 
-        def register(func: Handler[M]) -> Handler[M]:
+        def register(func: Handler[M, S]) -> Handler[M, S]:
             self.handlers.register(model, func)
             return func
 
         return register
+
+    def middleware(self, mw: Middleware[S]) -> Middleware[S]:
+        """Decorator: ``async def mw(payload, ctx, call_next)`` around every handler call;
+        the first registered runs outermost. Register before start."""
+        if self._workers:
+            raise TandemqError("register middleware before the processor starts")
+        self._middlewares.append(mw)
+        return mw
 
     # -- periodic tasks (cron.py) ---------------------------------------------------------
 
@@ -192,6 +218,28 @@ class Processor:
         """Connect, then start the components: storage-side loops first, fetching last."""
         if self._workers:
             raise TandemqError("processor already started")
+        await self._open_resources()
+        try:
+            await self._start_components()
+        except BaseException:
+            await self._close_resources()
+            raise
+
+    async def _open_resources(self) -> None:
+        """Run the lifespan's startup: its resources exist before any task is fetched."""
+        if self._lifespan is None:
+            return
+        self._resources = AsyncExitStack()
+        self.state = await self._resources.enter_async_context(self._lifespan())
+        self._log.info("processor.lifespan_started")
+
+    async def _close_resources(self) -> None:
+        if self._resources is not None:
+            resources, self._resources = self._resources, None
+            await resources.aclose()
+            self._log.info("processor.lifespan_stopped")
+
+    async def _start_components(self) -> None:
         s = self.settings
         self.redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
         keys = Keys(s.prefix)
@@ -232,6 +280,8 @@ class Processor:
             local,
             s.default_timeout_seconds,
             self._executor,
+            self._middlewares,
+            self.state,
         )
         self._workers = [asyncio.create_task(runner.work()) for _ in range(s.concurrency)]
         self._fetcher = Fetcher(
@@ -305,6 +355,7 @@ class Processor:
         if self._given_redis is None:
             await self.redis.aclose()
         self._workers, self._tasks, self._fetch_task = [], [], None
+        await self._close_resources()
         self._log.info("processor.stopped")
 
     async def _give_back(self, tasks: list[TaskMessage], why: str) -> None:

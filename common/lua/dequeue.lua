@@ -7,8 +7,9 @@
 -- ARGV[3] -> owner: the processor id written into each task hash
 -- ARGV[4] -> task key prefix p:{q}:t: (task hashes are built as prefix .. id)
 -- ARGV[5] -> now, epoch ms
--- Returns a flat array, 8 entries per task taken: id, then the fields type, payload, retried,
--- max_retry, timeout, deadline, enqueued (false where absent). An id whose hash is gone, or
+-- Returns a flat array, 9 entries per task taken: id, then the fields type, payload, retried,
+-- max_retry, timeout, deadline, enqueued, headers (false where absent; headers of 65-128
+-- bytes are stored in two pieces, h and h2, joined here). An id whose hash is gone, or
 -- whose key is not a hash (put in the archive), comes back with false fields and is not
 -- leased (the caller logs it); a hash without a type is leased with type "" (the caller
 -- archives it as corrupt). Every popped id ends somewhere: a script that stopped on an error
@@ -21,13 +22,14 @@ local out = {}
 for _, id in ipairs(ids) do
   local key = ARGV[4] .. id
   local f = redis.pcall("HMGET", key,
-    "t", "p", "r", "m", "to", "dl", "e", "p2", "p3")
+    "t", "p", "r", "m", "to", "dl", "e", "p2", "p3", "h", "h2")
   if f.err then
     redis.call("ZADD", KEYS[3], ARGV[5], id)
-    f = {false, false, false, false, false, false, false}
+    f = {false, false, false, false, false, false, false, false, false, false}
   elseif f[1] or redis.call("EXISTS", key) == 1 then
     f[1] = f[1] or ""
     f[2] = read_payload(key, f[2], f[8], f[9])
+    if f[10] and f[11] then f[10] = f[10] .. f[11] end
     redis.call("ZADD", KEYS[2], ARGV[2], id)
     redis.call("HSET", key, "s", "active", "o", ARGV[3])
   end
@@ -35,5 +37,6 @@ for _, id in ipairs(ids) do
   for i = 1, 7 do
     out[#out + 1] = f[i]
   end
+  out[#out + 1] = f[10]
 end
 return out
