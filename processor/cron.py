@@ -22,12 +22,21 @@ from pydantic import BaseModel
 from tandemq.common.broker import Broker, NewTask
 from tandemq.common.clock import now_ms, span_ms
 from tandemq.common.cron_registry import definition
-from tandemq.common.errors import ConfigError, InvalidSendOptions
+from tandemq.common.errors import ConfigError, InvalidSendOptions, TandemqError
 from tandemq.common.logging import get_logger
 from tandemq.common.registry import type_name
 from tandemq.distributor.options import SendOptions
 
-from .schedule import DEFAULT_GRACE_MS, Cron, Interval, Missed, Schedule, first_cursor, plan
+from .schedule import (
+    DEFAULT_GRACE_MS,
+    Cron,
+    Interval,
+    Missed,
+    Schedule,
+    check_missed,
+    first_cursor,
+    plan,
+)
 
 MAX_SLEEP = 5.0  # re-check at least this often (a wall clock that jumped)
 _NOT_FOR_CRON = ("process_in", "process_at", "deadline", "task_id")
@@ -109,6 +118,60 @@ def cron_schedule(expr: str, tz: str) -> Schedule:
 
 def interval_schedule(every: timedelta, offset: timedelta) -> Schedule:
     return Interval(span_ms(every), span_ms(offset))
+
+
+class CronMixin:
+    """The Processor's registration methods for periodic tasks."""
+
+    _cron: list[CronEntry]
+    _parts: object | None  # set while the processor runs
+
+    def cron(
+        self,
+        spec: str,
+        payload: BaseModel,
+        *,
+        tz: str = "UTC",
+        missed: Missed = "run_once",
+        name: str | None = None,
+        **send_options: Any,
+    ) -> CronEntry:
+        """Send ``payload`` on a cron schedule (5 fields, or 6 with seconds first) read in
+        time zone ``tz``. Every processor may register the same entry: each tick is enqueued
+        once. ``missed``: what a start after downtime does with the ticks nobody enqueued
+        (``run_once``: one task for the latest, ``skip``: none). ``send_options`` as for
+        ``Distributor.send`` (queue, max_retry, timeout, retention, unique_for). ``name``
+        identifies the entry across processors and restarts (default: derived from the
+        spec, queue and payload)."""
+        schedule = cron_schedule(spec, tz)
+        return self._add_cron(
+            make_entry(schedule, "cron", payload, check_missed(missed), name, send_options)
+        )
+
+    def every(
+        self,
+        interval: timedelta,
+        payload: BaseModel,
+        *,
+        offset: timedelta = timedelta(0),
+        missed: Missed = "run_once",
+        name: str | None = None,
+        **send_options: Any,
+    ) -> CronEntry:
+        """Send ``payload`` every ``interval`` (at least 1 s), on ticks aligned to the epoch
+        plus ``offset``; otherwise as ``cron``."""
+        schedule = interval_schedule(interval, offset)
+        return self._add_cron(
+            make_entry(schedule, "every", payload, check_missed(missed), name, send_options)
+        )
+
+    def _add_cron(self, entry: CronEntry) -> CronEntry:
+        if self._parts is not None:
+            raise TandemqError("register periodic tasks before the processor starts")
+        if any(e.id == entry.id for e in self._cron):
+            raise ConfigError(f"a periodic entry named {entry.id!r} is already registered")
+        self._cron.append(entry)
+        return entry
 
 
 class Scheduler:

@@ -20,17 +20,18 @@ from tandemq.common.logging import get_logger
 from tandemq.common.task import TaskMessage
 
 from .handlers import NO_HEADERS, Handlers, TaskContext
-from .inflight import Inflight
 from .middleware import Middleware, chain
 from .outcome import Outcome
+from .slots import Slots
 
 
 class Runner:
     def __init__(
         self,
+        *,
         handlers: Handlers,
         outcome: Outcome,
-        inflight: Inflight,
+        slots: Slots,
         tasks: asyncio.Queue[TaskMessage],
         default_timeout: float,
         executor: Executor | None,
@@ -41,7 +42,7 @@ class Runner:
         self._middlewares = list(middlewares)
         self._state = state
         self._outcome = outcome
-        self._inflight = inflight
+        self._slots = slots
         self._tasks = tasks
         self._default_timeout = default_timeout
         self._executor = executor
@@ -54,7 +55,7 @@ class Runner:
             try:
                 await self.run_one(task)
             finally:
-                self._inflight.finish()
+                self._slots.finish()
 
     async def run_one(self, task: TaskMessage) -> None:
         started = time.perf_counter()
