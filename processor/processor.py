@@ -248,7 +248,7 @@ class Processor(CronMixin, Generic[S]):
         """Every component, each given what it uses by name."""
         s = self.settings
         lease_ms = int(s.lease_seconds * 1000)
-        slots, leases, syncer = Slots(s.concurrency), Leases(), Syncer()
+        slots, leases, syncer = Slots(s.concurrency, s.queue_concurrency), Leases(), Syncer()
         outcome = Outcome(
             broker=broker, owner=self.id, leases=leases, syncer=syncer, retry_delay=self.retry_delay
         )
@@ -287,6 +287,7 @@ class Processor(CronMixin, Generic[S]):
                 wake=wake,
                 lease_ms=lease_ms,
                 poll_interval=s.poll_interval_seconds,
+                rates=s.rate_limits,
             ),
             heartbeat=Heartbeat(broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms),
         )

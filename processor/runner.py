@@ -55,7 +55,7 @@ class Runner:
             try:
                 await self.run_one(task)
             finally:
-                self._slots.finish()
+                self._slots.finish(task.queue)
 
     async def run_one(self, task: TaskMessage) -> None:
         started = time.perf_counter()

@@ -14,9 +14,32 @@
 -- leased (the caller logs it); a hash without a type is leased with type "" (the caller
 -- archives it as corrupt). Every popped id ends somewhere: a script that stopped on an error
 -- half-way would have popped ids it never leased, and Redis does not undo the pop.
-local ids = redis.call("RPOP", KEYS[1], ARGV[1])
+-- With a rate limit (processor/limits.py), three more:
+-- KEYS[4] -> p:{q}:rate (STRING: the GCRA theoretical arrival time, epoch ms, with a TTL)
+-- ARGV[6] -> emission interval ms (period / limit)
+-- ARGV[7] -> burst tolerance ms ((burst - 1) * interval)
+-- then at most as many tasks are taken as the limit allows now (GCRA: over any window W at
+-- most W / interval + burst tasks across all processors), and when it allowed fewer than N
+-- one more entry ends the array: ms until the next task is allowed.
+local n = tonumber(ARGV[1])
+local rate_wait = nil
+if KEYS[4] then
+  local interval, tolerance, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[5])
+  local tat = math.max(tonumber(redis.call("GET", KEYS[4]) or "0"), now)
+  local allowed = math.floor((now + tolerance - tat) / interval) + 1
+  if allowed < n then
+    n = math.max(allowed, 0)
+    rate_wait = math.max(0, math.ceil(tat + n * interval - tolerance - now))
+  end
+  n = math.min(n, redis.call("LLEN", KEYS[1]))
+  if n > 0 then
+    tat = tat + n * interval
+    redis.call("SET", KEYS[4], string.format("%.3f", tat), "PX", math.ceil(tat - now) + 1)
+  end
+end
+local ids = n > 0 and redis.call("RPOP", KEYS[1], n)
 if not ids then
-  return {}
+  return rate_wait and {rate_wait} or {}
 end
 local out = {}
 for _, id in ipairs(ids) do
@@ -39,4 +62,5 @@ for _, id in ipairs(ids) do
   end
   out[#out + 1] = f[10]
 end
+if rate_wait then out[#out + 1] = rate_wait end
 return out
