@@ -28,6 +28,9 @@ _NAMES = (
     "requeue",
     "reclaim",
     "trim",
+    "intake_list",
+    "intake_recover",
+    "intake_stream",
 )
 
 # Scripts made of several files, run in order as one chunk (a guard in front of a shared body).

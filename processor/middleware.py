@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any, Generic
 
 from pydantic import BaseModel
+
+from tandemq.common.errors import TandemqError
+from tandemq.common.logging import get_logger
 
 from .handlers import S, TaskContext
 
@@ -35,3 +38,38 @@ def chain(
     for mw in reversed(middlewares):
         call = functools.partial(mw, payload, ctx, call)
     return call()
+
+
+class HooksMixin(Generic[S]):
+    """The Processor's lifespan and middleware registration."""
+
+    _parts: object | None  # set while the processor runs
+
+    def _init_hooks(self, lifespan: Lifespan[S] | None) -> None:
+        self._lifespan = lifespan
+        self._middlewares: list[Middleware[S]] = []
+        self._resources: AsyncExitStack | None = None
+        self.state: S = None  # type: ignore[assignment]  # what the lifespan yielded, once started
+
+    def middleware(self, mw: Middleware[S]) -> Middleware[S]:
+        """Decorator: ``async def mw(payload, ctx, call_next)`` around every handler call;
+        the first registered runs outermost. Register before start."""
+        if self._parts is not None:
+            raise TandemqError("register middleware before the processor starts")
+        self._middlewares.append(mw)
+        return mw
+
+    async def _open_resources(self) -> None:
+        """Run the lifespan's startup: its resources exist before any task is fetched."""
+        if self._lifespan is None:
+            return
+        self._resources = AsyncExitStack()
+        self.state = await self._resources.enter_async_context(self._lifespan())
+        get_logger().info("processor.lifespan_started")
+
+    async def _close_resources(self) -> None:
+        """Run the lifespan's shutdown (after the last handler finished)."""
+        if self._resources is not None:
+            resources, self._resources = self._resources, None
+            await resources.aclose()
+            get_logger().info("processor.lifespan_stopped")

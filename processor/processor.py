@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, Self
@@ -24,6 +22,7 @@ from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
+from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
 
 from .backoff import Backoff
 from .cron import CronEntry, CronMixin, Scheduler
@@ -31,14 +30,17 @@ from .fetcher import Fetcher
 from .forwarder import Forwarder
 from .handlers import Handler, Handlers, M, S
 from .heartbeat import Heartbeat
+from .intake import IntakeSpec, ListParse, StreamParse
+from .intakes import Intakes
 from .janitor import Janitor
 from .leases import Leases
-from .middleware import Lifespan, Middleware
+from .middleware import HooksMixin, Lifespan
 from .outcome import Outcome
 from .periodic import repeat
 from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
+from .signals import signals_to_handle
 from .slots import Slots
 from .syncer import Syncer
 from .wakeup import WakeListener
@@ -63,7 +65,7 @@ class _Parts:
     heartbeat: Heartbeat
 
 
-class Processor(CronMixin, Generic[S]):
+class Processor(CronMixin, HooksMixin[S], Generic[S]):
     """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM.
 
     ``lifespan``: an async context manager factory run once per start; what it yields is
@@ -106,12 +108,10 @@ class Processor(CronMixin, Generic[S]):
         self._fetch_task: asyncio.Task[Any] | None = None
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
+        self._intakes = Intakes()
         self._log = get_logger(processor=self.id)
         self._cron: list[CronEntry] = []  # periodic entries (cron.py)
-        self._lifespan = lifespan
-        self._middlewares: list[Middleware[S]] = []
-        self._resources: AsyncExitStack | None = None
-        self.state: S = None  # type: ignore[assignment]  # what the lifespan yielded, once started
+        self._init_hooks(lifespan)  # lifespan and middleware (middleware.py)
 
     @classmethod
     def from_env(
@@ -135,23 +135,50 @@ class Processor(CronMixin, Generic[S]):
 
         return register
 
-    def middleware(self, mw: Middleware[S]) -> Middleware[S]:
-        """Decorator: ``async def mw(payload, ctx, call_next)`` around every handler call;
-        the first registered runs outermost. Register before start."""
-        if self._parts is not None:
-            raise TandemqError("register middleware before the processor starts")
-        self._middlewares.append(mw)
-        return mw
+    def consume_list(
+        self,
+        key: str,
+        *,
+        parse: ListParse,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+    ) -> None:
+        """Turn each item producers ``LPUSH`` onto the Redis list ``key`` into a task on
+        ``queue``: ``parse(line)`` returns its payload model; an item it rejects is archived
+        with its raw text. Oldest first; nothing is lost if the processor dies (docs/INTAKE.md)."""
+        self._intakes.add(IntakeSpec(key, parse, queue, max_retry))
+
+    def consume_stream(
+        self,
+        key: str,
+        *,
+        group: str,
+        parse: StreamParse,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+        start_id: str = "0",
+    ) -> None:
+        """Turn each entry producers ``XADD`` to the stream ``key`` into a task on ``queue``,
+        reading as consumer group ``group`` (made at ``start_id`` if new: "0" takes the whole
+        stream, "$" only later entries). ``parse(fields)`` returns the payload model; an entry
+        it rejects is archived with its fields as JSON (docs/INTAKE.md)."""
+        self._intakes.add(IntakeSpec(key, parse, queue, max_retry, group, start_id))
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT (or ``stop()``), then shut down gracefully.
+    async def run(self, *, install_signal_handlers: bool | None = None) -> None:
+        """Start, serve until SIGTERM/SIGINT (or ``stop()``, or cancellation), then shut down
+        gracefully. A second signal cuts the wait for running handlers short.
 
-        A second signal cuts the wait for running handlers short.
+        ``install_signal_handlers``: True makes SIGTERM/SIGINT stop this processor (the
+        daemon passes it); False leaves signals alone; None (default) handles only the
+        signals nobody else handles yet, so ``asyncio.run(processor.run())`` stops on SIGTERM
+        while a processor run inside a web server (uvicorn has its own handlers) leaves the
+        server's signal handling as it was. Embedded, prefer ``async with processor``.
         """
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        signals = signals_to_handle(install_signal_handlers)
+        for sig in signals:
             loop.add_signal_handler(sig, self.stop)
         try:
             try:
@@ -163,7 +190,7 @@ class Processor(CronMixin, Generic[S]):
             await self._stop.wait()
         finally:
             await self.shutdown()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in signals:
                 loop.remove_signal_handler(sig)
 
     def stop(self) -> None:
@@ -202,20 +229,6 @@ class Processor(CronMixin, Generic[S]):
             await self._close_resources()
             raise
 
-    async def _open_resources(self) -> None:
-        """Run the lifespan's startup: its resources exist before any task is fetched."""
-        if self._lifespan is None:
-            return
-        self._resources = AsyncExitStack()
-        self.state = await self._resources.enter_async_context(self._lifespan())
-        self._log.info("processor.lifespan_started")
-
-    async def _close_resources(self) -> None:
-        if self._resources is not None:
-            resources, self._resources = self._resources, None
-            await resources.aclose()
-            self._log.info("processor.lifespan_stopped")
-
     async def _start_components(self) -> None:
         s = self.settings
         redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
@@ -236,6 +249,7 @@ class Processor(CronMixin, Generic[S]):
         except TimeoutError:
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
         self._fetch_task = asyncio.create_task(parts.fetcher.run())
+        self._intakes.start(broker, self.id, int(s.lease_seconds * 1000))
         self._log.info(
             "processor.started",
             queues=s.queues,
@@ -344,6 +358,8 @@ class Processor(CronMixin, Generic[S]):
         if parts is None:
             return
         self._log.info("processor.stopping", running=parts.slots.busy)
+        await _cancel(self._intakes.tasks)  # 0. nothing new comes in from consumed lists
+        await self._intakes.closed()
         await _cancel([self._fetch_task] if self._fetch_task else [])
         await self._give_back(parts.fetcher.drain(), "not started")
         try:
