@@ -26,12 +26,12 @@ local rate_wait = nil
 if KEYS[4] then
   local interval, tolerance, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[5])
   local tat = math.max(tonumber(redis.call("GET", KEYS[4]) or "0"), now)
+  n = math.min(n, redis.call("LLEN", KEYS[1]))  -- only tasks that exist spend the allowance
   local allowed = math.floor((now + tolerance - tat) / interval) + 1
   if allowed < n then
     n = math.max(allowed, 0)
-    rate_wait = math.max(0, math.ceil(tat + n * interval - tolerance - now))
+    rate_wait = math.max(1, math.ceil(tat + n * interval - tolerance - now))
   end
-  n = math.min(n, redis.call("LLEN", KEYS[1]))
   if n > 0 then
     tat = tat + n * interval
     redis.call("SET", KEYS[4], string.format("%.3f", tat), "PX", math.ceil(tat - now) + 1)
