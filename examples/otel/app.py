@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
@@ -22,7 +23,8 @@ async def run(url: str) -> None:
     provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     tracer = provider.get_tracer("example")
     done = asyncio.Event()
-    processor = Processor(url, prefix="otel-example")
+    prefix = os.environ.get("TANDEMQ_PREFIX", "otel-example")
+    processor = Processor(url, prefix=prefix)
     processor.middleware(middleware(tracer))
 
     @processor.handler(Resize)
@@ -30,7 +32,7 @@ async def run(url: str) -> None:
         ctx.logger.info("resizing", image=task.image)
         done.set()
 
-    async with processor, Distributor(url, prefix="otel-example") as d:
+    async with processor, Distributor(url, prefix=prefix) as d:
         d.add_send_hook(send_hook(tracer))
         await d.send(Resize(image="cat.png"))
         await asyncio.wait_for(done.wait(), 10)
