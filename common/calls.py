@@ -48,7 +48,7 @@ class ScriptCalls:
         groups: dict[tuple[Any, ...], list[NewTask]] = {}
         for t in tasks:  # one group per set of shared fields (see hash_fields)
             shared = (t.queue, t.due_ms, t.max_retry, t.enqueued_ms, t.timeout_ms,
-                      t.deadline_ms, t.retention_ms, t.result_ttl_ms)  # fmt: skip
+                      t.deadline_ms, t.retention_ms, t.headers, t.result_ttl_ms)  # fmt: skip
             groups.setdefault(shared, []).append(t)
         return [
             self._enqueue_many_call(group[start : start + BATCH])

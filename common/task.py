@@ -6,6 +6,7 @@ the stored hash."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -64,6 +65,7 @@ class Field:
     RESULT_TTL = "rl"  # keep a finished task with something to show this many ms (absent: default)
     WAITER = "w"  # key of the wake-up list of wait() callers (absent: nobody waits)
     CANCEL = "x"  # cancel() was asked while the task ran: never retried (absent: no)
+    HEADERS = "h"  # headers as compact JSON (absent: none); 65-128 bytes: pieces h and h2
 
 
 # What dequeue.lua returns for each task, in this order (after the id).
@@ -75,6 +77,7 @@ DEQUEUE_FIELDS = (
     Field.TIMEOUT,
     Field.DEADLINE,
     Field.ENQUEUED,
+    Field.HEADERS,
 )
 
 
@@ -95,6 +98,7 @@ class NewTask:
     unique_ttl_ms: int = 0  # 0: not unique
     nonce: str | None = None  # with a caller's task_id: tells this send's resend from a conflict
     result_ttl_ms: int | None = None  # None: DEFAULT_RESULT_TTL
+    headers: str | None = None  # compact JSON of the sender's headers (trace context ...)
 
 
 @dataclass(slots=True)
@@ -111,6 +115,7 @@ class TaskMessage:
     deadline_ms: int | None
     enqueued_ms: int
     corrupt: str | None = None  # why the stored fields could not be read, if they could not
+    headers: Mapping[str, str] | None = None  # what the sender attached (trace context ...)
 
 
 class TaskInfo(BaseModel):

@@ -15,6 +15,7 @@ from tandemq.common.task import TaskInfo, TaskState
 
 from .client import Distributor
 from .core import CancelResult
+from .hooks import Outgoing, SendHook
 from .options import SendOptions
 from .sync import SyncDistributor
 
@@ -24,9 +25,11 @@ __all__ = [
     "Distributor",
     "DuplicateTask",
     "InvalidSendOptions",
+    "Outgoing",
     "PayloadTooLarge",
     "RedisOutOfMemory",
     "SendError",
+    "SendHook",
     "SendOptions",
     "SyncDistributor",
     "TaskIdConflict",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -20,6 +20,7 @@ from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo
 
 from .core import CancelResult, DistributorCore, new_task_id, new_task_ids
+from .hooks import SendHook
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 
 __all__ = ["Distributor", "new_task_id", "new_task_ids"]
@@ -35,8 +36,11 @@ class Distributor(DistributorCore):
         prefix: str | None = None,
         redis: Redis | None = None,
         settings: Settings | None = None,
+        send_hooks: Sequence[SendHook] = (),
     ) -> None:
-        super().__init__(settings or Settings.load(env=False, redis_url=redis_url, prefix=prefix))
+        super().__init__(
+            settings or Settings.load(env=False, redis_url=redis_url, prefix=prefix), send_hooks
+        )
         self._owns_redis = redis is None
         s = self.settings
         self.redis = (
@@ -45,9 +49,9 @@ class Distributor(DistributorCore):
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Distributor:
+    def from_env(cls, *, send_hooks: Sequence[SendHook] = (), **overrides: Any) -> Distributor:
         """Settings from the environment (REDIS_URL, TANDEMQ_PREFIX); keywords override."""
-        return cls(settings=Settings.load(**overrides))
+        return cls(settings=Settings.load(**overrides), send_hooks=send_hooks)
 
     async def __aenter__(self) -> Self:
         await self._broker.load_scripts()
@@ -80,6 +84,7 @@ class Distributor(DistributorCore):
         retention: timedelta | None = None,
         unique_for: timedelta | None = None,
         result_ttl: timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> TaskInfo:
         """Write one task in one round trip and return its info.
 
@@ -99,7 +104,7 @@ class Distributor(DistributorCore):
             unique_for,
             result_ttl,
         )
-        task = self._new_task(payload, options)
+        task = self._new_task(payload, options, headers=headers)
         try:
             await self._broker.enqueue(task)
         except TaskIdConflict:
@@ -122,6 +127,7 @@ class Distributor(DistributorCore):
         deadline: datetime | None = None,
         retention: timedelta | None = None,
         result_ttl: timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> list[TaskInfo]:
         """Write many tasks with the same options in pipelined round trips (ids are generated).
 
@@ -131,7 +137,7 @@ class Distributor(DistributorCore):
             queue, max_retry, process_in, process_at, timeout, deadline, None, retention,
             result_ttl=result_ttl,
         )  # fmt: skip
-        chunks, infos = self._plan_many(payloads, options)
+        chunks, infos = self._plan_many(payloads, options, headers)
         # Ids are generated here, so an id that already existed was written by an earlier
         # attempt of this same call whose reply was lost (a retried round trip): not an error.
         await self._broker.enqueue_chunks(chunks)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal, cast
 
@@ -19,6 +19,7 @@ from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
 from tandemq.common.task import FINAL_STATES, NewTask, TaskInfo, TaskState
 
+from .hooks import SendHook, run_hooks
 from .options import SendOptions
 
 CHUNK = 1000  # tasks per enqueue_many script call: short scripts, and overlap (see send_many)
@@ -52,6 +53,7 @@ def _alike(shape: NewTask, task_id: str, type_: str, payload: bytes) -> NewTask:
         shape.timeout_ms,
         shape.deadline_ms,
         shape.retention_ms,
+        headers=shape.headers,
         result_ttl_ms=shape.result_ttl_ms,
     )
 
@@ -63,9 +65,14 @@ def _ms(span: timedelta | None) -> int | None:
 class DistributorCore:
     """Settings and the I/O-free steps of sending; Distributor and SyncDistributor add I/O."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, send_hooks: Sequence[SendHook] = ()) -> None:
         self.settings = settings
+        self._send_hooks = list(send_hooks)
         self._log = get_logger()
+
+    def add_send_hook(self, hook: SendHook) -> None:
+        """Run ``hook(outgoing)`` before every send; it may add ``outgoing.headers``."""
+        self._send_hooks.append(hook)
 
     def _encode_all(self, payloads: Sequence[BaseModel]) -> list[tuple[str, bytes]]:
         """(type name, JSON) of each payload, with the per-type work done once; raises
@@ -89,7 +96,21 @@ class DistributorCore:
         return out
 
     def _new_task(
-        self, payload: BaseModel, options: SendOptions, now: int | None = None, due: int = -1
+        self,
+        payload: BaseModel,
+        options: SendOptions,
+        now: int | None = None,
+        due: int = -1,
+        headers: Mapping[str, str] | None = None,
+    ) -> NewTask:
+        """The task to write; send hooks run here (once per send, once per send_many)."""
+        task = self._plain_task(payload, options, now, due)
+        if headers or self._send_hooks:  # nothing to do, and nothing stored, without them
+            task.headers = run_hooks(self._send_hooks, task.type, task.queue, headers)
+        return task
+
+    def _plain_task(
+        self, payload: BaseModel, options: SendOptions, now: int | None, due: int
     ) -> NewTask:
         if not isinstance(payload, BaseModel):
             raise InvalidSendOptions(f"payload must be a pydantic model, got {type(payload)!r}")
@@ -154,7 +175,10 @@ class DistributorCore:
         )
 
     def _plan_many(
-        self, payloads: Sequence[BaseModel], options: SendOptions
+        self,
+        payloads: Sequence[BaseModel],
+        options: SendOptions,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[Iterator[list[NewTask]], list[TaskInfo]]:
         """send_many's tasks chunk by chunk, and the list their infos fill as chunks are
         taken (the infos of chunk k are made after k is handed out, while Redis writes it).
@@ -164,7 +188,8 @@ class DistributorCore:
         infos: list[TaskInfo] = []
         if not encoded:
             return iter(()), infos
-        shape = self._new_task(payloads[0], options, now, due)  # what all tasks share
+        # what all tasks share; hooks run once for the call: one shared header
+        shape = self._new_task(payloads[0], options, now, due, headers)
 
         def chunks() -> Iterator[list[NewTask]]:
             for start in range(0, len(encoded), CHUNK):

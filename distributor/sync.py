@@ -8,7 +8,7 @@ be shared by every thread of a process: the client's connection pool is thread-s
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -24,6 +24,7 @@ from tandemq.common.sync_broker import SyncBroker, create_sync_redis
 from tandemq.common.task import TaskInfo
 
 from .core import CancelResult, DistributorCore
+from .hooks import SendHook
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 
 
@@ -37,8 +38,11 @@ class SyncDistributor(DistributorCore):
         prefix: str | None = None,
         redis: Redis | None = None,
         settings: Settings | None = None,
+        send_hooks: Sequence[SendHook] = (),
     ) -> None:
-        super().__init__(settings or Settings.load(env=False, redis_url=redis_url, prefix=prefix))
+        super().__init__(
+            settings or Settings.load(env=False, redis_url=redis_url, prefix=prefix), send_hooks
+        )
         s = self.settings
         self._owns_redis = redis is None
         self.redis = redis or create_sync_redis(
@@ -47,9 +51,9 @@ class SyncDistributor(DistributorCore):
         self._broker = SyncBroker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> SyncDistributor:
+    def from_env(cls, *, send_hooks: Sequence[SendHook] = (), **overrides: Any) -> SyncDistributor:
         """Settings from the environment (REDIS_URL, TANDEMQ_PREFIX); keywords override."""
-        return cls(settings=Settings.load(**overrides))
+        return cls(settings=Settings.load(**overrides), send_hooks=send_hooks)
 
     def __enter__(self) -> Self:
         self._broker.load_scripts()
@@ -81,13 +85,14 @@ class SyncDistributor(DistributorCore):
         retention: timedelta | None = None,
         unique_for: timedelta | None = None,
         result_ttl: timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> TaskInfo:
         """As Distributor.send: one round trip, the same options and errors."""
         options = SendOptions(
             queue, max_retry, process_in, process_at, timeout, deadline, task_id, retention,
             unique_for, result_ttl,
         )  # fmt: skip
-        task = self._new_task(payload, options)
+        task = self._new_task(payload, options, headers=headers)
         try:
             self._broker.enqueue(task)
         except TaskIdConflict:
@@ -108,13 +113,14 @@ class SyncDistributor(DistributorCore):
         deadline: datetime | None = None,
         retention: timedelta | None = None,
         result_ttl: timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> list[TaskInfo]:
         """As Distributor.send_many: every payload checked first, then pipelined writes."""
         options = SendOptions(
             queue, max_retry, process_in, process_at, timeout, deadline, None, retention,
             result_ttl=result_ttl,
         )  # fmt: skip
-        chunks, infos = self._plan_many(payloads, options)
+        chunks, infos = self._plan_many(payloads, options, headers)
         for chunk in chunks:
             self._broker.enqueue_many(chunk)
         self._log.info("task.enqueued_many", queue=queue, count=len(infos))

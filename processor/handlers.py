@@ -6,29 +6,31 @@ import asyncio
 import contextvars
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from structlog.typing import FilteringBoundLogger
+from typing_extensions import TypeVar as DefaultTypeVar
 
 from tandemq.common.errors import CorruptTask, InvalidPayload, RegistryError, UnknownTaskType
 from tandemq.common.registry import PayloadRegistry
 
 M = TypeVar("M", bound=BaseModel)
+# The type of the shared state a processor's lifespan yields (processor.py); Any without one.
+S = DefaultTypeVar("S", default=Any)
 
-# A handler may return a value (a pydantic model or anything JSON-able): it is stored with
-# the task as its result (docs/RESULTS.md). None stores nothing.
-AsyncHandler = Callable[[M, "TaskContext"], Awaitable[Any]]
-SyncHandler = Callable[[M, "TaskContext"], Any]
-Handler = AsyncHandler[M] | SyncHandler[M]
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
-class TaskContext:
-    """Given to every handler call: which task and attempt this is, and a bound logger."""
+class TaskContext(Generic[S]):
+    """Given to every handler call: which task and attempt this is, a bound logger, the
+    headers the task was sent with, and the processor's shared ``state`` (what its lifespan
+    yielded: annotate ``ctx: TaskContext[AppState]`` to have it typed)."""
 
     id: str
     type: str
@@ -36,11 +38,20 @@ class TaskContext:
     retried: int
     max_retry: int
     logger: FilteringBoundLogger
+    headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)
+    state: S = field(default=None)  # type: ignore[assignment]  # None only without a lifespan
 
     @property
     def attempt(self) -> int:
         """1 for the first run, 2 for the first retry, ..."""
         return self.retried + 1
+
+
+# A handler may return a value (a pydantic model or anything JSON-able): it is stored with
+# the task as its result (docs/RESULTS.md). None stores nothing.
+AsyncHandler = Callable[[M, TaskContext[S]], Awaitable[Any]]
+SyncHandler = Callable[[M, TaskContext[S]], Any]
+Handler = AsyncHandler[M, S] | SyncHandler[M, S]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +84,7 @@ class Handlers:
         self._payloads = PayloadRegistry()
         self._entries: dict[str, _Entry] = {}
 
-    def register(self, model: type[M], func: Handler[M]) -> None:
+    def register(self, model: type[M], func: Handler[M, Any]) -> None:
         name = self._payloads.register(model)
         if name in self._entries:
             raise RegistryError(f"a handler for {name!r} is already registered")

@@ -10,7 +10,9 @@ A handler's return value is encoded here and stored with its ack (docs/RESULTS.m
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -19,7 +21,8 @@ from tandemq.common.errors import CorruptTask, DeadlineExceeded, TaskTimeout
 from tandemq.common.logging import get_logger
 from tandemq.common.task import TaskMessage
 
-from .handlers import Handlers, TaskContext
+from .handlers import NO_HEADERS, Handlers, TaskContext
+from .middleware import Middleware, chain
 from .outcome import Outcome
 from .results import encode_result
 from .running import Running, RunningHandler
@@ -38,8 +41,12 @@ class Runner:
         executor: Executor | None,
         running: Running | None = None,
         max_result_bytes: int = 1 << 20,
+        middlewares: Sequence[Middleware[Any]] = (),
+        state: Any = None,
     ) -> None:
         self._handlers = handlers
+        self._middlewares = list(middlewares)
+        self._state = state
         self._outcome = outcome
         self._slots = slots
         self._tasks = tasks
@@ -56,7 +63,7 @@ class Runner:
             try:
                 await self.run_one(task)
             finally:
-                self._slots.finish()
+                self._slots.finish(task.queue)
 
     async def run_one(self, task: TaskMessage) -> None:
         started = time.perf_counter()
@@ -109,10 +116,16 @@ class Runner:
         log = self._log.bind(
             task_id=task.id, type=task.type, queue=task.queue, attempt=task.retried + 1
         )
-        ctx = TaskContext(task.id, task.type, task.queue, task.retried, task.max_retry, log)
+        ctx = TaskContext(
+            task.id, task.type, task.queue, task.retried, task.max_retry, log,
+            task.headers or NO_HEADERS, self._state,
+        )  # fmt: skip
         log.info("task.started")
         try:
             async with asyncio.timeout(budget):
+                if self._middlewares:
+                    call = functools.partial(entry.call, payload, ctx, self._executor)
+                    return await chain(self._middlewares, payload, ctx, call)
                 return await entry.call(payload, ctx, self._executor)
         except TimeoutError as exc:
             if deadline_bound:
