@@ -54,6 +54,7 @@ async def test_sync_send_writes_what_an_async_send_writes(
         "retention": timedelta(minutes=2),
         "result_ttl": timedelta(minutes=3),
         "process_in": timedelta(hours=1),
+        "headers": {"tenant": "acme"},
     }
     a = await distributor.send(Square(n=4), task_id="from-async", **options)  # type: ignore[arg-type]
     s = await asyncio.to_thread(

@@ -220,3 +220,26 @@ async def test_forgotten_task_leaves_a_tombstone(
     assert 0 < await redis.pttl(qk.tombstone(info.id)) <= 3_600_000
     assert (await distributor.wait(info.id, timeout=0)).forgotten
     assert await distributor.get_task("never-sent") is None
+
+
+async def test_result_passes_through_middleware(
+    make_processor: ProcessorFactory, distributor: Distributor
+) -> None:
+    p = await make_processor()
+    seen: list[object] = []
+
+    @p.middleware
+    async def outer(payload: BaseModel, ctx: TaskContext, call_next: Any) -> Any:
+        value = await call_next()
+        seen.append(value)
+        return value
+
+    @p.handler(Add)
+    async def add(task: Add, ctx: TaskContext) -> Sum:
+        return Sum(total=task.a + task.b)
+
+    async with p:
+        info = await distributor.send(Add(a=20, b=22))
+        done = await distributor.wait(info.id, timeout=10)
+    assert seen == [Sum(total=42)]
+    assert done.result == {"total": 42}
