@@ -14,10 +14,10 @@ from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
 from tandemq.common.clock import from_ms, now_ms, span_ms, to_ms
-from tandemq.common.connection import create_redis
 from tandemq.common.errors import InvalidSendOptions, PayloadTooLarge, TaskIdConflict
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
+from tandemq.common.redis_options import refuse_tls_failure
 from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
 from tandemq.common.task import NewTask, TaskInfo, TaskState
@@ -78,9 +78,9 @@ class Distributor:
         self._send_hooks = list(send_hooks)
         self._owns_redis = redis is None
         s = self.settings
-        self.redis = (
-            redis if redis is not None else create_redis(s.redis_url, retries=s.redis_retries)
-        )
+        # Options only for a client of our own (a given client is the caller's to configure).
+        self._options = s.redis_options() if redis is None else None
+        self.redis = redis if redis is not None else s.redis_options().client()
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         self._log = get_logger()
 
@@ -94,6 +94,7 @@ class Distributor:
         self._send_hooks.append(hook)
 
     async def __aenter__(self) -> Self:
+        await refuse_tls_failure(self.redis, self._options)
         await self._broker.load_scripts()
         return self
 
