@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tandemq.common.errors import ConfigError
-from tandemq.common.redis_options import RedisOptions, tls_problem
+from tandemq.common.redis_options import RedisOptions, TLSOptions, tls_problem
 from tandemq.common.settings import Settings
 
 PEM = str(Path(__file__).resolve())  # any readable file: the checks here are about presence
@@ -118,9 +118,12 @@ def test_cluster_is_refused_clearly_until_supported() -> None:
 
 
 def test_tls_problem_is_told_from_other_failures() -> None:
+    tls = TLSOptions()
     try:
         raise ConnectionError("Error connecting") from ssl.SSLCertVerificationError("bad ca")
     except ConnectionError as exc:
-        assert tls_problem(exc) is not None
-    assert tls_problem(ConnectionRefusedError("refused")) is None
+        assert "TANDEMQ_TLS_CA_FILE" in (tls_problem(exc, tls) or "")
+    hung_up = tls_problem(ConnectionResetError(104, "Connection reset by peer"), tls)
+    assert "TANDEMQ_TLS_CERT_FILE" in (hung_up or "")
+    assert tls_problem(ConnectionRefusedError("refused"), tls) is None
     assert RedisOptions().tls is None
