@@ -12,10 +12,6 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from tandemq.common.errors import TandemqError
-from tandemq.common.settings import Settings
-from tandemq.distributor import Distributor
-from tandemq.processor import Processor
 from tests.topologies.roundtrip import round_trip
 
 ROOT = Path(__file__).resolve().parents[2]
