@@ -216,10 +216,11 @@ class RedisOptions:
             decode_responses=False,
             socket_connect_timeout=self.connect_timeout,
             socket_timeout=self.read_timeout,
-            socket_keepalive=True,
             health_check_interval=15,
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
+        if "path" not in kwargs:  # TCP only: a Unix socket connection refuses the keyword
+            kwargs["socket_keepalive"] = True
         return kwargs
 
     def _sentinel_kwargs(self) -> dict[str, Any]:

@@ -127,3 +127,11 @@ def test_tls_problem_is_told_from_other_failures() -> None:
     assert "TANDEMQ_TLS_CERT_FILE" in (hung_up or "")
     assert tls_problem(ConnectionRefusedError("refused"), tls) is None
     assert RedisOptions().tls is None
+
+
+@pytest.mark.parametrize("sync", [False, True])
+def test_a_unix_socket_url_makes_connections(sync: bool) -> None:
+    options = Settings.load(env=False, redis_url="unix:///tmp/redis.sock?db=2").redis_options()
+    client = options.sync_client() if sync else options.client()
+    connection = client.connection_pool.make_connection()
+    assert (connection.path, connection.db) == ("/tmp/redis.sock", 2)  # type: ignore[union-attr]
