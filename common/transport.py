@@ -131,7 +131,8 @@ class Transport:
 
     @property
     def can_subscribe(self) -> bool:
-        """False for TLS and other special connections: subscribe through redis-py there."""
+        """False for special connections (a credential provider, a custom class, or
+        TANDEMQ_WIRE=off): subscribe through redis-py there."""
         return self._wire is not None
 
     # -- one round trip -------------------------------------------------------------------
@@ -196,8 +197,8 @@ class Transport:
 
 def wire_for(redis: Redis) -> Wire | None:
     """The pipelining connection for ``redis``'s server, or None: when its connections are of
-    a kind Wire does not make, or when ``TANDEMQ_WIRE=off`` (every call through redis-py, the
-    path TLS users take; the test suite runs both)."""
+    a kind Wire does not make, or when ``TANDEMQ_WIRE=off`` (every call through redis-py; the
+    test suite runs both, on plain TCP, TLS and Sentinel)."""
     if os.environ.get("TANDEMQ_WIRE", "on").lower() in ("off", "0", "false", "no"):
         return None
     return Wire.for_pool(redis.connection_pool)

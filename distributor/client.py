@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
 from tandemq.common.calls import WATCH_REGISTERED
-from tandemq.common.connection import create_redis
 from tandemq.common.errors import TaskIdConflict, WaitTimeout
 from tandemq.common.keys import Keys
+from tandemq.common.redis_options import refuse_tls_failure
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo
 
@@ -43,9 +43,9 @@ class Distributor(DistributorCore):
         )
         self._owns_redis = redis is None
         s = self.settings
-        self.redis = (
-            redis if redis is not None else create_redis(s.redis_url, retries=s.redis_retries)
-        )
+        # Options only for a client of our own (a given client is the caller's to configure).
+        self._options = s.redis_options() if redis is None else None
+        self.redis = redis if redis is not None else s.redis_options().client()
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
 
     @classmethod
@@ -54,6 +54,7 @@ class Distributor(DistributorCore):
         return cls(settings=Settings.load(**overrides), send_hooks=send_hooks)
 
     async def __aenter__(self) -> Self:
+        await refuse_tls_failure(self.redis, self._options)
         await self._broker.load_scripts()
         return self
 

@@ -16,10 +16,10 @@ from typing import Any, Generic, Self
 from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
-from tandemq.common.connection import create_redis
 from tandemq.common.errors import BrokerUnavailable, TandemqError
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
+from tandemq.common.redis_options import refuse_tls_failure
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
@@ -234,9 +234,11 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
 
     async def _start_components(self) -> None:
         s = self.settings
-        redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
+        options = None if self._given_redis is not None else s.redis_options()
+        redis = self._given_redis or s.redis_options().client()
         broker = Broker(redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         try:
+            await refuse_tls_failure(redis, options)  # a bad certificate: exit, not retry
             await self._connect(broker)
         except BaseException:
             await broker.aclose()

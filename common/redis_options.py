@@ -1,0 +1,314 @@
+"""Where Redis is and how to talk to it, checked once; the one factory both sides build their
+Redis clients with (Distributor, Processor, and the processor's lease-keeping thread).
+
+Topologies:
+
+- **single**: REDIS_URL (``redis://``, ``rediss://`` for TLS, ``unix://``).
+- **sentinel**: TANDEMQ_SENTINELS and TANDEMQ_SENTINEL_MASTER; the primary's address is asked
+  of the Sentinels on every new connection and again after a failover. REDIS_URL then gives
+  only the primary's credentials, database and scheme (``rediss://`` for TLS); its host is
+  not used.
+- **cluster**: TANDEMQ_CLUSTER_NODES (not supported by this version: a clear ConfigError).
+
+Settings' connection fields (common/redis_settings.py) win over what the URL says. Nothing
+here puts a password in a message or a log: ``describe()`` is what may be logged.
+
+The pipelining connection (common/wire.py) follows the client it is made for: TLS with the
+same certificates and checks, and a Sentinel-managed primary looked up on each connect.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import redis as redis_sync
+import redis.asyncio.sentinel as async_sentinel
+import redis.sentinel as sync_sentinel
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio.connection import parse_url
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.connection import parse_url as sync_parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry as SyncRetry
+
+from .errors import ConfigError
+from .redis_settings import Address, RedisSettings
+
+Topology = Literal["single", "sentinel", "cluster"]
+
+# While Sentinels elect a new primary (1-2.5 s after SENTINEL FAILOVER, longer after a crash),
+# redis-py raises MasterNotFoundError. A Sentinel client retries that many times with backoff
+# capped at half a second; the round-trip bound (TANDEMQ_REDIS_TIMEOUT_SECONDS) cuts it short.
+_SENTINEL_RETRIES = 40
+_TLS_WORDS = ("SSL", "TLS", "CERTIFICATE")
+_HUNG_UP = ("reset by peer", "Connection closed by server")
+
+
+@dataclass(frozen=True, slots=True)
+class TLSOptions:
+    """Certificates and checks for a ``rediss://`` connection."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify: Literal["full", "ca", "none"] = "full"
+
+    def redis_kwargs(self) -> dict[str, Any]:
+        """redis-py's names for these options (for a Connection or a Sentinel client)."""
+        return {
+            "ssl_ca_certs": self.ca_file,
+            "ssl_certfile": self.cert_file,
+            "ssl_keyfile": self.key_file,
+            "ssl_cert_reqs": "none" if self.verify == "none" else "required",
+            "ssl_check_hostname": self.verify == "full",
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RedisOptions:
+    """Validated connection options; ``client()`` builds a redis.asyncio client from them."""
+
+    url: str = "redis://localhost:6379/0"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    db: int | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float | None = None
+    pool_size: int | None = None
+    retries: int = 3
+    tls: TLSOptions | None = None
+    sentinels: tuple[Address, ...] = ()
+    sentinel_master: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = field(default=None, repr=False)
+    cluster_nodes: tuple[Address, ...] = ()
+
+    @classmethod
+    def from_settings(cls, s: RedisSettings, url: str, retries: int = 3) -> RedisOptions:
+        """The options ``s`` gives; raises ConfigError naming the variables that clash."""
+        scheme = url.split("://", 1)[0]
+        tls_given = [
+            name
+            for name, value in (
+                ("TANDEMQ_TLS_CA_FILE", s.tls_ca_file),
+                ("TANDEMQ_TLS_CERT_FILE", s.tls_cert_file),
+                ("TANDEMQ_TLS_KEY_FILE", s.tls_key_file),
+            )
+            if value is not None
+        ]
+        if tls_given and scheme != "rediss":
+            raise ConfigError(
+                f"{', '.join(tls_given)} set, but REDIS_URL is {scheme}://: TLS options need a"
+                " rediss:// URL (rediss://host:port/db)"
+            )
+        if s.tls_key_file is not None and s.tls_cert_file is None:
+            raise ConfigError(
+                "TANDEMQ_TLS_KEY_FILE set without TANDEMQ_TLS_CERT_FILE: give the client"
+                " certificate the key belongs to"
+            )
+        tls = None
+        if scheme == "rediss":
+            tls = TLSOptions(
+                ca_file=_path(s.tls_ca_file),
+                cert_file=_path(s.tls_cert_file),
+                key_file=_path(s.tls_key_file),
+                verify=s.tls_verify,
+            )
+        _check_topology(s, scheme)
+        return cls(
+            url=url,
+            username=s.redis_username,
+            password=s.redis_password.get_secret_value() if s.redis_password else None,
+            db=s.redis_db,
+            connect_timeout=s.redis_connect_timeout_seconds,
+            read_timeout=s.redis_read_timeout_seconds,
+            pool_size=s.redis_pool_size,
+            retries=retries,
+            tls=tls,
+            sentinels=tuple(s.sentinels or ()),
+            sentinel_master=s.sentinel_master,
+            sentinel_username=s.sentinel_username,
+            sentinel_password=(
+                s.sentinel_password.get_secret_value() if s.sentinel_password else None
+            ),
+            cluster_nodes=tuple(s.cluster_nodes or ()),
+        )
+
+    @property
+    def topology(self) -> Topology:
+        if self.cluster_nodes:
+            return "cluster"
+        return "sentinel" if self.sentinels else "single"
+
+    def describe(self) -> dict[str, Any]:
+        """What may be logged about this connection: never a password."""
+        out: dict[str, Any] = {"topology": self.topology, "tls": self.tls is not None}
+        if self.topology == "sentinel":
+            out["sentinels"] = [f"{h}:{p}" for h, p in self.sentinels]
+            out["master"] = self.sentinel_master
+        else:
+            kw = parse_url(self.url)
+            out["address"] = kw.get("path") or f"{kw.get('host')}:{kw.get('port', 6379)}"
+        return out
+
+    # -- clients ----------------------------------------------------------------------
+
+    def client(self) -> Redis:
+        """A redis.asyncio client for this topology, bytes in and out, with reconnects."""
+        if self.topology == "cluster":
+            raise _no_cluster()
+        if self.topology == "sentinel":
+            kwargs = self._connection_kwargs(sentinel=True)
+            kwargs["retry"] = Retry(ExponentialBackoff(cap=0.5, base=0.05), _SENTINEL_RETRIES)
+            manager = async_sentinel.Sentinel(  # type: ignore[no-untyped-call]
+                self.sentinels, sentinel_kwargs=self._sentinel_kwargs(), **kwargs
+            )
+            client: Redis = manager.master_for(self.sentinel_master or "", redis_class=Redis)
+            return client
+        kwargs = self._connection_kwargs(sentinel=False)
+        kwargs["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.05), self.retries)
+        pool_class = BlockingConnectionPool if self.pool_size else ConnectionPool
+        if self.pool_size:
+            kwargs["timeout"] = self.connect_timeout  # wait this long for a free connection
+        return Redis.from_pool(pool_class(**kwargs))
+
+    def sync_client(self) -> redis_sync.Redis:
+        """The same connection as a blocking client (for work done off the event loop)."""
+        if self.topology == "cluster":
+            raise _no_cluster()
+        retry_count = _SENTINEL_RETRIES if self.topology == "sentinel" else self.retries
+        retry = SyncRetry(ExponentialBackoff(cap=0.5, base=0.05), retry_count)
+        kwargs = self._connection_kwargs(sentinel=self.topology == "sentinel", sync=True)
+        kwargs["retry"] = retry
+        if self.topology == "sentinel":
+            manager = sync_sentinel.Sentinel(  # type: ignore[no-untyped-call]
+                self.sentinels, sentinel_kwargs=self._sentinel_kwargs(), **kwargs
+            )
+            name = self.sentinel_master or ""
+            blocking: redis_sync.Redis = manager.master_for(  # type: ignore[no-untyped-call]
+                name, redis_class=redis_sync.Redis
+            )
+            return blocking
+        return redis_sync.Redis.from_pool(redis_sync.ConnectionPool(**kwargs))
+
+    def _connection_kwargs(self, *, sentinel: bool, sync: bool = False) -> dict[str, Any]:
+        """Connection keywords: the URL's, then the explicit options over them."""
+        kwargs: dict[str, Any] = dict((sync_parse_url if sync else parse_url)(self.url))
+        if sentinel:
+            for key in ("host", "port", "connection_class"):
+                kwargs.pop(key, None)
+            if self.tls is not None:
+                kwargs["ssl"] = True  # SentinelConnectionPool picks its TLS class from this
+        for key, value in (("username", self.username), ("password", self.password)):
+            if value is not None:
+                kwargs[key] = value
+        if self.db is not None:
+            kwargs["db"] = self.db
+        if self.tls is not None:
+            kwargs.update(self.tls.redis_kwargs())
+        if self.pool_size:
+            kwargs["max_connections"] = self.pool_size
+        kwargs.update(
+            decode_responses=False,
+            socket_connect_timeout=self.connect_timeout,
+            socket_timeout=self.read_timeout,
+            health_check_interval=15,
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        if "path" not in kwargs:  # TCP only: a Unix socket connection refuses the keyword
+            kwargs["socket_keepalive"] = True
+        return kwargs
+
+    def _sentinel_kwargs(self) -> dict[str, Any]:
+        """How to reach the Sentinels themselves: their own credentials, the same TLS."""
+        kwargs: dict[str, Any] = {"socket_connect_timeout": self.connect_timeout}
+        if self.sentinel_username:
+            kwargs["username"] = self.sentinel_username
+        if self.sentinel_password:
+            kwargs["password"] = self.sentinel_password
+        if self.tls is not None:
+            kwargs.update(ssl=True, **self.tls.redis_kwargs())
+        return kwargs
+
+
+def tls_problem(exc: BaseException, tls: TLSOptions) -> str | None:
+    """What went wrong with TLS in a failed connect, or None when it was not TLS: a server
+    certificate the CA does not sign, or a server that hangs up right after the handshake
+    (TLS 1.3 servers refuse a missing or unknown client certificate that way, no alert)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    texts = [str(error) for error in seen]
+    if any(isinstance(e, ssl.SSLError) for e in seen) or any(
+        w in t.upper() for t in texts for w in _TLS_WORDS
+    ):
+        return (
+            f"TLS handshake with Redis failed: {texts[0]}. Check TANDEMQ_TLS_CA_FILE (the CA"
+            " that signed the server's certificate), TANDEMQ_TLS_VERIFY, and"
+            " TANDEMQ_TLS_CERT_FILE / TANDEMQ_TLS_KEY_FILE"
+        )
+    if any(isinstance(e, ConnectionResetError) for e in seen) or any(
+        w in t for t in texts for w in _HUNG_UP
+    ):
+        given = "the one in TANDEMQ_TLS_CERT_FILE" if tls.cert_file else "none was given"
+        return (
+            f"Redis closed the TLS connection right after the handshake ({texts[0]}): it asks"
+            f" for a client certificate its CA signed ({given}). Set TANDEMQ_TLS_CERT_FILE and"
+            " TANDEMQ_TLS_KEY_FILE to a certificate signed by the CA in the server's"
+            " tls-ca-cert-file"
+        )
+    return None
+
+
+async def refuse_tls_failure(redis: Redis, options: RedisOptions | None) -> None:
+    """PING once over TLS: a handshake that fails, or a server that hangs up at once, is a
+    ConfigError now, not a retry loop that never ends. Other failures (refused: Redis may be
+    starting) are left to the caller's own retries."""
+    if options is None or options.tls is None:
+        return
+    try:
+        await redis.ping()
+    except (RedisConnectionError, OSError) as exc:
+        problem = tls_problem(exc, options.tls)
+        if problem is not None:
+            raise ConfigError(problem) from None
+
+
+def _check_topology(s: RedisSettings, scheme: str) -> None:
+    if s.sentinels and s.cluster_nodes:
+        raise ConfigError(
+            "TANDEMQ_SENTINELS and TANDEMQ_CLUSTER_NODES are both set: give one (a Sentinel"
+            " primary or a Cluster)"
+        )
+    if s.sentinels and not s.sentinel_master:
+        raise ConfigError(
+            "TANDEMQ_SENTINELS set without TANDEMQ_SENTINEL_MASTER: give the name the"
+            " Sentinels monitor the primary under (sentinel monitor <name> ...)"
+        )
+    if s.sentinel_master and not s.sentinels:
+        raise ConfigError(
+            "TANDEMQ_SENTINEL_MASTER set without TANDEMQ_SENTINELS: give the Sentinels as"
+            " host:port,host:port"
+        )
+    if (s.sentinels or s.cluster_nodes) and scheme == "unix":
+        raise ConfigError(
+            "REDIS_URL is unix:// but Sentinels or Cluster nodes are set: use redis:// or"
+            " rediss:// for the credentials and database"
+        )
+
+
+def _no_cluster() -> ConfigError:
+    return ConfigError(
+        "TANDEMQ_CLUSTER_NODES is set, but this version of tandemq does not run on Redis"
+        " Cluster: point REDIS_URL at one Redis, or use Sentinel"
+    )
+
+
+def _path(value: object) -> str | None:
+    return None if value is None else str(value)

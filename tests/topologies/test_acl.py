@@ -1,0 +1,72 @@
+"""The ACL rule README gives, run as written: a user limited to tandemq's key prefix, its
+channels and the commands in the rule runs both sides (Redis denies nothing: ACL LOG stays
+empty for it)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.topologies.roundtrip import round_trip
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_rule() -> list[str]:
+    """The words of README's ``ACL SETUSER tandemq ...`` line after the user name."""
+    text = (ROOT / "README.md").read_text()
+    found = re.search(r"^ACL SETUSER tandemq (.+)$", text, re.M)
+    assert found, "README has no ACL SETUSER tandemq line"
+    return found.group(1).split()
+
+
+def rule_for(prefix: str, password: str, without: str | None = None) -> list[str]:
+    words = []
+    for given in readme_rule():
+        word = f">{password}" if given == ">CHANGE-ME" else given
+        word = word.replace("~tandemq:*", f"~{prefix}:*").replace("&tandemq:*", f"&{prefix}:*")
+        if without is None or word != f"+{without}":
+            words.append(word)
+    return words
+
+
+@pytest.fixture
+async def make_user(redis: Redis, redis_url: str) -> AsyncIterator[object]:
+    made: list[str] = []
+
+    async def make(prefix: str, without: str | None = None) -> str:
+        user, password = f"tq-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        await redis.execute_command("ACL", "SETUSER", user, *rule_for(prefix, password, without))
+        made.append(user)
+        return f"redis://{user}:{password}@{redis_url.split('//', 1)[1]}"
+
+    try:
+        yield make
+    finally:
+        for user in made:
+            await redis.acl_deluser(user)
+
+
+async def _denials(redis: Redis, url: str) -> list[str]:
+    user = url.split("//", 1)[1].split(":", 1)[0]
+    entries = await redis.acl_log(count=1000)
+    return [
+        f"{e.get(b'reason', e.get('reason'))}:{e.get(b'object', e.get('object'))}"
+        for e in entries
+        if (e.get(b"username") or e.get("username")) in (user, user.encode())
+    ]
+
+
+@pytest.mark.parametrize("wire", ["on", "off"])
+async def test_readme_rule_runs_both_sides(
+    make_user: object, redis: Redis, prefix: str, wire: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TANDEMQ_WIRE", wire)
+    url = await make_user(prefix)  # type: ignore[operator]
+    await round_trip(redis_url=url, prefix=prefix)
+    assert await _denials(redis, url) == []

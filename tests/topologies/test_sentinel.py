@@ -1,0 +1,83 @@
+"""Sentinel: one primary, one replica, three Sentinels on loopback. Both sides find the primary
+through the Sentinels (pipelining connection and redis-py), and follow it through a
+``SENTINEL FAILOVER`` and a ``kill -9`` of the primary; what the switch cost is printed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.topologies.failover import run_failover
+from tests.topologies.roundtrip import round_trip
+from tests.topologies.sentinel import MASTER, SentinelSet
+
+
+@pytest.fixture(scope="module")
+def steady() -> Iterator[SentinelSet]:
+    """A set no test fails over."""
+    sset = SentinelSet().start()
+    try:
+        yield sset
+    finally:
+        sset.stop()
+
+
+@pytest.fixture
+def sentinel_set() -> Iterator[SentinelSet]:
+    """A set of this test's own (a failover changes it for good)."""
+    sset = SentinelSet().start()
+    try:
+        yield sset
+    finally:
+        sset.stop()
+
+
+@pytest.mark.parametrize("wire", ["on", "off"])
+async def test_both_sides_work_through_sentinels(
+    steady: SentinelSet, wire: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TANDEMQ_WIRE", wire)
+    used = await round_trip(**steady.settings())
+    fast = wire == "on"
+    assert used == {"distributor_wire": fast, "processor_wire": fast, "wakeup_wire": fast}
+
+
+async def test_sentinel_failover_is_followed(
+    sentinel_set: SentinelSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = sentinel_set.primary_port()
+
+    async def failover() -> float:
+        started = time.monotonic()
+        with sentinel_set.sentinel() as s:
+            s.execute_command("SENTINEL", "FAILOVER", MASTER)
+        await asyncio.to_thread(sentinel_set.wait_new_primary, old)
+        return time.monotonic() - started
+
+    figures = await run_failover(sentinel_set.settings(), failover)
+    with capsys.disabled():
+        print("\n" + figures.line("sentinel-failover"))
+    assert figures.switch_s > 0
+    assert figures.late == []  # everything sent once the new primary was known ran
+
+
+@pytest.mark.faults
+async def test_primary_killed_is_failed_over_and_followed(
+    sentinel_set: SentinelSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = sentinel_set.primary_port()
+
+    async def crash() -> float:
+        started = time.monotonic()
+        sentinel_set.server_on(old).stop(kill=True)
+        await asyncio.to_thread(sentinel_set.wait_new_primary, old)
+        return time.monotonic() - started
+
+    figures = await run_failover(sentinel_set.settings(), crash)
+    with capsys.disabled():
+        print("\n" + figures.line("sentinel-kill-9"))
+    assert figures.send_failures > 0 or figures.longest_send_gap_s > 0.5  # it was felt
+    assert figures.late == []
