@@ -4,7 +4,8 @@
      ├── ConfigError              a setting or environment variable has a bad value
      ├── RegistryError            a payload type or handler registered twice, or not a model
      ├── BrokerUnavailable        Redis could not be reached (after the configured retries)
-     │    └── RedisOutOfMemory    Redis refused a write at its maxmemory limit
+     │    ├── RedisOutOfMemory    Redis refused a write at its maxmemory limit
+     │    └── ReplicationTimeout  written, but fewer replicas than TANDEMQ_WAIT_REPLICAS confirmed
      ├── ScriptError              a Lua script failed inside Redis (names its .lua file:line)
      ├── SendError                send() refused the task; nothing was written
      │    ├── InvalidSendOptions  options that contradict or are out of range (also a ValueError)
@@ -50,6 +51,12 @@ class BrokerUnavailable(TandemqError):
 
 class RedisOutOfMemory(BrokerUnavailable):
     """Redis refused a write at its maxmemory limit (noeviction); the operation did not happen."""
+
+
+class ReplicationTimeout(BrokerUnavailable):
+    """The primary took the write, but fewer replicas than TANDEMQ_WAIT_REPLICAS confirmed it in
+    TANDEMQ_WAIT_TIMEOUT_MS: a failover now could lose it. Sending again is safe (an enqueue
+    finds its task and reports it as existing)."""
 
 
 class ScriptError(TandemqError):

@@ -8,7 +8,8 @@ Topologies:
   of the Sentinels on every new connection and again after a failover. REDIS_URL then gives
   only the primary's credentials, database and scheme (``rediss://`` for TLS); its host is
   not used.
-- **cluster**: TANDEMQ_CLUSTER_NODES (not supported by this version: a clear ConfigError).
+- **cluster**: TANDEMQ_CLUSTER_NODES (any few nodes; the rest are found from them). REDIS_URL
+  then gives only the credentials and the scheme (``rediss://`` for TLS). See common/cluster.py.
 
 Settings' connection fields (common/redis_settings.py) win over what the URL says. Nothing
 here puts a password in a message or a log: ``describe()`` is what may be logged.
@@ -35,6 +36,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry as SyncRetry
 
+from .cluster import cluster_client
 from .errors import ConfigError
 from .redis_settings import Address, RedisSettings
 
@@ -150,6 +152,8 @@ class RedisOptions:
         if self.topology == "sentinel":
             out["sentinels"] = [f"{h}:{p}" for h, p in self.sentinels]
             out["master"] = self.sentinel_master
+        elif self.topology == "cluster":
+            out["nodes"] = [f"{h}:{p}" for h, p in self.cluster_nodes]
         else:
             kw = parse_url(self.url)
             out["address"] = kw.get("path") or f"{kw.get('host')}:{kw.get('port', 6379)}"
@@ -160,7 +164,7 @@ class RedisOptions:
     def client(self) -> Redis:
         """A redis.asyncio client for this topology, bytes in and out, with reconnects."""
         if self.topology == "cluster":
-            raise _no_cluster()
+            return cluster_client(self)
         if self.topology == "sentinel":
             kwargs = self._connection_kwargs(sentinel=True)
             kwargs["retry"] = Retry(ExponentialBackoff(cap=0.5, base=0.05), _SENTINEL_RETRIES)
@@ -179,7 +183,10 @@ class RedisOptions:
     def sync_client(self) -> redis_sync.Redis:
         """The same connection as a blocking client (for work done off the event loop)."""
         if self.topology == "cluster":
-            raise _no_cluster()
+            raise ConfigError(
+                "TANDEMQ_CLUSTER_NODES is set: the blocking client does not run on Redis"
+                " Cluster; use the asyncio Distributor"
+            )
         retry_count = _SENTINEL_RETRIES if self.topology == "sentinel" else self.retries
         retry = SyncRetry(ExponentialBackoff(cap=0.5, base=0.05), retry_count)
         kwargs = self._connection_kwargs(sentinel=self.topology == "sentinel", sync=True)
@@ -301,13 +308,6 @@ def _check_topology(s: RedisSettings, scheme: str) -> None:
             "REDIS_URL is unix:// but Sentinels or Cluster nodes are set: use redis:// or"
             " rediss:// for the credentials and database"
         )
-
-
-def _no_cluster() -> ConfigError:
-    return ConfigError(
-        "TANDEMQ_CLUSTER_NODES is set, but this version of tandemq does not run on Redis"
-        " Cluster: point REDIS_URL at one Redis, or use Sentinel"
-    )
 
 
 def _path(value: object) -> str | None:

@@ -15,14 +15,18 @@ import contextlib
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .cluster import is_cluster
+from .cluster_wire import ClusterWire
 from .errors import BrokerUnavailable, RedisOutOfMemory, ScriptError
+from .replica_wait import ReplicaWait
 from .scripts import SCRIPTS, Script
 from .wire import Subscription, Wire, WireDown, WireLost, pack
 
@@ -38,15 +42,21 @@ class Transport:
     on a connection that then failed is not sent again (BrokerUnavailable instead), for calls
     whose repeat is not harmless (dequeue)."""
 
-    def __init__(self, redis: Redis, timeout: float = 5.0) -> None:
+    def __init__(
+        self, redis: Redis, timeout: float = 5.0, replicas: ReplicaWait | None = None
+    ) -> None:
         self.redis = redis
         self.timeout = timeout  # bound on one round trip: a stalled connection must not hang us
         self._wire = wire_for(redis)
+        self._cluster = cluster_wire_for(redis)  # on a Redis Cluster, instead of _wire
+        self.replicas = replicas  # WAIT after each round trip (TANDEMQ_WAIT_REPLICAS)
 
     async def aclose(self) -> None:
         """Close the transport's own connection (the redis-py client is the caller's)."""
         if self._wire is not None:
             await self._wire.aclose()
+        if self._cluster is not None:
+            await self._cluster.aclose()
 
     @contextlib.asynccontextmanager
     async def guard(self, bounded: bool = True) -> AsyncIterator[None]:
@@ -107,7 +117,9 @@ class Transport:
                     await stream.send([_evalsha(call) for call in batch], self.timeout)
                 replies = await stream.replies()
         except (BrokerUnavailable, WireLost):
-            calls += [call for batch in batches for call in batch]
+            for batch in batches:  # the batches not made yet: each made as the caller asks
+                await before_each()
+                calls += batch
             replies = []
             for start in range(0, len(calls), _PIPELINE):
                 replies += await self.call_many(calls[start : start + _PIPELINE])
@@ -125,6 +137,8 @@ class Transport:
         """A subscription to ``channel`` on a connection of its own, ``on_message`` called
         straight from the socket's read. Raises WireDown when this client's connections are
         of a kind the pipelining connection does not make (see ``can_subscribe``)."""
+        if self._cluster is not None:
+            return await self._cluster.subscribe(channel, on_message)
         if self._wire is None:
             raise WireDown("no pipelining connection for this kind of Redis connection")
         return await self._wire.subscribe(channel, on_message)
@@ -133,7 +147,7 @@ class Transport:
     def can_subscribe(self) -> bool:
         """False for special connections (a credential provider, a custom class, or
         TANDEMQ_WIRE=off): subscribe through redis-py there."""
-        return self._wire is not None
+        return self._wire is not None or self._cluster is not None
 
     # -- one round trip -------------------------------------------------------------------
 
@@ -143,9 +157,18 @@ class Transport:
         (an enqueue reports its id as existing, which send() takes as its own earlier
         attempt). Not for dequeue: a second one leases other tasks while the first one's
         are held by nobody (see Broker.dequeue), so ``resend=False`` raises instead."""
+        if self._cluster is not None:
+            return await self._cluster_round_trip(calls, resend)
         if self._wire is not None:
             try:
-                return await self._wire.call_many([_evalsha(c) for c in calls], self.timeout)
+                commands = [_evalsha(c) for c in calls]
+                if self.replicas is None:
+                    return await self._wire.call_many(commands, self.timeout)
+                replies = await self._wire.call_many(
+                    [*commands, self.replicas.command], self.timeout
+                )
+                self.replicas.check(replies[-1:])
+                return replies[:-1]
             except WireDown:
                 pass  # nothing was sent: sending through redis-py is a first try
             except WireLost:
@@ -156,7 +179,7 @@ class Transport:
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         """The calls through redis-py (reconnects and retries on a dropped connection)."""
-        if len(calls) == 1:
+        if len(calls) == 1 and self.replicas is None:
             name, keys, args = calls[0]
             try:
                 return [await self.redis.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)]
@@ -165,7 +188,35 @@ class Transport:
         pipe = self.redis.pipeline(transaction=False)
         for name, keys, args in calls:
             pipe.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)
-        return list(await pipe.execute(raise_on_error=False))
+        if self.replicas is not None:
+            self.replicas.add_to(pipe, self.redis, [keys[0] for _, keys, _ in calls if keys])
+        replies = list(await pipe.execute(raise_on_error=False))
+        if self.replicas is not None:
+            self.replicas.check(replies[len(calls) :])
+        return replies[: len(calls)]
+
+    async def _cluster_round_trip(self, calls: Sequence[Call], resend: bool) -> list[Any]:
+        """Each call on the pipelining connection to its slot's primary; those a node did
+        not run (a redirection: the slot moved) or whose node was unreachable go through
+        redis-py, which follows the redirection and reloads the slot map for the next."""
+        assert self._cluster is not None
+        packed = [(keys[0] if keys else "", _evalsha((n, keys, a))) for n, keys, a in calls]
+        wait = self.replicas.command if self.replicas is not None else None
+        replies, acks = await self._cluster.call_many(packed, self.timeout, wait)
+        if self.replicas is not None:
+            self.replicas.check(acks)
+        redo = []
+        for i, reply in enumerate(replies):
+            if isinstance(reply, WireLost):
+                if not isinstance(reply, WireDown) and not resend:
+                    raise reply
+                redo.append(i)
+        if redo:
+            async with asyncio.timeout(self.timeout):
+                again = await self._pipeline([calls[i] for i in redo])
+            for i, reply in zip(redo, again, strict=True):
+                replies[i] = reply
+        return replies
 
     async def _settle(self, calls: Sequence[Call], replies: list[Any], resend: bool) -> list[Any]:
         """The one place error replies are handled: NOSCRIPT (Redis restarted or its script
@@ -184,6 +235,10 @@ class Transport:
         return replies
 
     async def _load_scripts(self) -> None:
+        if is_cluster(self.redis):  # SCRIPT LOAD goes to every primary, one script at a time
+            for script in SCRIPTS.values():
+                await self.redis.script_load(script.source)
+            return
         pipe = self.redis.pipeline(transaction=False)
         for script in SCRIPTS.values():
             pipe.script_load(script.source)
@@ -199,9 +254,21 @@ def wire_for(redis: Redis) -> Wire | None:
     """The pipelining connection for ``redis``'s server, or None: when its connections are of
     a kind Wire does not make, or when ``TANDEMQ_WIRE=off`` (every call through redis-py; the
     test suite runs both, on plain TCP, TLS and Sentinel)."""
-    if os.environ.get("TANDEMQ_WIRE", "on").lower() in ("off", "0", "false", "no"):
+    if wire_for_disabled() or is_cluster(redis):
         return None
     return Wire.for_pool(redis.connection_pool)
+
+
+def cluster_wire_for(redis: Redis) -> ClusterWire | None:
+    """The pipelining connections to a cluster's primaries, or None (not a cluster, or
+    ``TANDEMQ_WIRE=off``)."""
+    if not is_cluster(redis) or wire_for_disabled():
+        return None
+    return ClusterWire(cast(RedisCluster, redis))
+
+
+def wire_for_disabled() -> bool:
+    return os.environ.get("TANDEMQ_WIRE", "on").lower() in ("off", "0", "false", "no")
 
 
 def _typed(error: ResponseError, script: Script) -> Exception:

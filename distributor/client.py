@@ -47,6 +47,7 @@ class Distributor(DistributorCore):
         self._options = s.redis_options() if redis is None else None
         self.redis = redis if redis is not None else s.redis_options().client()
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
+        self._broker.transport.replicas = s.replica_wait()  # TANDEMQ_WAIT_REPLICAS
 
     @classmethod
     def from_env(cls, *, send_hooks: Sequence[SendHook] = (), **overrides: Any) -> Distributor:

@@ -35,14 +35,33 @@ def redis_url() -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def cluster_nodes() -> Iterator[str | None]:
+    """TANDEMQ_TEST_CLUSTER=1: the fixtures below run on a 3+3 Redis Cluster of the session's
+    own (tests/topologies/cluster.py) instead of one Redis; None otherwise."""
+    if os.environ.get("TANDEMQ_TEST_CLUSTER") != "1":
+        yield None
+        return
+    from tests.topologies.cluster import Cluster  # noqa: PLC0415 - only in that mode
+
+    cluster = Cluster().start()
+    try:
+        yield cluster.nodes
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def prefix() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
-async def redis(redis_url: str, prefix: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+async def redis(redis_url: str, prefix: str, cluster_nodes: str | None) -> AsyncIterator[Redis]:
+    if cluster_nodes:
+        client = Settings.load(env=False, cluster_nodes=cluster_nodes).redis_options().client()
+    else:
+        client = Redis.from_url(redis_url)
     try:
         yield client
     finally:
@@ -60,14 +79,17 @@ async def broker(redis: Redis, prefix: str) -> Broker:
 
 
 @pytest.fixture
-async def distributor(redis: Redis, redis_url: str, prefix: str) -> AsyncIterator[Distributor]:
-    async with Distributor(redis_url=redis_url, prefix=prefix) as d:
+async def distributor(
+    redis: Redis, redis_url: str, prefix: str, cluster_nodes: str | None
+) -> AsyncIterator[Distributor]:
+    s = Settings.load(env=False, redis_url=redis_url, prefix=prefix, cluster_nodes=cluster_nodes)
+    async with Distributor(settings=s) as d:
         yield d
 
 
 @pytest.fixture
 async def make_processor(
-    redis: Redis, redis_url: str, prefix: str
+    redis: Redis, redis_url: str, prefix: str, cluster_nodes: str | None
 ) -> AsyncIterator[ProcessorFactory]:
     """``p = await make_processor(queues=..., concurrency=...)`` (any Settings field, plus
     retry_delay): configured, not started;
@@ -76,6 +98,7 @@ async def make_processor(
 
     async def make(retry_delay: RetryDelay | None = None, **options: Any) -> Processor:
         options.setdefault("queues", {"default": 1})
+        options.setdefault("cluster_nodes", cluster_nodes)
         settings = Settings.load(env=False, redis_url=redis_url, prefix=prefix, **options)
         p = Processor(settings=settings, retry_delay=retry_delay)
         made.append(p)

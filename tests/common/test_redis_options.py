@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tandemq.common.cluster import is_cluster
 from tandemq.common.errors import ConfigError
 from tandemq.common.redis_options import RedisOptions, TLSOptions, tls_problem
 from tandemq.common.settings import Settings
@@ -110,11 +111,14 @@ def test_sentinel_client_asks_the_sentinels() -> None:
     ]
 
 
-def test_cluster_is_refused_clearly_until_supported() -> None:
-    options = Settings.load(env=False, cluster_nodes="n1:7000").redis_options()
+def test_cluster_nodes_make_a_cluster_client_on_database_zero() -> None:
+    options = Settings.load(env=False, cluster_nodes="n1:7000,n2:7001").redis_options()
     assert options.topology == "cluster"
-    with pytest.raises(ConfigError, match="TANDEMQ_CLUSTER_NODES"):
-        options.client()
+    assert is_cluster(options.client())
+    with pytest.raises(ConfigError, match="database 0 only"):
+        Settings.load(
+            env=False, cluster_nodes="n1:7000", redis_url="redis://h/2"
+        ).redis_options().client()
 
 
 def test_tls_problem_is_told_from_other_failures() -> None:

@@ -1,0 +1,78 @@
+"""Redis Cluster: the redis-py cluster client built from RedisOptions, and the few facts about
+slots the rest of tandemq needs.
+
+Why it works on a cluster at all: every key of one queue carries the ``{queue}`` hash tag
+(common/keys.py), so one queue lives in one slot and each script call touches one shard.
+Global keys (``p:queues``, ``p:cron``) are read and written by plain commands, never inside a
+script with queue keys; the wake-up and cancel channels use plain PUBLISH (from scripts too),
+which a cluster delivers to subscribers on every node.
+
+The client is redis-py's ``RedisCluster``: it reads the slot map from the nodes, follows MOVED
+and ASK, and reloads the map after a failover. tandemq's own script calls take the pipelining
+connection per primary (common/cluster_wire.py) and fall back to this client.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.crc import key_slot
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .redis_options import RedisOptions
+
+__all__ = ["cluster_client", "is_cluster", "slot_of"]
+
+# A failover takes the cluster about node-timeout (15 s by default, 1 s in the tests) plus an
+# election; redis-py retries a command this many times with backoff, reloading the slot map
+# in between. TANDEMQ_REDIS_TIMEOUT_SECONDS still bounds each call.
+_CLUSTER_RETRIES = 20
+
+
+def slot_of(key: str | bytes) -> int:
+    """The cluster slot of ``key`` (its ``{tag}`` if it has one), as Redis computes it."""
+    return int(key_slot(key.encode() if isinstance(key, str) else key))
+
+
+def is_cluster(redis: object) -> bool:
+    return isinstance(redis, RedisCluster)
+
+
+def cluster_client(options: RedisOptions) -> Redis:
+    """A redis.asyncio cluster client for ``options`` (its URL gives credentials and TLS).
+
+    Typed as ``Redis``: RedisCluster offers every command tandemq sends (EVALSHA routed by its
+    keys, pipelines split per node, pub/sub on one node) under the same names."""
+    from redis.asyncio.connection import parse_url  # noqa: PLC0415 - only for clusters
+
+    url = parse_url(options.url)
+    db = options.db if options.db is not None else int(url.get("db") or 0)
+    if db != 0:
+        raise ConfigError(
+            f"database {db} asked for (REDIS_URL or TANDEMQ_REDIS_DB), but Redis Cluster has"
+            " database 0 only: drop the /db part of REDIS_URL"
+        )
+    kwargs: dict[str, Any] = {
+        "startup_nodes": [ClusterNode(host, port) for host, port in options.cluster_nodes],
+        "username": options.username if options.username is not None else url.get("username"),
+        "password": options.password if options.password is not None else url.get("password"),
+        "decode_responses": False,
+        "socket_connect_timeout": options.connect_timeout,
+        "socket_timeout": options.read_timeout,
+        "require_full_coverage": False,  # the other shards go on serving during a failover
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), _CLUSTER_RETRIES),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+    }
+    if options.pool_size:
+        kwargs["max_connections"] = options.pool_size
+    if options.tls is not None:
+        kwargs.update(ssl=True, **options.tls.redis_kwargs())
+    return cast(Redis, RedisCluster(**kwargs))
