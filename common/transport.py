@@ -187,7 +187,8 @@ class Transport:
                 return [exc]
         pipe = self.redis.pipeline(transaction=False)
         for name, keys, args in calls:
-            pipe.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)
+            # not pipe.evalsha: a cluster pipeline refuses that method, not the command
+            pipe.execute_command("EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args)
         if self.replicas is not None:
             self.replicas.add_to(pipe, self.redis, [keys[0] for _, keys, _ in calls if keys])
         replies = list(await pipe.execute(raise_on_error=False))

@@ -1,0 +1,178 @@
+"""Redis Cluster: three primaries and three replicas on loopback. Both sides work with queues
+on every shard (pipelining connection per primary, and redis-py alone), the global keys and
+channels work across shards, a CLUSTER FAILOVER mid-run is followed, and TANDEMQ_WAIT_REPLICAS
+makes a send wait for a replica. Crashes (kill -9 of a primary, a SIGKILL storm) are in
+test_cluster_faults.py, behind the faults marker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from tandemq.common.cluster import slot_of
+from tandemq.common.errors import ReplicationTimeout
+from tandemq.common.keys import Keys
+from tandemq.common.settings import Settings
+from tandemq.distributor import Distributor
+from tandemq.processor import Processor, TaskContext
+from tests.topologies.cluster import Cluster
+from tests.topologies.failover import run_failover
+
+
+def spread_queues(cluster: Cluster) -> list[str]:
+    """Three queue names whose slots are on three different primaries."""
+    names: dict[int, str] = {}
+    for i in range(1000):
+        name = f"q{i}"
+        names.setdefault(slot_of(name) * 3 // 16384, name)
+        if len(names) == 3:
+            break
+    queues = [names[k] for k in sorted(names)]
+    shards = {cluster.primary_of(f"x:{{{q}}}:pending").port for q in queues}
+    assert len(shards) == 3, "the queues are not on three shards"
+    return queues
+
+
+@pytest.fixture(scope="module")
+def steady() -> Iterator[Cluster]:
+    """A cluster no test fails over."""
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """A cluster of this test's own (a failover changes it for good)."""
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _settings(cluster: Cluster, **more: Any) -> Settings:
+    prefix = f"cl-{uuid.uuid4().hex[:8]}"
+    return Settings.load(env=False, prefix=prefix, **cluster.settings(), **more)
+
+
+class Job(BaseModel):
+    n: int
+    fail_first: bool = False
+    sleep: float = 0.0
+
+
+@pytest.mark.parametrize("wire", ["on", "off"])
+async def test_both_sides_work_with_queues_on_three_shards(
+    steady: Cluster, wire: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TANDEMQ_WIRE", wire)
+    queues = spread_queues(steady)
+    s = _settings(steady, queues={q: 1 for q in queues}, concurrency=20)
+    per_queue, seen = 40, set()
+    done = asyncio.Event()
+    processor = Processor(settings=s)
+
+    @processor.handler(Job)
+    async def job(task: Job, ctx: TaskContext) -> None:
+        seen.add((ctx.queue, task.n))
+        if len(seen) == 3 * per_queue:
+            done.set()
+
+    async with Distributor(settings=s) as distributor, processor:
+        for q in queues:
+            for i in range(per_queue // 2):
+                await distributor.send(Job(n=i), queue=q)
+            await distributor.send_many(
+                [Job(n=i) for i in range(per_queue // 2, per_queue)], queue=q
+            )
+        await asyncio.wait_for(done.wait(), 60)
+        parts = processor._parts
+        assert parts is not None
+        fast = wire == "on"
+        assert (distributor._broker.transport._cluster is not None) is fast
+        assert (parts.broker.transport._cluster is not None) is fast
+        assert (parts.wake_listener._transport is not None) is fast
+        # the global queue registry, read back from its own slot
+        registered = await distributor.redis.smembers(Keys(s.prefix).queues)
+        assert {q.encode() for q in queues} <= registered
+
+
+async def test_retry_schedule_wait_and_cancel_on_a_cluster(steady: Cluster) -> None:
+    queues = spread_queues(steady)
+    s = _settings(steady, queues={q: 1 for q in queues})
+    attempts: dict[int, int] = {}
+    started = asyncio.Event()
+    processor = Processor(settings=s, retry_delay=lambda *_: timedelta(milliseconds=50))
+
+    @processor.handler(Job)
+    async def job(task: Job, ctx: TaskContext) -> int:
+        attempts[task.n] = attempts.get(task.n, 0) + 1
+        if task.fail_first and attempts[task.n] == 1:
+            raise RuntimeError("first attempt fails")
+        if task.sleep:
+            started.set()
+            await asyncio.sleep(task.sleep)
+        return task.n * 10
+
+    async with Distributor(settings=s) as d, processor:
+        flaky = await d.send(Job(n=1, fail_first=True), queue=queues[0])
+        later = await d.send(Job(n=2), queue=queues[1], process_in=timedelta(milliseconds=300))
+        assert later.state == "scheduled"
+        assert (await d.wait(flaky.id, queue=queues[0], timeout=timedelta(seconds=20))).result == 10
+        assert (await d.wait(later.id, queue=queues[1], timeout=timedelta(seconds=20))).result == 20
+        assert attempts == {1: 2, 2: 1}
+        slow = await d.send(Job(n=3, sleep=60), queue=queues[2])
+        await asyncio.wait_for(started.wait(), 20)
+        await d.cancel(slow.id, queue=queues[2])
+        for _ in range(400):  # the running handler is stopped and the task recorded canceled
+            info = await d.get_task(slow.id, queue=queues[2])
+            if info is not None and info.state == "canceled":
+                break
+            await asyncio.sleep(0.05)
+        assert info is not None and info.state == "canceled"
+
+
+async def test_wait_replicas_makes_a_send_wait_for_a_replica(steady: Cluster) -> None:
+    s = _settings(steady, wait_replicas=1)
+    async with Distributor(settings=s) as d:
+        info = await d.send(Job(n=1))
+        key = Keys(s.prefix).queue("default").task(info.id)
+        replica = steady.replica_of(steady.primary_of(key))
+        with steady.client(replica) as r:
+            r.execute_command("READONLY")
+            assert r.exists(key) == 1  # on the replica as soon as send() returned
+    too_many = _settings(steady, wait_replicas=2, wait_timeout_ms=100)  # each has one
+    async with Distributor(settings=too_many) as d:
+        with pytest.raises(ReplicationTimeout, match="1 of 2 replicas"):
+            await d.send(Job(n=2))
+
+
+async def test_cluster_failover_is_followed(
+    cluster: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    primary = cluster.primary_of("x:{default}:pending")
+    replica = cluster.replica_of(primary)
+
+    async def failover() -> float:
+        started = time.monotonic()
+        with cluster.client(replica) as r:
+            r.execute_command("CLUSTER", "FAILOVER")
+        await asyncio.to_thread(cluster.wait_primary, replica)
+        return time.monotonic() - started
+
+    figures = await run_failover(cluster.settings(), failover)
+    with capsys.disabled():
+        print("\n" + figures.line("cluster-failover"))
+    assert cluster.primary_of("x:{default}:pending").port == replica.port
+    assert figures.late == []  # everything sent once the new primary served the slot ran
+    assert figures.lost == []  # a manual failover waits for the replica to catch up
