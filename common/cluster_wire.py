@@ -52,7 +52,7 @@ class ClusterWire:
 
     async def call_many(
         self, calls: Sequence[tuple[str, bytes]], timeout: float, wait: bytes | None = None
-    ) -> tuple[list[Any], list[int]]:
+    ) -> tuple[list[Any], list[Any]]:
         """``(first key, packed command)`` pairs, each sent to its slot's primary (one round
         trip per node, in parallel); returns the replies in call order and the replicas each
         node's ``wait`` command (WAIT, sent after that node's calls on the same connection)
@@ -66,7 +66,7 @@ class ClusterWire:
                 groups[name] = (self._wire(node) if node is not None else None, [])
             groups[name][1].append(i)
         replies: list[Any] = [None] * len(calls)
-        acks: list[int] = []
+        acks: list[Any] = []
 
         async def one(wire: Wire | None, idx: list[int]) -> None:
             if wire is None:
@@ -81,10 +81,11 @@ class ClusterWire:
                 for i in idx:
                     replies[i] = failure
                 return
-            if wait is not None:
-                acks.append(got.pop() if isinstance(got[-1], int) else 0)
+            ack = got.pop() if wait is not None else None
             for i, reply in zip(idx, got, strict=True):
                 replies[i] = _redirected(reply)
+            if ack is not None and not all(isinstance(replies[i], Redirected) for i in idx):
+                acks.append(ack)  # an error reply too (WAIT on a demoted node): not confirmed
 
         if len(groups) == 1:
             await one(*next(iter(groups.values())))
