@@ -39,6 +39,7 @@ class Fetcher:
         self._lease_ms = lease_ms
         self._poll_interval = poll_interval
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
+        self.fetching = False  # the last fetch reached Redis (readiness, processor/health.py)
         self._log = get_logger(component="fetcher")
 
     async def run(self) -> None:
@@ -50,8 +51,9 @@ class Fetcher:
                 if self._orphans_possible:
                     await self._reclaim()
                 got = await self.fetch(slots)
-                backoff = 0.05
+                backoff, self.fetching = 0.05, True
             except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
+                self.fetching = False
                 self._orphans_possible = True  # a dequeue may have run without its reply
                 event = failure_event(exc, "fetch.failed")
                 self._log.error(event, step="fetch", error=str(exc) or repr(exc), retry_in=backoff)

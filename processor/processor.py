@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from redis.asyncio import Redis
 
@@ -36,6 +36,9 @@ from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
 from .syncer import Syncer
 from .wakeup import WakeListener
+
+if TYPE_CHECKING:
+    from .ops import Ops
 
 JANITOR_INTERVAL = 2.0
 
@@ -74,6 +77,7 @@ class Processor:
         self._tasks: list[asyncio.Task[Any]] = []
         self._workers: list[asyncio.Task[Any]] = []
         self._fetch_task: asyncio.Task[Any] | None = None
+        self._ops: Ops | None = None
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._log = get_logger(processor=self.id)
@@ -148,7 +152,15 @@ class Processor:
         lease_ms = int(s.lease_seconds * 1000)
         self._inflight = Inflight(s.concurrency)
         self._syncer = Syncer()
-        self._outcome = Outcome(broker, self.id, self._inflight, self._syncer, self.retry_delay)
+        self._ops = _ops_for(s)
+        self._outcome = Outcome(
+            broker,
+            self.id,
+            self._inflight,
+            self._syncer,
+            self.retry_delay,
+            observer=self._ops.tasks if self._ops else None,
+        )
         self._executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
         local: asyncio.Queue[TaskMessage] = asyncio.Queue()
         wake = asyncio.Event()
@@ -196,6 +208,8 @@ class Processor:
         except TimeoutError:
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
         self._fetch_task = asyncio.create_task(self._fetcher.run())
+        if self._ops is not None:
+            await self._start_ops(self._ops)
         self._log.info(
             "processor.started",
             queues=s.queues,
@@ -220,6 +234,23 @@ class Processor:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
+    async def _start_ops(self, ops: Ops) -> None:
+        """The metrics and probe port; it reports on the components started above."""
+        await ops.start(
+            ping=self.redis.ping,
+            fetching=lambda: self._fetcher.fetching,
+            components_alive=lambda: (
+                not any(t.done() for t in [*self._tasks, *self._workers, self._fetch_task] if t)
+            ),
+            in_flight=lambda: self._inflight.busy,
+            queue_source=None,
+        )
+
+    @property
+    def ops_port(self) -> int | None:
+        """The port /metrics, /healthz and /readyz are served on (None when off)."""
+        return self._ops.port if self._ops is not None else None
+
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._tasks.append(asyncio.create_task(coro))
 
@@ -232,6 +263,8 @@ class Processor:
         if not self._workers:
             return
         self._log.info("processor.stopping", running=self._inflight.busy)
+        if self._ops is not None:
+            self._ops.stopping()
         await _cancel([self._fetch_task] if self._fetch_task else [])
         await self._give_back(self._fetcher.drain(), "not started")
         try:
@@ -245,6 +278,8 @@ class Processor:
         held = self._inflight.held()
         await self._give_back_ids(held, "cancelled at shutdown")
         await _cancel(self._tasks)
+        if self._ops is not None:
+            await self._ops.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         await self._broker.aclose()
         if self._given_redis is None:
@@ -276,6 +311,14 @@ class Processor:
                 self._inflight.release(queue, task_id)
                 self._log.info("task.requeued", task_id=task_id, queue=queue, reason=why)
         self._log.info("processor.requeued", count=count)
+
+
+def _ops_for(settings: Settings) -> Ops | None:
+    if settings.metrics_port is None:
+        return None
+    from .ops import Ops  # noqa: PLC0415 - prometheus-client comes with the metrics extra
+
+    return Ops(settings)
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
