@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -43,11 +42,16 @@ Labels = tuple[str, str]  # (queue, type): bounded, never a task id
 
 
 @dataclass(slots=True)
-class _Histogram:
-    """Per-bucket counts (not cumulative: one increment per observation) and their sum."""
+class _Record:
+    """Everything counted for one (queue, type). Bucket counts are not cumulative (one
+    increment per observation); the scrape adds them up."""
 
     counts: list[int]
-    total: float = 0.0
+    processed: int = 0
+    failed: int = 0
+    retried: int = 0
+    archived: int = 0
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,38 +75,32 @@ class TaskMetrics:
 
     def __init__(self, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
         self.buckets = tuple(sorted(buckets))
-        self.processed: defaultdict[Labels, int] = defaultdict(int)
-        self.failed: defaultdict[Labels, int] = defaultdict(int)
-        self.retried: defaultdict[Labels, int] = defaultdict(int)
-        self.archived: defaultdict[Labels, int] = defaultdict(int)
-        self.durations: dict[Labels, _Histogram] = {}
+        self.records: dict[Labels, _Record] = {}
 
     def succeeded(self, task: TaskMessage, ms: float) -> None:
-        labels = (task.queue, task.type)
-        self.processed[labels] += 1
-        self._observe(labels, ms)
+        self._record(task, ms)
 
     def was_retried(self, task: TaskMessage, ms: float) -> None:
-        labels = (task.queue, task.type)
-        self.processed[labels] += 1
-        self.failed[labels] += 1
-        self.retried[labels] += 1
-        self._observe(labels, ms)
+        record = self._record(task, ms)
+        record.failed += 1
+        record.retried += 1
 
     def was_archived(self, task: TaskMessage, ms: float) -> None:
-        labels = (task.queue, task.type)
-        self.processed[labels] += 1
-        self.failed[labels] += 1
-        self.archived[labels] += 1
-        self._observe(labels, ms)
+        record = self._record(task, ms)
+        record.failed += 1
+        record.archived += 1
 
-    def _observe(self, labels: Labels, ms: float) -> None:
-        hist = self.durations.get(labels)
-        if hist is None:
-            hist = self.durations[labels] = _Histogram([0] * (len(self.buckets) + 1))
+    def _record(self, task: TaskMessage, ms: float) -> _Record:
+        """The hot path: one dict lookup, a bisect and three increments per attempt."""
+        labels = (task.queue, task.type)
+        record = self.records.get(labels)
+        if record is None:
+            record = self.records[labels] = _Record([0] * (len(self.buckets) + 1))
         seconds = ms / 1000
-        hist.counts[bisect.bisect_left(self.buckets, seconds)] += 1
-        hist.total += seconds
+        record.processed += 1
+        record.counts[bisect.bisect_left(self.buckets, seconds)] += 1
+        record.seconds += seconds
+        return record
 
 
 @dataclass
@@ -142,38 +140,40 @@ class MetricsCollector(Collector):
         self._queues = queues
 
     def collect(self) -> Iterator[Metric]:
-        t = self._tasks
-        yield _counter("tandemq_tasks_processed", "Finished attempts (ok or failed).", t.processed)
-        yield _counter("tandemq_tasks_failed", "Attempts whose handler raised.", t.failed)
-        yield _counter("tandemq_tasks_retried", "Failed attempts scheduled to retry.", t.retried)
-        yield _counter("tandemq_tasks_archived", "Failed attempts archived.", t.archived)
-        yield self._durations()
+        records = list(self._tasks.records.items())
+        yield _counter("tandemq_tasks_processed", "Finished attempts (ok or failed).", records)
+        yield _counter("tandemq_tasks_failed", "Attempts whose handler raised.", records)
+        yield _counter("tandemq_tasks_retried", "Failed attempts scheduled to retry.", records)
+        yield _counter("tandemq_tasks_archived", "Failed attempts archived.", records)
+        yield self._durations(records)
         yield GaugeMetricFamily(
             "tandemq_tasks_in_flight", "Tasks this processor holds now.", value=self._in_flight()
         )
         if self._queues is not None:
             yield from _queue_families(self._queues.snapshot)
 
-    def _durations(self) -> HistogramMetricFamily:
+    def _durations(self, records: list[tuple[Labels, _Record]]) -> HistogramMetricFamily:
         family = HistogramMetricFamily(
             "tandemq_task_duration_seconds",
             "Handler run time per attempt.",
             labels=("queue", "type"),
         )
         bounds = [*(_float_text(b) for b in self._tasks.buckets), "+Inf"]
-        for labels, hist in list(self._tasks.durations.items()):
+        for labels, record in records:
             cumulative, running = [], 0
-            for bound, count in zip(bounds, hist.counts, strict=True):
+            for bound, count in zip(bounds, record.counts, strict=True):
                 running += count
                 cumulative.append((bound, float(running)))
-            family.add_metric(list(labels), cumulative, hist.total)
+            family.add_metric(list(labels), cumulative, record.seconds)
         return family
 
 
-def _counter(name: str, doc: str, values: dict[Labels, int]) -> CounterMetricFamily:
+def _counter(name: str, doc: str, records: list[tuple[Labels, _Record]]) -> CounterMetricFamily:
+    """``name`` without ``_total``; the field read is its last word (processed, failed, ...)."""
     family = CounterMetricFamily(name, doc, labels=("queue", "type"))
-    for labels, value in list(values.items()):
-        family.add_metric(list(labels), value)
+    field_name = name.rsplit("_", 1)[1]
+    for labels, record in records:
+        family.add_metric(list(labels), getattr(record, field_name))
     return family
 
 

@@ -77,7 +77,7 @@ class Processor:
         self._tasks: list[asyncio.Task[Any]] = []
         self._workers: list[asyncio.Task[Any]] = []
         self._fetch_task: asyncio.Task[Any] | None = None
-        self._ops: Ops | None = None
+        self._ops = _ops_for(self.settings)  # here: its imports stay out of start()
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._log = get_logger(processor=self.id)
@@ -152,7 +152,6 @@ class Processor:
         lease_ms = int(s.lease_seconds * 1000)
         self._inflight = Inflight(s.concurrency)
         self._syncer = Syncer()
-        self._ops = _ops_for(s)
         self._outcome = Outcome(
             broker,
             self.id,
