@@ -10,6 +10,12 @@
      │    ├── TaskIdConflict      a task with this task_id already exists in the queue
      │    ├── DuplicateTask       an equal task is still locked by unique_for
      │    └── PayloadTooLarge     the encoded payload is over TANDEMQ_MAX_PAYLOAD_BYTES
+     ├── InspectError             an operator's request (Inspector, CLI) cannot be done
+     │    ├── QueueNotFound       no queue of that name is known
+     │    ├── TaskNotFound        no task of that id in the queue
+     │    ├── TaskStateError      the task's (or state's) tasks do not allow the action
+     │    ├── InvalidRequest      an unknown state or action, a bad limit (also a ValueError)
+     │    └── QueueNotEmpty       delete_queue without force on a queue that holds tasks
      └── TaskError                why a task failed, as recorded in its last_error
           ├── UnknownTaskType     no handler is registered for the task's type
           ├── InvalidPayload      the payload failed validation against the handler's model
@@ -86,6 +92,44 @@ class PayloadTooLarge(SendError):
         )
         self.size = size
         self.limit = limit
+
+
+class InspectError(TandemqError):
+    """An operator's request (Inspector, CLI, dashboard) cannot be done."""
+
+
+class QueueNotFound(InspectError):
+    def __init__(self, queue: str) -> None:
+        super().__init__(f"no queue named {queue!r}; `tandemq queues` lists the known ones")
+        self.queue = queue
+
+
+class TaskNotFound(InspectError):
+    def __init__(self, queue: str, task_id: str) -> None:
+        super().__init__(
+            f"no task {task_id!r} in queue {queue!r} (deleted, completed without retention,"
+            " or trimmed from the archive)"
+        )
+        self.queue = queue
+        self.task_id = task_id
+
+
+class TaskStateError(InspectError):
+    """The action is not possible in the task's state (say, deleting an active task)."""
+
+
+class InvalidRequest(InspectError, ValueError):
+    """An unknown state or action name, or a limit, offset or chunk out of range."""
+
+
+class QueueNotEmpty(InspectError):
+    def __init__(self, queue: str, size: int) -> None:
+        super().__init__(
+            f"queue {queue!r} still holds {size} tasks; delete them first or pass force=True"
+            " (CLI: --force) to delete the queue with everything in it"
+        )
+        self.queue = queue
+        self.size = size
 
 
 class TaskError(TandemqError):

@@ -14,6 +14,16 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:u:<digest>         STRING  unique lock, value is the owning task id, with a TTL
     p:wake                   CHANNEL published when a queue goes from empty to non-empty
 
+Operating surface (tandemq/inspector, processor/presence.py, processor/counts.py)::
+
+    p:{q}:paused             STRING  exists while the queue is paused: processors skip it
+    p:{q}:processed:m:<n>    STRING  attempts finished in minute n (epoch ms // 60000), TTL 2 h
+    p:{q}:failed:m:<n>       STRING  attempts failed in minute n, TTL 2 h
+    p:{q}:processed:d:<n>    STRING  attempts finished on UTC day n (epoch ms // 86400000), TTL 32 d
+    p:{q}:failed:d:<n>       STRING  attempts failed on UTC day n, TTL 32 d
+    p:processors             ZSET    processor id -> last heartbeat (ms)
+    p:processor:<id>         STRING  the processor's JSON state, with a TTL of a few heartbeats
+
 Scripts that must reach a task hash from an id taken out of a list build the name
 ``task_prefix(q) + id`` inside Lua; ``task_prefix`` is passed in as an ARGV for that reason.
 """
@@ -38,6 +48,12 @@ class QueueKeys:
     completed: str
     task_prefix: str
     unique_prefix: str
+    paused: str
+    base: str  # p:{q}, for the counters below and SCAN patterns
+
+    def count(self, kind: str, bucket: str, n: int) -> str:
+        """Counter of ``kind`` (processed|failed) for minute (``m``) or day (``d``) ``n``."""
+        return f"{self.base}:{kind}:{bucket}:{n}"
 
     def task(self, task_id: str) -> str:
         return self.task_prefix + task_id
@@ -56,6 +72,7 @@ class Keys:
         self.prefix = prefix
         self.queues = f"{prefix}:queues"
         self.wake_channel = f"{prefix}:wake"
+        self.processors = f"{prefix}:processors"
         self._cache: dict[str, QueueKeys] = {}
 
     def queue(self, name: str) -> QueueKeys:
@@ -72,9 +89,15 @@ class Keys:
                 completed=f"{base}:completed",
                 task_prefix=f"{base}:t:",
                 unique_prefix=f"{base}:u:",
+                paused=f"{base}:paused",
+                base=base,
             )
             self._cache[name] = keys
         return keys
+
+    def processor(self, processor_id: str) -> str:
+        """The JSON state a live processor writes with each heartbeat."""
+        return f"{self.prefix}:processor:{processor_id}"
 
 
 def validate_queue_name(name: str) -> None:

@@ -26,6 +26,10 @@ _NAMES = (
     "requeue",
     "reclaim",
     "trim",
+    # the operating surface (tandemq/inspector)
+    "task_action",
+    "bulk_action",
+    "peek",
 )
 
 
