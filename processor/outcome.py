@@ -28,6 +28,7 @@ from tandemq.common.errors import (
 from tandemq.common.logging import get_logger
 from tandemq.common.task import Field, TaskInfo, TaskMessage, TaskState
 
+from .counts import Counts
 from .inflight import Inflight
 from .periodic import failure_event
 from .retry import RetryDelay
@@ -52,7 +53,9 @@ class Outcome:
         inflight: Inflight,
         syncer: Syncer,
         retry_delay: RetryDelay,
+        counts: Counts | None = None,
     ) -> None:
+        self._counts = counts  # processed / failed per queue, for the inspector's history
         self._broker = broker
         self._owner = owner
         self._inflight = inflight
@@ -68,10 +71,14 @@ class Outcome:
         """Queue the ack; the flusher sends it with whatever else finished meanwhile."""
         self._acks.append(task)
         self._ack_ready.set()
+        if self._counts is not None:
+            self._counts.finished(task.queue, failed=False)
         self._log.info("task.succeeded", **_fields(task), ms=round(ms, 2))
 
     async def failed(self, task: TaskMessage, exc: BaseException, ms: float) -> None:
         text = error_text(exc)
+        if self._counts is not None:
+            self._counts.finished(task.queue, failed=True)
         if isinstance(exc, FINAL_ERRORS) or task.retried >= task.max_retry:
             await self._write(
                 task, lambda: self._broker.archive(task.queue, task.id, self._owner, text)
