@@ -464,6 +464,11 @@ class Broker:
 
     # -- operators' actions (tandemq/inspector) -------------------------------------------
 
+    def guard(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """``_guard`` for components that send plain commands on ``redis`` (pause flags,
+        counters, presence): bounded by the timeout, failures as BrokerUnavailable."""
+        return self._guard()
+
     async def task_action(self, queue: str, task_id: str, action: str) -> tuple[int, str]:
         """Run, archive or delete one task (task_action.lua); returns (code, state it was in):
         1 done, 0 no such task, -1 refused in that state."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Set
 
 from tandemq.common.broker import Broker
 from tandemq.common.logging import get_logger
@@ -27,8 +28,10 @@ class Fetcher:
         wake: asyncio.Event,
         lease_ms: int,
         poll_interval: float,
+        paused: Set[str] = frozenset(),
     ) -> None:
         self._broker = broker
+        self._paused = paused  # queues paused by an operator (processor/pauses.py keeps it)
         self._owner = owner
         self._queues = queues
         self._order = list(queues)
@@ -116,6 +119,8 @@ class Fetcher:
             raise
 
     def _counts(self, slots: int, empty: set[str]) -> dict[str, int]:
+        if self._paused:
+            empty = empty | self._paused
         if self._strict:
             return strict_counts(self._order, slots, empty)
         return weighted_counts(self._queues, slots, empty)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict
 
+from tandemq.common.clock import now_ms
 from tandemq.common.task import TaskMessage
 
 
@@ -20,6 +22,8 @@ class Inflight:
         self._freed = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        # (queue, id) -> (type, taken at ms) of every held task, for the heartbeat record
+        self._running: dict[tuple[str, str], tuple[str, int]] = {}
 
     def free(self) -> int:
         return self.capacity - self.busy
@@ -39,8 +43,10 @@ class Inflight:
         self.busy += len(tasks)
         if self.busy:
             self._idle.clear()
+        now = now_ms() if tasks else 0
         for task in tasks:
             self._held[task.queue].add(task.id)
+            self._running[(task.queue, task.id)] = (task.type, now)
 
     def finish(self) -> None:
         """A handler returned (or a fetched task was given back): its slot is free."""
@@ -52,6 +58,11 @@ class Inflight:
     def release(self, queue: str, task_id: str) -> None:
         """The task's outcome landed (or its lease was lost): stop renewing it."""
         self._held[queue].discard(task_id)
+        self._running.pop((queue, task_id), None)
 
     def held(self) -> dict[str, list[str]]:
         return {q: list(ids) for q, ids in self._held.items() if ids}
+
+    def running(self, most: int) -> list[tuple[tuple[str, str], tuple[str, int]]]:
+        """Up to ``most`` held tasks as ((queue, id), (type, taken at ms)), oldest first."""
+        return list(itertools.islice(self._running.items(), most))

@@ -11,10 +11,14 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from redis.asyncio import Redis
+
 from tandemq.common.settings import Settings
+from tandemq.inspector import Inspector
 
 from .health import Health
 from .metrics import (
+    QUEUE_STATES,
     MetricsCollector,
     QueueGauges,
     QueueSnapshot,
@@ -34,6 +38,7 @@ class Ops:
         self.health: Health | None = None
         self.port: int | None = None
         self._server: OpsServer | None = None
+        self._inspector: Inspector | None = None
         self._loops: list[asyncio.Task[Any]] = []
 
     async def start(
@@ -43,12 +48,14 @@ class Ops:
         fetching: Callable[[], bool],
         components_alive: Callable[[], bool],
         in_flight: Callable[[], int],
-        queue_source: Callable[[], Awaitable[Sequence[QueueSnapshot]]] | None,
+        redis: Redis,
     ) -> int:
         s = self.settings
         gauges = None
-        if s.metrics_queue_gauges and queue_source is not None:
-            gauges = QueueGauges(queue_source, s.metrics_queue_gauges_interval_seconds)
+        if s.metrics_queue_gauges:
+            self._inspector = Inspector(settings=s, redis=redis)
+            source = queue_snapshots(self._inspector, list(s.queues))
+            gauges = QueueGauges(source, s.metrics_queue_gauges_interval_seconds)
             self._loops.append(asyncio.create_task(gauges.run()))
         registry = new_registry(MetricsCollector(self.tasks, in_flight, gauges))
         self.health = Health(ping, fetching, components_alive)
@@ -72,6 +79,31 @@ class Ops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._loops = []
+        if self._inspector is not None:
+            await self._inspector.aclose()
+            self._inspector = None
+
+
+def queue_snapshots(
+    inspector: Inspector, queues: list[str] | None
+) -> Callable[[], Awaitable[Sequence[QueueSnapshot]]]:
+    """Reads the queue gauges through the inspector: ``queues``, or every known queue."""
+
+    async def read() -> Sequence[QueueSnapshot]:
+        if queues is None:
+            stats = await inspector.queues()
+        else:
+            stats = [await inspector.queue(q) for q in queues]
+        return [
+            QueueSnapshot(
+                s.queue,
+                {state: getattr(s, state) for state in QUEUE_STATES},
+                s.oldest_pending_age or 0.0,
+            )
+            for s in stats
+        ]
+
+    return read
 
 
 def ops_for(settings: Settings) -> Ops | None:

@@ -28,6 +28,7 @@ from tandemq.common.errors import (
 from tandemq.common.logging import get_logger
 from tandemq.common.task import Field, TaskInfo, TaskMessage, TaskState
 
+from .counts import Counts
 from .inflight import Inflight
 from .periodic import failure_event
 from .retry import RetryDelay
@@ -60,8 +61,10 @@ class Outcome:
         inflight: Inflight,
         syncer: Syncer,
         retry_delay: RetryDelay,
+        counts: Counts | None = None,
         observer: OutcomeObserver | None = None,
     ) -> None:
+        self._counts = counts  # processed / failed per queue, for the inspector's history
         self._broker = broker
         self._owner = owner
         self._inflight = inflight
@@ -78,12 +81,16 @@ class Outcome:
         """Queue the ack; the flusher sends it with whatever else finished meanwhile."""
         self._acks.append(task)
         self._ack_ready.set()
+        if self._counts is not None:
+            self._counts.finished(task.queue, failed=False)
         if self._observer is not None:
             self._observer.succeeded(task, ms)
         self._log.info("task.succeeded", **_fields(task), ms=round(ms, 2))
 
     async def failed(self, task: TaskMessage, exc: BaseException, ms: float) -> None:
         text = error_text(exc)
+        if self._counts is not None:
+            self._counts.finished(task.queue, failed=True)
         if isinstance(exc, FINAL_ERRORS) or task.retried >= task.max_retry:
             if self._observer is not None:
                 self._observer.was_archived(task, ms)

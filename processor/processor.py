@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from tandemq.common.logging import get_logger
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 
+from .counts import Counts
 from .fetcher import Fetcher
 from .forwarder import Forwarder
 from .handlers import Handler, Handlers, M
@@ -30,7 +32,9 @@ from .heartbeat import Heartbeat
 from .inflight import Inflight
 from .janitor import Janitor
 from .outcome import Outcome
+from .pauses import Pauses
 from .periodic import repeat
+from .presence import Presence
 from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
@@ -152,12 +156,16 @@ class Processor:
         lease_ms = int(s.lease_seconds * 1000)
         self._inflight = Inflight(s.concurrency)
         self._syncer = Syncer()
+        self._counts = Counts(broker)
+        self._presence = Presence(broker, self.id, s, self._inflight)
+        pauses = Pauses(broker, keys, names)
         self._outcome = Outcome(
             broker,
             self.id,
             self._inflight,
             self._syncer,
             self.retry_delay,
+            self._counts,
             observer=self._ops.tasks if self._ops else None,
         )
         self._executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
@@ -181,6 +189,7 @@ class Processor:
             )
         )
         self._spawn(self._wake_listener.run())
+        await self._spawn_operating(pauses)
         runner = Runner(
             self.handlers,
             self._outcome,
@@ -200,6 +209,7 @@ class Processor:
             wake,
             lease_ms,
             s.poll_interval_seconds,
+            pauses.paused,
         )
         try:  # a send right after start() should not wait for the fallback poll
             async with asyncio.timeout(2.0):
@@ -242,7 +252,7 @@ class Processor:
                 not any(t.done() for t in [*self._tasks, *self._workers, self._fetch_task] if t)
             ),
             in_flight=lambda: self._inflight.busy,
-            queue_source=None,
+            redis=self.redis,
         )
 
     @property
@@ -253,11 +263,30 @@ class Processor:
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._tasks.append(asyncio.create_task(coro))
 
+    # -- the operating surface: pause flags, counts, the heartbeat record -----------------
+
+    async def _spawn_operating(self, pauses: Pauses) -> None:
+        with contextlib.suppress(Exception):  # paused queues known before the first fetch
+            await pauses.step()
+        self._spawn(repeat(pauses.step, "pauses"))
+        self._spawn(repeat(self._counts.step, "counts"))
+        self._spawn(repeat(self._presence.step, "presence"))
+
+    async def _leave(self) -> None:
+        """Write the last counts and remove the heartbeat record (after the loops stopped,
+        so none writes it again)."""
+        try:
+            await self._counts.flush()
+            await self._presence.leave()
+        except Exception as exc:  # Redis away: the record expires by its TTL anyway
+            self._log.warning("processor.leave_failed", error=str(exc) or repr(exc))
+
     async def shutdown(self) -> None:
         """Stop in this order, so no task is lost or waits for its lease to expire:
         1. stop fetching; 2. give unstarted tasks back to pending at once; 3. let running
         handlers finish within the shutdown timeout; 4. cancel the rest; 5. write the outcomes
-        of what finished; 6. give everything still held back to pending; 7. stop the loops.
+        of what finished; 6. give everything still held back to pending; 7. stop the loops;
+        8. write the last counts and remove the heartbeat record.
         """
         if not self._workers:
             return
@@ -277,6 +306,7 @@ class Processor:
         held = self._inflight.held()
         await self._give_back_ids(held, "cancelled at shutdown")
         await _cancel(self._tasks)
+        await self._leave()
         if self._ops is not None:
             await self._ops.close()
         self._executor.shutdown(wait=False, cancel_futures=True)

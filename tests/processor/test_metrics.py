@@ -148,3 +148,24 @@ async def test_readyz_is_false_once_shutdown_begins() -> None:
     assert (await health.ready()).ok
     health.stopping = True
     assert (await health.ready()).detail["status"] == "shutting down"
+
+
+async def test_queue_gauges_come_from_redis_and_can_be_turned_off(
+    make_processor: ProcessorFactory, distributor: Distributor
+) -> None:
+    for _ in range(2):
+        await distributor.send(Job(outcome="ok"), process_in=timedelta(hours=1))
+    on = await make_processor(
+        metrics_port=0, metrics_host="127.0.0.1", metrics_queue_gauges_interval_seconds=0.05
+    )
+    off = await make_processor(metrics_port=0, metrics_host="127.0.0.1", metrics_queue_gauges=False)
+    async with on, off:
+
+        async def scrape(p: Processor) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            return _samples((await _get(p.ops_port or 0, "/metrics")).text)
+
+        scheduled = ("tandemq_queue_tasks", (("queue", "default"), ("state", "scheduled")))
+        found = await eventually(lambda: scrape(on), lambda m: m.get(scheduled) == 2)
+        assert found[("tandemq_queue_tasks", (("queue", "default"), ("state", "pending")))] == 0
+        assert ("tandemq_queue_oldest_pending_seconds", (("queue", "default"),)) in found
+        assert not any(name.startswith("tandemq_queue_") for name, _ in await scrape(off))
