@@ -1,7 +1,7 @@
 """``tandemq run --workers N``: N processor processes under one supervisor.
 
 Python runs one core per process, so using every core takes processes. The supervisor starts
-each worker as ``python -m processor <target>``, forwards SIGTERM/SIGINT to all of them, and
+each worker as ``python -m tandemq run <target>``, forwards SIGTERM/SIGINT to all of them, and
 restarts a worker that exits while it is not stopping (a crashed worker's leased tasks are
 recovered by the others when their lease expires, as with any dead processor). It exits 0
 once every worker has stopped cleanly after a signal.
@@ -31,7 +31,7 @@ class Supervisor:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = {**os.environ, "TANDEMQ_WORKERS": "1"}
-        return subprocess.Popen([sys.executable, "-m", "tandemq", self.target], env=env)
+        return subprocess.Popen([sys.executable, "-m", "tandemq", "run", self.target], env=env)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True

@@ -44,9 +44,12 @@ class Inspector:
         self.settings = settings or Settings.load(env=False, redis_url=redis_url, prefix=prefix)
         s = self.settings
         self._owns_redis = redis is None
-        self.redis = (
-            redis if redis is not None else create_redis(s.redis_url, retries=s.redis_retries)
-        )
+        if redis is None:
+            redis = create_redis(s.redis_url, retries=s.redis_retries)
+            # An operator's command must not hang on a stalled Redis: bound every read (the
+            # processor does without, see common/connection.py; a CLI has no such concern).
+            redis.connection_pool.connection_kwargs["socket_timeout"] = s.redis_timeout_seconds
+        self.redis = redis
         keys = Keys(s.prefix)
         broker = Broker(self.redis, keys, timeout=s.redis_timeout_seconds)
         self._store = _reads.Store(self.redis, keys, broker)
