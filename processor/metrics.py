@@ -131,26 +131,31 @@ class MetricsCollector(Collector):
 
     def __init__(
         self,
-        tasks: TaskMetrics,
-        in_flight: Callable[[], int],
+        tasks: TaskMetrics | None,
+        in_flight: Callable[[], int] | None,
         queues: QueueGauges | None = None,
     ) -> None:
+        """``tasks`` and ``in_flight`` None: queue gauges only (the standalone exporter)."""
         self._tasks = tasks
         self._in_flight = in_flight
         self._queues = queues
 
     def collect(self) -> Iterator[Metric]:
-        records = list(self._tasks.records.items())
+        if self._tasks is not None and self._in_flight is not None:
+            yield from self._task_families(self._tasks, self._in_flight)
+        if self._queues is not None:
+            yield from _queue_families(self._queues.snapshot)
+
+    def _task_families(self, tasks: TaskMetrics, in_flight: Callable[[], int]) -> Iterator[Metric]:
+        records = list(tasks.records.items())
         yield _counter("tandemq_tasks_processed", "Finished attempts (ok or failed).", records)
         yield _counter("tandemq_tasks_failed", "Attempts whose handler raised.", records)
         yield _counter("tandemq_tasks_retried", "Failed attempts scheduled to retry.", records)
         yield _counter("tandemq_tasks_archived", "Failed attempts archived.", records)
         yield self._durations(records)
         yield GaugeMetricFamily(
-            "tandemq_tasks_in_flight", "Tasks this processor holds now.", value=self._in_flight()
+            "tandemq_tasks_in_flight", "Tasks this processor holds now.", value=in_flight()
         )
-        if self._queues is not None:
-            yield from _queue_families(self._queues.snapshot)
 
     def _durations(self, records: list[tuple[Labels, _Record]]) -> HistogramMetricFamily:
         family = HistogramMetricFamily(
@@ -158,6 +163,7 @@ class MetricsCollector(Collector):
             "Handler run time per attempt.",
             labels=("queue", "type"),
         )
+        assert self._tasks is not None
         bounds = [*(_float_text(b) for b in self._tasks.buckets), "+Inf"]
         for labels, record in records:
             cumulative, running = [], 0

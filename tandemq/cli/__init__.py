@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "processors": "tandemq.cli.processors:processors",
     "stats": "tandemq.cli.stats:stats",
     "run": "tandemq.cli.run:run",
+    "dashboard": "tandemq.cli.dashboard:dashboard",
+    "metrics": "tandemq.cli.metrics:metrics",
 }
 
 

@@ -8,6 +8,7 @@ TANDEMQ_DASHBOARD_SECRET keeps the CSRF token stable across restarts and replica
 from __future__ import annotations
 
 import os
+import signal
 
 import uvicorn
 
@@ -41,4 +42,12 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, read_only: bool
         own_inspector=True,
     )
     get_logger().info("dashboard.listening", url=f"http://{host}:{port}/", read_only=read_only)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the
+    # handler that was there before it: make that one a no-op, so a clean stop exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stopped)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """Called only after uvicorn has shut down: nothing is left to do."""

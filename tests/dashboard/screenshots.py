@@ -29,7 +29,7 @@ from tandemq.dashboard import create_app
 from tandemq.distributor import Distributor
 from tandemq.inspector import Inspector
 from tandemq.processor import Processor, TaskContext
-from tests.dashboard.test_browser import CHROMIUM_ARGS
+from tests.dashboard.test_browser import CHROMIUM_ARGS, _started
 from tests.support import RedisServer, eventually, free_port
 
 PREFIX = "demo"
@@ -183,8 +183,7 @@ async def main(out: Path) -> None:
                 uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
             )
             serving = asyncio.create_task(web.serve())
-            while not web.started:
-                await asyncio.sleep(0.05)
+            await eventually(lambda: _started(web), lambda up: up)
             await _photograph(f"http://127.0.0.1:{port}", out, url)
             web.should_exit = True
             await serving
