@@ -47,9 +47,14 @@ def bars(
                 f"{escape(s.name)}</title></rect>"
             )
     for i in _tick_indexes(count):
-        x = PAD_LEFT + (i + 0.5) * slot
+        # the outer labels align to the plot's edges, so they are never cut off
+        x, anchor = PAD_LEFT + (i + 0.5) * slot, "middle"
+        if i == 0 and count > 1:
+            x, anchor = PAD_LEFT + slot * 0.1, "start"
+        elif i == count - 1 and count > 1:
+            x, anchor = PAD_LEFT + plot_w, "end"
         parts.append(
-            f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="middle">'
+            f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
             f"{escape(labels[i])}</text>"
         )
     if not top:
