@@ -80,6 +80,9 @@ async def test_bad_paging_is_400_and_unknown_actions_404(
     assert explode.status_code == 404
     gone = await client.post("/api/queues/mail/tasks/missing/run", headers=same_origin(app))
     assert gone.status_code == 404
+    nowhere = await client.post("/api/queues/nope/pause", headers=same_origin(app))
+    assert nowhere.status_code == 404
+    assert "nope" in nowhere.json()["error"]
 
 
 async def test_action_moves_the_task_when_sent_from_the_dashboard(
