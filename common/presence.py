@@ -33,7 +33,7 @@ class ProcessorInfo(BaseModel):
     queues: dict[str, int]  # name -> weight, in the configured (strict priority) order
     strict_priority: bool
     concurrency: int
-    busy: int  # tasks held now: running, or finished with their outcome still being written
+    busy: int  # slots in use: tasks fetched and not yet finished
     running: list[RunningTask]  # the first RUNNING_SHOWN of them, oldest first
     started_at: datetime
     last_heartbeat: datetime

@@ -35,7 +35,7 @@ class Counts:
         batch = {q: (p, f) for q, (p, f) in self._counts.items()}
         self._counts.clear()
         try:
-            async with self._broker.guard():
+            async with self._broker.transport.guard():
                 await add_counts(self._broker.redis, self._broker.keys, batch, now_ms())
         except BaseException:
             for queue, (p, f) in batch.items():  # not written: counted again next time

@@ -23,7 +23,7 @@ class Pauses:
         pipe = self._broker.redis.pipeline(transaction=False)
         for key in self._keys:
             pipe.exists(key)
-        async with self._broker.guard():
+        async with self._broker.transport.guard():
             flags = await pipe.execute()
         now = {q for q, flag in zip(self._queues, flags, strict=True) if flag}
         for queue in now - self.paused:

@@ -14,7 +14,8 @@ from tandemq.common.clock import from_ms, now_ms
 from tandemq.common.presence import BEATS_TO_LIVE, RUNNING_SHOWN, ProcessorInfo, RunningTask
 from tandemq.common.settings import Settings
 
-from .inflight import Inflight
+from .leases import Leases
+from .slots import Slots
 
 
 def _version() -> str:
@@ -26,12 +27,13 @@ def _version() -> str:
 
 class Presence:
     def __init__(
-        self, broker: Broker, processor_id: str, settings: Settings, inflight: Inflight
+        self, broker: Broker, processor_id: str, settings: Settings, leases: Leases, slots: Slots
     ) -> None:
         self._broker = broker
         self._id = processor_id
         self._settings = settings
-        self._inflight = inflight
+        self._leases = leases
+        self._slots = slots
         self._started_ms = now_ms()
         # as often as the lease heartbeat, but at least every 5 s and at most every second
         self.interval = min(max(settings.lease_seconds / 3, 1.0), 5.0)
@@ -41,12 +43,12 @@ class Presence:
         s = self._settings
         running = [
             RunningTask(id=task_id, queue=queue, type=type_, started_at=from_ms(started))
-            for (queue, task_id), (type_, started) in self._inflight.running(RUNNING_SHOWN)
+            for (queue, task_id), (type_, started) in self._leases.running(RUNNING_SHOWN)
         ]
         return ProcessorInfo(
             id=self._id, host=socket.gethostname(), pid=os.getpid(), version=self._version,
             queues=dict(s.queues), strict_priority=s.strict_priority, concurrency=s.concurrency,
-            busy=self._inflight.busy, running=running, started_at=from_ms(self._started_ms),
+            busy=self._slots.busy, running=running, started_at=from_ms(self._started_ms),
             last_heartbeat=from_ms(now), heartbeat_every=timedelta(seconds=self.interval),
         )  # fmt: skip
 
@@ -59,7 +61,7 @@ class Presence:
         pipe.zadd(keys.processors, {self._id: now})
         # ids whose record expired long ago: keeps the set to the processors of the last hour
         pipe.zremrangebyscore(keys.processors, "-inf", now - 3_600_000)
-        async with self._broker.guard():
+        async with self._broker.transport.guard():
             await pipe.execute()
         return self.interval
 
@@ -69,5 +71,5 @@ class Presence:
         pipe = self._broker.redis.pipeline(transaction=False)
         pipe.delete(keys.processor(self._id))
         pipe.zrem(keys.processors, self._id)
-        async with self._broker.guard():
+        async with self._broker.transport.guard():
             await pipe.execute()

@@ -1,7 +1,8 @@
 """tandemq: typed, weighted, reliable background jobs for asyncio on Redis.
 
 The app side sends with :class:`Distributor`; the worker side runs handlers with
-:class:`Processor`. Everything tandemq raises derives from :class:`TandemqError`.
+:class:`Processor`; operators see and act on queues with :class:`Inspector` (or the
+``tandemq`` command). Everything tandemq raises derives from :class:`TandemqError`.
 """
 
 from tandemq.common.errors import (
@@ -29,6 +30,15 @@ from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo, TaskState
 from tandemq.distributor import Distributor, SendOptions
+from tandemq.inspector import (
+    InspectError,
+    Inspector,
+    InvalidRequest,
+    QueueNotEmpty,
+    QueueNotFound,
+    TaskNotFound,
+    TaskStateError,
+)
 from tandemq.processor import Processor, RetryDelay, TaskContext, default_retry_delay
 
 __version__ = "0.1.0"
@@ -40,11 +50,16 @@ __all__ = [
     "DeadlineExceeded",
     "Distributor",
     "DuplicateTask",
+    "InspectError",
+    "Inspector",
     "InvalidPayload",
+    "InvalidRequest",
     "InvalidSendOptions",
     "LeaseExpired",
     "PayloadTooLarge",
     "Processor",
+    "QueueNotEmpty",
+    "QueueNotFound",
     "RedisOutOfMemory",
     "RegistryError",
     "RetryDelay",
@@ -58,7 +73,9 @@ __all__ = [
     "TaskError",
     "TaskIdConflict",
     "TaskInfo",
+    "TaskNotFound",
     "TaskState",
+    "TaskStateError",
     "TaskTimeout",
     "UnknownTaskType",
     "default_retry_delay",
