@@ -3,6 +3,10 @@ and the /healthz and /readyz probes against a real Redis that goes away."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import socket
+import sys
 from datetime import timedelta
 
 import httpx
@@ -16,7 +20,7 @@ from tandemq.distributor import Distributor
 from tandemq.processor import Processor, SkipRetry, TaskContext
 from tandemq.processor.health import Health
 from tests.conftest import ProcessorFactory
-from tests.support import RedisServer, eventually
+from tests.support import RedisServer, eventually, free_port, subprocess_env
 
 
 class Job(BaseModel):
@@ -169,3 +173,41 @@ async def test_queue_gauges_come_from_redis_and_can_be_turned_off(
         assert found[("tandemq_queue_tasks", (("queue", "default"), ("state", "pending")))] == 0
         assert ("tandemq_queue_oldest_pending_seconds", (("queue", "default"),)) in found
         assert not any(name.startswith("tandemq_queue_") for name, _ in await scrape(off))
+
+
+async def test_each_supervised_worker_serves_its_own_ops_port(redis_url: str, prefix: str) -> None:
+    base = free_port()
+    while free_port_at(base + 1) is False:  # the next port must be free as well
+        base = free_port()
+    env = subprocess_env(
+        REDIS_URL=redis_url,
+        TANDEMQ_PREFIX=prefix,
+        TANDEMQ_METRICS_PORT=str(base),
+        TANDEMQ_METRICS_HOST="127.0.0.1",
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tandemq", "run", "tests.apps:ledger", "--workers", "2",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for port in (base, base + 1):
+            await eventually(lambda p=port: _ready(p), lambda ok: ok, timeout=30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+async def _ready(port: int) -> bool:
+    try:
+        return (await _get(port, "/readyz")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def free_port_at(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
