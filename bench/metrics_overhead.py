@@ -4,7 +4,7 @@ then on, alternately, each on a fresh prefix of one private redis-server.
 
     .venv/bin/python -m bench.metrics_overhead [N] [PAIRS]     # defaults 50,000 and 6
 
-The processed/s column of ``python -m bench`` is the other measure (docs/METRICS.md).
+The processed/s column of ``python -m bench`` is the other measure (docs/OPERATIONS.md, metrics).
 """
 
 from __future__ import annotations

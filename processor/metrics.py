@@ -3,7 +3,7 @@
 The hot path only bumps integers in plain dicts (everything runs on the processor's event
 loop, so no lock is needed); the Prometheus families are built from them when a scrape comes.
 Queue gauges (sizes per state, age of the oldest pending task) are read from Redis in the
-background and cached, so a scrape never waits on Redis. See docs/METRICS.md.
+background and cached, so a scrape never waits on Redis. See docs/OPERATIONS.md, metrics.
 """
 
 from __future__ import annotations

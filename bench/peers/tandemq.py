@@ -35,7 +35,7 @@ def _distributor(url: str) -> Distributor:
 
 
 def _processor(url: str) -> Processor:
-    # TANDEMQ_METRICS_PORT=0 measures with the ops port on (docs/METRICS.md: on vs off)
+    # TANDEMQ_METRICS_PORT=0 measures with the ops port on (docs/OPERATIONS.md, metrics: on vs off)
     metrics_port = os.environ.get("TANDEMQ_METRICS_PORT")
     settings = Settings.load(
         env=False,

@@ -1,4 +1,4 @@
-"""``tandemq dashboard``: the web dashboard on its own server (docs/DASHBOARD.md)."""
+"""``tandemq dashboard``: the web dashboard on its own server (below)."""
 
 from __future__ import annotations
 

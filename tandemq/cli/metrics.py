@@ -1,4 +1,4 @@
-"""``tandemq metrics``: the standalone exporter of queue gauges (docs/METRICS.md)."""
+"""``tandemq metrics``: the standalone exporter of queue gauges (docs/OPERATIONS.md, metrics)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from datetime import timedelta
 from typing import ClassVar
@@ -20,7 +21,7 @@ from tandemq.processor import TaskContext
 from tests.conftest import ProcessorFactory
 from tests.support import eventually, free_port, subprocess_env
 
-from .support import Result, Terminal, tandemq
+from .support import ROOT, TANDEMQ, Result, Terminal, tandemq
 
 
 class Mail(BaseModel):
@@ -266,3 +267,28 @@ async def test_python_dash_m_tandemq_is_the_same_command(
         {k: v for k, v in q.items() if k != "oldest_pending_age"} for q in json.loads(text)
     ]
     assert strip(out.decode()) == strip(script.out)
+
+
+async def test_run_with_workers_starts_processors_that_leave_on_sigterm(
+    redis_url: str, prefix: str, inspector: Inspector
+) -> None:
+    """``tandemq run --workers 2``: the supervisor's workers (each ``tandemq run``) show up as
+    two live processors, and a SIGTERM stops both cleanly, removing their records."""
+    proc = await asyncio.create_subprocess_exec(
+        str(TANDEMQ), "run", "tests.apps:ledger", "--workers", "2",
+        cwd=ROOT,
+        env=subprocess_env(**_env(redis_url, prefix), TANDEMQ_QUEUES="mail=2,low=1"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        listed = await eventually(inspector.processors, lambda ps: len(ps) == 2, timeout=60)
+        assert {p.queues["mail"] for p in listed} == {2}
+        assert proc.pid not in {p.pid for p in listed}  # the workers, not the supervisor
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+        assert await inspector.processors() == []
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
