@@ -80,9 +80,9 @@ def run_target(target: str, workers: int | None = None) -> int:
         return Supervisor(target, count).run()
     try:
         if uvloop is not None:
-            uvloop.run(processor.run())
+            uvloop.run(processor.run(install_signal_handlers=True))
         else:  # pragma: no cover
-            asyncio.run(processor.run())
+            asyncio.run(processor.run(install_signal_handlers=True))
     except TandemqError as exc:
         get_logger().error("processor.failed", error=str(exc))
         return 1

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import socket
 import uuid
 from collections import defaultdict
@@ -13,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self
 
 from redis.asyncio import Redis
 
@@ -24,22 +22,26 @@ from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
+from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
 
 from .backoff import Backoff
-from .counts import Counts
+from .cron import CronEntry, CronMixin, Scheduler
 from .fetcher import Fetcher
 from .forwarder import Forwarder
-from .handlers import Handler, Handlers, M
+from .handlers import Handler, Handlers, M, S
 from .heartbeat import Heartbeat
+from .intake import IntakeSpec, ListParse, StreamParse
+from .intakes import Intakes
 from .janitor import Janitor
 from .leases import Leases
+from .middleware import HooksMixin, Lifespan
+from .operating import Operating
 from .outcome import Outcome
-from .pauses import Pauses
 from .periodic import repeat
-from .presence import Presence
 from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
+from .signals import signals_to_handle
 from .slots import Slots
 from .syncer import Syncer
 from .wakeup import WakeListener
@@ -62,13 +64,16 @@ class _Parts:
     runner: Runner
     fetcher: Fetcher
     heartbeat: Heartbeat
-    counts: Counts  # the operating surface (tandemq/inspector): processed/failed counters,
-    pauses: Pauses  # paused queues the fetcher skips,
-    presence: Presence  # and this processor's heartbeat record
+    operating: Operating  # paused queues, counts, the heartbeat record (tandemq/inspector)
 
 
-class Processor:
-    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM."""
+class Processor(CronMixin, HooksMixin[S], Generic[S]):
+    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM.
+
+    ``lifespan``: an async context manager factory run once per start; what it yields is
+    ``ctx.state`` in every handler and middleware (typed ``S``), and its exit runs at shutdown
+    after the last handler finished. Periodic tasks: ``cron`` and ``every`` (cron.py).
+    """
 
     def __init__(
         self,
@@ -83,6 +88,7 @@ class Processor:
         retry_delay: RetryDelay | None = None,
         settings: Settings | None = None,
         redis: Redis | None = None,
+        lifespan: Lifespan[S] | None = None,
     ) -> None:
         self.settings = settings or Settings.load(
             env=False,
@@ -104,33 +110,77 @@ class Processor:
         self._fetch_task: asyncio.Task[Any] | None = None
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
+        self._intakes = Intakes()
         self._log = get_logger(processor=self.id)
+        self._cron: list[CronEntry] = []  # periodic entries (cron.py)
+        self._init_hooks(lifespan)  # lifespan and middleware (middleware.py)
 
     @classmethod
     def from_env(
-        cls, *, retry_delay: RetryDelay | None = None, redis: Redis | None = None, **overrides: Any
-    ) -> Processor:
+        cls,
+        *,
+        retry_delay: RetryDelay | None = None,
+        redis: Redis | None = None,
+        lifespan: Lifespan[S] | None = None,
+        **overrides: Any,
+    ) -> Processor[S]:
         """Settings from the environment (see README); keyword overrides win."""
-        return cls(settings=Settings.load(**overrides), retry_delay=retry_delay, redis=redis)
+        settings = Settings.load(**overrides)
+        return cls(settings=settings, retry_delay=retry_delay, redis=redis, lifespan=lifespan)
 
-    def handler(self, model: type[M]) -> Callable[[Handler[M]], Handler[M]]:
+    def handler(self, model: type[M]) -> Callable[[Handler[M, S]], Handler[M, S]]:
         """Decorator: ``@processor.handler(SendEmail)`` over ``async def f(email, ctx)``."""
 
-        def register(func: Handler[M]) -> Handler[M]:
+        def register(func: Handler[M, S]) -> Handler[M, S]:
             self.handlers.register(model, func)
             return func
 
         return register
 
+    def consume_list(
+        self,
+        key: str,
+        *,
+        parse: ListParse,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+    ) -> None:
+        """Turn each item producers ``LPUSH`` onto the Redis list ``key`` into a task on
+        ``queue``: ``parse(line)`` returns its payload model; an item it rejects is archived
+        with its raw text. Oldest first; nothing is lost if the processor dies (docs/INTAKE.md)."""
+        self._intakes.add(IntakeSpec(key, parse, queue, max_retry))
+
+    def consume_stream(
+        self,
+        key: str,
+        *,
+        group: str,
+        parse: StreamParse,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+        start_id: str = "0",
+    ) -> None:
+        """Turn each entry producers ``XADD`` to the stream ``key`` into a task on ``queue``,
+        reading as consumer group ``group`` (made at ``start_id`` if new: "0" takes the whole
+        stream, "$" only later entries). ``parse(fields)`` returns the payload model; an entry
+        it rejects is archived with its fields as JSON (docs/INTAKE.md)."""
+        self._intakes.add(IntakeSpec(key, parse, queue, max_retry, group, start_id))
+
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT (or ``stop()``), then shut down gracefully.
+    async def run(self, *, install_signal_handlers: bool | None = None) -> None:
+        """Start, serve until SIGTERM/SIGINT (or ``stop()``, or cancellation), then shut down
+        gracefully. A second signal cuts the wait for running handlers short.
 
-        A second signal cuts the wait for running handlers short.
+        ``install_signal_handlers``: True makes SIGTERM/SIGINT stop this processor (the
+        daemon passes it); False leaves signals alone; None (default) handles only the
+        signals nobody else handles yet, so ``asyncio.run(processor.run())`` stops on SIGTERM
+        while a processor run inside a web server (uvicorn has its own handlers) leaves the
+        server's signal handling as it was. Embedded, prefer ``async with processor``.
         """
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        signals = signals_to_handle(install_signal_handlers)
+        for sig in signals:
             loop.add_signal_handler(sig, self.stop)
         try:
             try:
@@ -142,7 +192,7 @@ class Processor:
             await self._stop.wait()
         finally:
             await self.shutdown()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in signals:
                 loop.remove_signal_handler(sig)
 
     def stop(self) -> None:
@@ -174,6 +224,14 @@ class Processor:
         """Connect, then start the components: storage-side loops first, fetching last."""
         if self._parts is not None:
             raise TandemqError("processor already started")
+        await self._open_resources()
+        try:
+            await self._start_components()
+        except BaseException:
+            await self._close_resources()
+            raise
+
+    async def _start_components(self) -> None:
         s = self.settings
         redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
         broker = Broker(redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
@@ -186,7 +244,7 @@ class Processor:
             raise
         parts = self._parts = self._build(redis, broker)
         self._start_loops(parts)
-        await self._start_operating(parts)
+        await parts.operating.start(self._spawn)
         self._workers = [asyncio.create_task(parts.runner.work()) for _ in range(s.concurrency)]
         try:  # a send right after start() should not wait for the fallback poll
             async with asyncio.timeout(2.0):
@@ -194,6 +252,7 @@ class Processor:
         except TimeoutError:
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
         self._fetch_task = asyncio.create_task(parts.fetcher.run())
+        self._intakes.start(broker, self.id, int(s.lease_seconds * 1000))
         self._log.info(
             "processor.started",
             queues=s.queues,
@@ -206,16 +265,15 @@ class Processor:
         """Every component, each given what it uses by name."""
         s = self.settings
         lease_ms = int(s.lease_seconds * 1000)
-        slots, leases, syncer = Slots(s.concurrency), Leases(), Syncer()
-        counts = Counts(broker)
-        pauses = Pauses(broker, broker.keys, list(s.queues))
+        slots, leases, syncer = Slots(s.concurrency, s.queue_concurrency), Leases(), Syncer()
+        operating = Operating(broker, self.id, s, leases, slots)
         outcome = Outcome(
             broker=broker,
             owner=self.id,
             leases=leases,
             syncer=syncer,
             retry_delay=self.retry_delay,
-            counts=counts,
+            counts=operating.counts,
         )
         executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
         fetched: asyncio.Queue[TaskMessage] = asyncio.Queue()
@@ -238,6 +296,8 @@ class Processor:
                 tasks=fetched,
                 default_timeout=s.default_timeout_seconds,
                 executor=executor,
+                middlewares=self._middlewares,
+                state=self.state,
             ),
             fetcher=Fetcher(
                 broker=broker,
@@ -250,12 +310,11 @@ class Processor:
                 wake=wake,
                 lease_ms=lease_ms,
                 poll_interval=s.poll_interval_seconds,
-                paused=pauses.paused,
+                rates=s.rate_limits,
+                paused=operating.pauses.paused,
             ),
             heartbeat=Heartbeat(broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms),
-            counts=counts,
-            pauses=pauses,
-            presence=Presence(broker, self.id, s, leases, slots),
+            operating=operating,
         )
 
     def _start_loops(self, parts: _Parts) -> None:
@@ -277,6 +336,8 @@ class Processor:
         self._spawn(repeat(Forwarder(parts.broker, names).step, "forwarder"))
         self._spawn(repeat(janitor.step, "janitor"))
         self._spawn(parts.wake_listener.run())
+        if self._cron:
+            self._spawn(repeat(Scheduler(parts.broker, self._cron).step, "cron"))
 
     async def _connect(self, broker: Broker) -> None:
         """Load the scripts, retrying with backoff while Redis is away (a daemon started
@@ -298,24 +359,6 @@ class Processor:
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._loops.append(asyncio.create_task(coro))
 
-    # -- the operating surface: pause flags, counts, the heartbeat record -----------------
-
-    async def _start_operating(self, parts: _Parts) -> None:
-        with contextlib.suppress(Exception):  # paused queues known before the first fetch
-            await parts.pauses.step()
-        self._spawn(repeat(parts.pauses.step, "pauses"))
-        self._spawn(repeat(parts.counts.step, "counts"))
-        self._spawn(repeat(parts.presence.step, "presence"))
-
-    async def _leave(self, parts: _Parts) -> None:
-        """Write the last counts and remove the heartbeat record (after the loops stopped,
-        so none writes it again)."""
-        try:
-            await parts.counts.flush()
-            await parts.presence.leave()
-        except Exception as exc:  # Redis away: the record expires by its TTL anyway
-            self._log.warning("processor.leave_failed", error=str(exc) or repr(exc))
-
     async def shutdown(self) -> None:
         """Stop in this order, so no task is lost or waits for its lease to expire:
         1. stop fetching; 2. give unstarted tasks back to pending at once; 3. let running
@@ -327,6 +370,8 @@ class Processor:
         if parts is None:
             return
         self._log.info("processor.stopping", running=parts.slots.busy)
+        await _cancel(self._intakes.tasks)  # 0. nothing new comes in from consumed lists
+        await self._intakes.closed()
         await _cancel([self._fetch_task] if self._fetch_task else [])
         await self._give_back(parts.fetcher.drain(), "not started")
         try:
@@ -339,12 +384,13 @@ class Processor:
         await parts.syncer.flush()
         await self._give_back_ids(parts.leases.held(), "cancelled at shutdown")
         await _cancel(self._loops)
-        await self._leave(parts)
+        await parts.operating.leave()
         parts.executor.shutdown(wait=False, cancel_futures=True)
         await parts.broker.aclose()
         if self._given_redis is None:
             await parts.redis.aclose()
         self._workers, self._loops, self._fetch_task, self._parts = [], [], None, None
+        await self._close_resources()
         self._log.info("processor.stopped")
 
     async def _give_back(self, tasks: list[TaskMessage], why: str) -> None:
