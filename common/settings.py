@@ -23,6 +23,8 @@
 | TANDEMQ_METRICS_HOST | 0.0.0.0 | address the metrics port listens on |
 | TANDEMQ_METRICS_QUEUE_GAUGES | true | also export queue sizes (turn off on all but one exporter) |
 | TANDEMQ_METRICS_QUEUE_GAUGES_INTERVAL_SECONDS | 10 | how often the queue gauges are read from Redis |
+| TANDEMQ_QUEUE_CONCURRENCY | (none) | per queue, most tasks one processor runs at once: emails=5 |
+| TANDEMQ_RATE_LIMITS | (none) | per queue, across all processors: emails=100/s,sms=20/m:5 (:burst) |
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pydantic_settings import (
 
 from .errors import ConfigError
 from .keys import validate_queue_name
+from .ratelimit import RateLimit, parse_queue_concurrency, parse_rate_limit, parse_rate_limits
 
 ENV_PREFIX = "TANDEMQ_"
 
@@ -96,6 +99,29 @@ class Settings(BaseSettings):
     metrics_host: str = "0.0.0.0"
     metrics_queue_gauges: bool = True
     metrics_queue_gauges_interval_seconds: float = Field(10.0, gt=0, le=3600)
+    # -- per-queue limits (common/ratelimit.py, processor/limits.py) ----------------------
+    queue_concurrency: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(default_factory=dict)
+
+    @field_validator("queue_concurrency", mode="before")
+    @classmethod
+    def _parse_queue_concurrency(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_queue_concurrency(value)
+        if isinstance(value, dict):
+            return parse_queue_concurrency(",".join(f"{k}={v}" for k, v in value.items()))
+        return value
+
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_rate_limits(value)
+        if isinstance(value, dict):
+            for name in value:
+                validate_queue_name(name)
+            return {k: parse_rate_limit(v) if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     @field_validator("queues", mode="before")
     @classmethod

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import uuid
@@ -12,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, Self
 
 from redis.asyncio import Redis
 
@@ -26,19 +25,19 @@ from tandemq.common.task import TaskMessage
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
 
 from .backoff import Backoff
-from .counts import Counts
+from .cron import CronEntry, CronMixin, Scheduler
 from .fetcher import Fetcher
 from .forwarder import Forwarder
-from .handlers import Handler, Handlers, M
+from .handlers import Handler, Handlers, M, S
 from .heartbeat import Heartbeat
 from .intake import IntakeSpec, ListParse, StreamParse
 from .intakes import Intakes
 from .janitor import Janitor
 from .leases import Leases
+from .middleware import HooksMixin, Lifespan
+from .operating import Operating
 from .outcome import Outcome
-from .pauses import Pauses
 from .periodic import repeat
-from .presence import Presence
 from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
@@ -68,13 +67,16 @@ class _Parts:
     runner: Runner
     fetcher: Fetcher
     heartbeat: Heartbeat
-    counts: Counts  # the operating surface (tandemq/inspector): processed/failed counters,
-    pauses: Pauses  # paused queues the fetcher skips,
-    presence: Presence  # and this processor's heartbeat record
+    operating: Operating  # paused queues, counts, the heartbeat record (tandemq/inspector)
 
 
-class Processor:
-    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM."""
+class Processor(CronMixin, HooksMixin[S], Generic[S]):
+    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM.
+
+    ``lifespan``: an async context manager factory run once per start; what it yields is
+    ``ctx.state`` in every handler and middleware (typed ``S``), and its exit runs at shutdown
+    after the last handler finished. Periodic tasks: ``cron`` and ``every`` (cron.py).
+    """
 
     def __init__(
         self,
@@ -89,6 +91,7 @@ class Processor:
         retry_delay: RetryDelay | None = None,
         settings: Settings | None = None,
         redis: Redis | None = None,
+        lifespan: Lifespan[S] | None = None,
     ) -> None:
         self.settings = settings or Settings.load(
             env=False,
@@ -113,18 +116,26 @@ class Processor:
         self._force = asyncio.Event()
         self._intakes = Intakes()
         self._log = get_logger(processor=self.id)
+        self._cron: list[CronEntry] = []  # periodic entries (cron.py)
+        self._init_hooks(lifespan)  # lifespan and middleware (middleware.py)
 
     @classmethod
     def from_env(
-        cls, *, retry_delay: RetryDelay | None = None, redis: Redis | None = None, **overrides: Any
-    ) -> Processor:
+        cls,
+        *,
+        retry_delay: RetryDelay | None = None,
+        redis: Redis | None = None,
+        lifespan: Lifespan[S] | None = None,
+        **overrides: Any,
+    ) -> Processor[S]:
         """Settings from the environment (see README); keyword overrides win."""
-        return cls(settings=Settings.load(**overrides), retry_delay=retry_delay, redis=redis)
+        settings = Settings.load(**overrides)
+        return cls(settings=settings, retry_delay=retry_delay, redis=redis, lifespan=lifespan)
 
-    def handler(self, model: type[M]) -> Callable[[Handler[M]], Handler[M]]:
+    def handler(self, model: type[M]) -> Callable[[Handler[M, S]], Handler[M, S]]:
         """Decorator: ``@processor.handler(SendEmail)`` over ``async def f(email, ctx)``."""
 
-        def register(func: Handler[M]) -> Handler[M]:
+        def register(func: Handler[M, S]) -> Handler[M, S]:
             self.handlers.register(model, func)
             return func
 
@@ -217,6 +228,14 @@ class Processor:
         """Connect, then start the components: storage-side loops first, fetching last."""
         if self._parts is not None:
             raise TandemqError("processor already started")
+        await self._open_resources()
+        try:
+            await self._start_components()
+        except BaseException:
+            await self._close_resources()
+            raise
+
+    async def _start_components(self) -> None:
         s = self.settings
         redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
         broker = Broker(redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
@@ -229,7 +248,7 @@ class Processor:
             raise
         parts = self._parts = self._build(redis, broker)
         self._start_loops(parts)
-        await self._start_operating(parts)
+        await parts.operating.start(self._spawn)
         self._workers = [asyncio.create_task(parts.runner.work()) for _ in range(s.concurrency)]
         try:  # a send right after start() should not wait for the fallback poll
             async with asyncio.timeout(2.0):
@@ -252,16 +271,15 @@ class Processor:
         """Every component, each given what it uses by name."""
         s = self.settings
         lease_ms = int(s.lease_seconds * 1000)
-        slots, leases, syncer = Slots(s.concurrency), Leases(), Syncer()
-        counts = Counts(broker)
-        pauses = Pauses(broker, broker.keys, list(s.queues))
+        slots, leases, syncer = Slots(s.concurrency, s.queue_concurrency), Leases(), Syncer()
+        operating = Operating(broker, self.id, s, leases, slots)
         outcome = Outcome(
             broker=broker,
             owner=self.id,
             leases=leases,
             syncer=syncer,
             retry_delay=self.retry_delay,
-            counts=counts,
+            counts=operating.counts,
             observer=self._ops.tasks if self._ops is not None else None,
         )
         executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
@@ -285,6 +303,8 @@ class Processor:
                 tasks=fetched,
                 default_timeout=s.default_timeout_seconds,
                 executor=executor,
+                middlewares=self._middlewares,
+                state=self.state,
             ),
             fetcher=Fetcher(
                 broker=broker,
@@ -297,12 +317,11 @@ class Processor:
                 wake=wake,
                 lease_ms=lease_ms,
                 poll_interval=s.poll_interval_seconds,
-                paused=pauses.paused,
+                rates=s.rate_limits,
+                paused=operating.pauses.paused,
             ),
             heartbeat=Heartbeat(broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms),
-            counts=counts,
-            pauses=pauses,
-            presence=Presence(broker, self.id, s, leases, slots),
+            operating=operating,
         )
 
     def _start_loops(self, parts: _Parts) -> None:
@@ -324,6 +343,8 @@ class Processor:
         self._spawn(repeat(Forwarder(parts.broker, names).step, "forwarder"))
         self._spawn(repeat(janitor.step, "janitor"))
         self._spawn(parts.wake_listener.run())
+        if self._cron:
+            self._spawn(repeat(Scheduler(parts.broker, self._cron).step, "cron"))
 
     async def _connect(self, broker: Broker) -> None:
         """Load the scripts, retrying with backoff while Redis is away (a daemon started
@@ -362,24 +383,6 @@ class Processor:
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._loops.append(asyncio.create_task(coro))
 
-    # -- the operating surface: pause flags, counts, the heartbeat record -----------------
-
-    async def _start_operating(self, parts: _Parts) -> None:
-        with contextlib.suppress(Exception):  # paused queues known before the first fetch
-            await parts.pauses.step()
-        self._spawn(repeat(parts.pauses.step, "pauses"))
-        self._spawn(repeat(parts.counts.step, "counts"))
-        self._spawn(repeat(parts.presence.step, "presence"))
-
-    async def _leave(self, parts: _Parts) -> None:
-        """Write the last counts and remove the heartbeat record (after the loops stopped,
-        so none writes it again)."""
-        try:
-            await parts.counts.flush()
-            await parts.presence.leave()
-        except Exception as exc:  # Redis away: the record expires by its TTL anyway
-            self._log.warning("processor.leave_failed", error=str(exc) or repr(exc))
-
     async def shutdown(self) -> None:
         """Stop in this order, so no task is lost or waits for its lease to expire:
         1. stop fetching; 2. give unstarted tasks back to pending at once; 3. let running
@@ -407,7 +410,7 @@ class Processor:
         await parts.syncer.flush()
         await self._give_back_ids(parts.leases.held(), "cancelled at shutdown")
         await _cancel(self._loops)
-        await self._leave(parts)
+        await parts.operating.leave()
         if self._ops is not None:
             await self._ops.close()
         parts.executor.shutdown(wait=False, cancel_futures=True)
@@ -415,6 +418,7 @@ class Processor:
         if self._given_redis is None:
             await parts.redis.aclose()
         self._workers, self._loops, self._fetch_task, self._parts = [], [], None, None
+        await self._close_resources()
         self._log.info("processor.stopped")
 
     async def _give_back(self, tasks: list[TaskMessage], why: str) -> None:

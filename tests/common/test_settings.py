@@ -11,6 +11,7 @@ import pytest
 
 from tandemq.common import settings as settings_module
 from tandemq.common.errors import ConfigError, TandemqError
+from tandemq.common.ratelimit import RateLimit
 from tandemq.common.settings import Settings, parse_queues
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +88,8 @@ GOOD: list[tuple[str, str, str, Any]] = [
         "metrics_queue_gauges_interval_seconds",
         2.5,
     ),
+    ("TANDEMQ_QUEUE_CONCURRENCY", "emails=5, sms=1", "queue_concurrency", {"emails": 5, "sms": 1}),
+    ("TANDEMQ_RATE_LIMITS", "emails=10/m:3", "rate_limits", {"emails": RateLimit(10, 60_000, 3)}),
 ]
 
 
