@@ -157,20 +157,23 @@ async def test_a_paused_queue_is_skipped_by_the_processor(
         ran.append(ctx.queue)
 
     async with processor:
-        await eventually(lambda: _ran(ran), lambda got: got == ["witness"])
+        await eventually(lambda: _ran(ran), lambda got: got == ["witness"], timeout=WAIT_MS / 1000)
         with structlog.testing.capture_logs() as logs:
             await page.goto(dashboard_url + "/")
             row = page.locator('tr[data-queue="mail"]')
             await row.get_by_role("button", name="Pause").click()
             await _expect(row.locator(".badge")).to_have_text("paused")
             # the processor has noticed: its next fetches leave "mail" out
-            await eventually(lambda: _paused_seen(logs), lambda seen: seen)
+            await eventually(lambda: _paused_seen(logs), lambda seen: seen, timeout=WAIT_MS / 1000)
         paused = await distributor.send(Job(n=1), queue="mail")
         await distributor.send(Job(n=2), queue="witness")
-        await eventually(lambda: _ran(ran), lambda got: got == ["witness", "witness"])
+        await eventually(
+            lambda: _ran(ran), lambda got: got == ["witness", "witness"], timeout=WAIT_MS / 1000
+        )
         assert (await inspector.get_task("mail", paused.id)).state == "pending"
         await row.get_by_role("button", name="Resume").click()
-        await eventually(lambda: _ran(ran), lambda got: "mail" in got)
+        await _expect(row.locator(".badge")).to_have_text("running")
+        await eventually(lambda: _ran(ran), lambda got: "mail" in got, timeout=WAIT_MS / 1000)
     assert (await inspector.queue("mail")).pending == 0
 
 

@@ -11,6 +11,7 @@
   var every = parseInt(live.dataset.refresh, 10) || 2000;
   var timer = null;
   var busy = false;
+  var holdUntil = 0; // no swap while a button is being pressed: the click would be lost
 
   function partialUrl() {
     var url = new URL(window.location.href);
@@ -29,6 +30,7 @@
     return fetch(partialUrl(), { headers: { Accept: "text/html" }, credentials: "same-origin" })
       .then(function (response) {
         return response.text().then(function (html) {
+          if (Date.now() < holdUntil) return;
           live.innerHTML = html;
           document.body.dataset.refreshed = String(Date.now());
           if (response.status >= 500) setStatus(false, "Redis unavailable");
@@ -59,6 +61,7 @@
   }
 
   function act(button) {
+    holdUntil = 0;
     var question = button.dataset.confirm;
     if (question && !window.confirm(question)) return;
     button.disabled = true;
@@ -81,6 +84,9 @@
       .then(function () { button.disabled = false; });
   }
 
+  document.addEventListener("pointerdown", function (event) {
+    if (event.target.closest("button, a")) holdUntil = Date.now() + 1500;
+  });
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-post]");
     if (button) {
