@@ -105,6 +105,7 @@ class Fetcher:
         """Lease up to ``slots`` tasks; a queue that comes back short is empty for this fetch
         and its unfilled slots are drawn again among the others."""
         empty: set[str] = self._slots.full() if self._slots.capped else set()
+        empty.update(self._paused)  # paused by an operator: left out like an empty queue
         got = 0
         self._rate_wait_ms = None
         while slots > got:
@@ -160,8 +161,6 @@ class Fetcher:
         return within
 
     def _counts(self, slots: int, empty: set[str]) -> dict[str, int]:
-        if self._paused:
-            empty = empty | self._paused
         if self._strict:
             return strict_counts(self._order, slots, empty)
         return weighted_counts(self._queues, slots, empty)
