@@ -292,3 +292,21 @@ async def test_run_with_workers_starts_processors_that_leave_on_sigterm(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_colour_on_a_terminal_unless_no_color(
+    redis_url: str, prefix: str, distributor: Distributor, inspector: Inspector
+) -> None:
+    await distributor.send(Mail(to="a"), queue="mail")
+    await inspector.pause("mail")
+    screens = {}
+    for no_color in ("", "1"):
+        env = {**_env(redis_url, prefix), **({"NO_COLOR": no_color} if no_color else {})}
+        term = Terminal("queues", **env)
+        try:
+            assert await asyncio.to_thread(term.wait) == 0
+        finally:
+            term.close()
+        screens[no_color] = term.screen.decode(errors="replace")
+    assert "33m (paused)" in screens[""]  # in yellow (bold: the queue column's style)
+    assert "(paused)" in screens["1"] and "33m" not in screens["1"]
