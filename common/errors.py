@@ -13,17 +13,20 @@
      │    └── PayloadTooLarge     the encoded payload is over TANDEMQ_MAX_PAYLOAD_BYTES
      ├── InspectError             an operator's request (Inspector, CLI) cannot be done
      │    ├── QueueNotFound       no queue of that name is known
-     │    ├── TaskNotFound        no task of that id in the queue
      │    ├── TaskStateError      the task's (or state's) tasks do not allow the action
      │    ├── InvalidRequest      an unknown state or action, a bad limit (also a ValueError)
      │    └── QueueNotEmpty       delete_queue without force on a queue that holds tasks
+     ├── TaskNotFound             wait(), cancel() or an operator named a task that is not there
+     ├── WaitTimeout              wait() gave up before the task finished (also a TimeoutError)
      └── TaskError                why a task failed, as recorded in its last_error
           ├── UnknownTaskType     no handler is registered for the task's type
           ├── InvalidPayload      the payload failed validation against the handler's model
           ├── CorruptTask         the task data in Redis could not be decoded
           ├── TaskTimeout         the handler ran past its timeout and was cancelled
           ├── DeadlineExceeded    the task's deadline passed before or while it ran
-          └── LeaseExpired        the processor running it died or stalled past its lease
+          ├── LeaseExpired        the processor running it died or stalled past its lease
+          ├── TaskCanceled        cancel() stopped the task while its handler ran
+          └── InvalidResult       the handler returned a value that cannot be stored as JSON
 
 Handlers control retries with two exceptions that are not errors of tandemq itself:
 ``SkipRetry`` archives the task at once, ``RetryIn(delay)`` retries after ``delay``.
@@ -111,16 +114,6 @@ class QueueNotFound(InspectError):
         self.queue = queue
 
 
-class TaskNotFound(InspectError):
-    def __init__(self, queue: str, task_id: str) -> None:
-        super().__init__(
-            f"no task {task_id!r} in queue {queue!r} (deleted, completed without retention,"
-            " or trimmed from the archive)"
-        )
-        self.queue = queue
-        self.task_id = task_id
-
-
 class TaskStateError(InspectError):
     """The action is not possible in the task's state (say, deleting an active task)."""
 
@@ -165,6 +158,39 @@ class DeadlineExceeded(TaskError):
 
 class LeaseExpired(TaskError):
     """The processor holding the task stopped renewing its lease."""
+
+
+class TaskCanceled(TaskError):
+    """cancel() stopped the task while its handler ran; it is not retried."""
+
+
+class InvalidResult(TaskError):
+    """The handler's return value cannot be stored: not JSON-able, or over the size limit."""
+
+
+class TaskNotFound(TandemqError):
+    """No task with this id in the queue: it never existed, or it finished and was deleted."""
+
+    def __init__(self, task_id: str, queue: str) -> None:
+        super().__init__(
+            f"no task {task_id!r} in queue {queue!r}: it never existed, or it finished without"
+            " a result, retention or waiter and was deleted (send it with retention=... to keep"
+            " it; see docs/RESULTS.md)"
+        )
+        self.task_id = task_id
+        self.queue = queue
+
+
+class WaitTimeout(TandemqError, TimeoutError):
+    """wait() returned before the task reached a final state; the task goes on."""
+
+    def __init__(self, task_id: str, queue: str, timeout: float) -> None:
+        super().__init__(
+            f"task {task_id!r} in queue {queue!r} did not finish within {timeout:g}s;"
+            " it still runs or waits: call wait() again or raise the timeout"
+        )
+        self.task_id = task_id
+        self.queue = queue
 
 
 class SkipRetry(Exception):

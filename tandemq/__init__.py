@@ -12,6 +12,7 @@ from tandemq.common.errors import (
     DeadlineExceeded,
     DuplicateTask,
     InvalidPayload,
+    InvalidResult,
     InvalidSendOptions,
     LeaseExpired,
     PayloadTooLarge,
@@ -21,22 +22,24 @@ from tandemq.common.errors import (
     SendError,
     SkipRetry,
     TandemqError,
+    TaskCanceled,
     TaskError,
     TaskIdConflict,
+    TaskNotFound,
     TaskTimeout,
     UnknownTaskType,
+    WaitTimeout,
 )
 from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo, TaskState
-from tandemq.distributor import Distributor, SendOptions
+from tandemq.distributor import CancelResult, Distributor, SendOptions, SyncDistributor
 from tandemq.inspector import (
     InspectError,
     Inspector,
     InvalidRequest,
     QueueNotEmpty,
     QueueNotFound,
-    TaskNotFound,
     TaskStateError,
 )
 from tandemq.processor import Processor, RetryDelay, TaskContext, default_retry_delay
@@ -45,6 +48,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BrokerUnavailable",
+    "CancelResult",
     "ConfigError",
     "CorruptTask",
     "DeadlineExceeded",
@@ -54,6 +58,7 @@ __all__ = [
     "Inspector",
     "InvalidPayload",
     "InvalidRequest",
+    "InvalidResult",
     "InvalidSendOptions",
     "LeaseExpired",
     "PayloadTooLarge",
@@ -68,7 +73,9 @@ __all__ = [
     "SendOptions",
     "Settings",
     "SkipRetry",
+    "SyncDistributor",
     "TandemqError",
+    "TaskCanceled",
     "TaskContext",
     "TaskError",
     "TaskIdConflict",
@@ -78,6 +85,7 @@ __all__ = [
     "TaskStateError",
     "TaskTimeout",
     "UnknownTaskType",
+    "WaitTimeout",
     "default_retry_delay",
     "type_name",
 ]

@@ -5,6 +5,7 @@
 -- KEYS[4] -> p:{q}:archived (ZSET id -> archived at ms)
 -- KEYS[5] -> p:{q}:completed (ZSET)
 -- KEYS[6] -> p:{q}:t:<id> (HASH)
+-- KEYS[7] -> p:{q}:canceled (ZSET)
 -- ARGV[1] -> action: "run" (scheduled/retry/archived -> pending), "archive" (pending,
 --            scheduled or retry -> archived), "delete" (any state but active)
 -- ARGV[2] -> task id
@@ -20,11 +21,13 @@ if redis.call("EXISTS", KEYS[6]) == 0 then
   return {0, ""}
 end
 local state = redis.call("HGET", KEYS[6], "s") or "pending"
-local sets = {scheduled = KEYS[2], retry = KEYS[3], archived = KEYS[4], completed = KEYS[5]}
+local sets = {scheduled = KEYS[2], retry = KEYS[3], archived = KEYS[4], completed = KEYS[5],
+  canceled = KEYS[7]}
 local allowed = {
   run = {scheduled = true, retry = true, archived = true},
   archive = {pending = true, scheduled = true, retry = true},
-  delete = {pending = true, scheduled = true, retry = true, archived = true, completed = true},
+  delete = {pending = true, scheduled = true, retry = true, archived = true, completed = true,
+    canceled = true},
 }
 if not allowed[action][state] then
   return {-1, state}

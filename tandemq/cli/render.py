@@ -12,7 +12,7 @@ from tandemq.common.presence import ProcessorInfo
 from tandemq.common.task import TaskState
 from tandemq.inspector import QueueHistory, QueueStats, TaskDetail, TaskPage
 
-STATES = ("pending", "active", "scheduled", "retry", "archived", "completed")
+STATES = ("pending", "active", "scheduled", "retry", "archived", "completed", "canceled")
 
 
 def duration(seconds: float | None) -> str:
@@ -74,6 +74,7 @@ def _when(page: TaskPage) -> tuple[str, str]:
         TaskState.RETRY: ("next attempt", "next_process_at"),
         TaskState.ARCHIVED: ("failed", "failed_at"),
         TaskState.COMPLETED: ("completed", "completed_at"),
+        TaskState.CANCELED: ("canceled", "completed_at"),
     }[page.state]
 
 

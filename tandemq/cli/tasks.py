@@ -51,6 +51,9 @@ def show(queue: str, task_id: str, as_json: bool) -> None:
     out.print(task_panel(task))
     out.print("[bold]payload[/bold]")
     out.print(JSON.from_data(task.payload, ensure_ascii=False))
+    if task.result is not None:
+        out.print("[bold]result[/bold]")
+        out.print(JSON.from_data(task.result, ensure_ascii=False))
     if task.last_error:
         out.print("[bold]last error[/bold]")
         out.print(task.last_error, style="red", markup=False, highlight=False)

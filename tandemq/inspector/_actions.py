@@ -47,7 +47,7 @@ async def task_action(store: Store, queue: str, task_id: str, action: Action) ->
     """Apply ``action`` to one task; returns the state it was in."""
     code, state = await store.broker.task_action(queue, task_id, action.value)
     if code == 0:
-        raise TaskNotFound(queue, task_id)
+        raise TaskNotFound(task_id, queue)
     if code < 0:
         raise TaskStateError(f"cannot {action} task {task_id!r}: {_refusal(action, state)}")
     return TaskState(state)

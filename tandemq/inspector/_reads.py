@@ -37,6 +37,7 @@ ORDER = {
     TaskState.RETRY: "due first",
     TaskState.ARCHIVED: "newest first",
     TaskState.COMPLETED: "newest first",
+    TaskState.CANCELED: "newest first",
 }
 
 
@@ -83,29 +84,29 @@ async def queue_stats(store: Store, names: Sequence[str]) -> list[QueueStats]:
     for name in names:
         qk = store.keys.queue(name)
         pipe.llen(qk.pending)
-        for zset in (qk.active, qk.scheduled, qk.retry, qk.archived, qk.completed):
+        for zset in (qk.active, qk.scheduled, qk.retry, qk.archived, qk.completed, qk.canceled):
             pipe.zcard(zset)
         pipe.exists(qk.paused)
         pipe.lindex(qk.pending, -1)  # the consuming end: the next task to run
         pipe.mget(counter_keys(store.keys, name, "d", [day_of(now)]))
     rows = await pipe.execute() if names else []
-    width = 9
-    oldest = [rows[i * width + 7] for i in range(len(names))]
+    width = 10
+    oldest = [rows[i * width + 8] for i in range(len(names))]
     since = await _pending_since(store, names, oldest)
     stats = []
     for i, (name, start) in enumerate(zip(names, since, strict=True)):
         row = rows[i * width : (i + 1) * width]
-        sizes = [int(n) for n in row[:6]]
-        processed, failed = split_counts(row[8], 1)
+        sizes = [int(n) for n in row[:7]]
+        processed, failed = split_counts(row[9], 1)
         age = None if start is None else max(0.0, (now - start) / 1000)
-        stats.append(_stats(name, sizes, bool(row[6]), age, processed[0], failed[0]))
+        stats.append(_stats(name, sizes, bool(row[7]), age, processed[0], failed[0]))
     return stats
 
 
 def _stats(
     name: str, sizes: list[int], paused: bool, age: float | None, processed: int, failed: int
 ) -> QueueStats:
-    states = ("pending", "active", "scheduled", "retry", "archived", "completed")
+    states = ("pending", "active", "scheduled", "retry", "archived", "completed", "canceled")
     return QueueStats(
         queue=name,
         **dict(zip(states, sizes, strict=True)),
@@ -174,7 +175,7 @@ async def page_ids(
     else:
         key = getattr(qk, state.value)
         pipe.zcard(key)
-        newest_first = state in (TaskState.ARCHIVED, TaskState.COMPLETED)
+        newest_first = state in (TaskState.ARCHIVED, TaskState.COMPLETED, TaskState.CANCELED)
         if newest_first:
             pipe.zrevrange(key, offset, last)
         else:
@@ -229,7 +230,7 @@ async def get_task(store: Store, queue: str, task_id: str) -> TaskDetail:
         pipe.zscore(zset, task_id)
     (owner, by_operator, lock), lease, archived, expires = await pipe.execute()
     if info is None:
-        raise TaskNotFound(queue, task_id)
+        raise TaskNotFound(task_id, queue)
     started = info.state in (TaskState.ACTIVE, TaskState.COMPLETED) or (
         info.state is TaskState.ARCHIVED and info.last_error is not None and not by_operator
     )

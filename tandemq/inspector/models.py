@@ -35,8 +35,9 @@ class QueueStats(_Frozen):
     retry: int
     archived: int
     completed: int
+    canceled: int
     paused: bool
-    size: int  # all six states together
+    size: int  # every state together
     oldest_pending_age: float | None  # seconds the next task to run has been waiting; None: empty
     processed_today: int  # attempts finished since 00:00 UTC (succeeded + failed)
     failed_today: int  # attempts failed since 00:00 UTC

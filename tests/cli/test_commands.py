@@ -292,3 +292,48 @@ async def test_run_with_workers_starts_processors_that_leave_on_sigterm(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_colour_on_a_terminal_unless_no_color(
+    redis_url: str, prefix: str, distributor: Distributor, inspector: Inspector
+) -> None:
+    await distributor.send(Mail(to="a"), queue="mail")
+    await inspector.pause("mail")
+    screens = {}
+    for no_color in ("", "1"):
+        env = {**_env(redis_url, prefix), **({"NO_COLOR": no_color} if no_color else {})}
+        term = Terminal("queues", **env)
+        try:
+            assert await asyncio.to_thread(term.wait) == 0
+        finally:
+            term.close()
+        screens[no_color] = term.screen.decode(errors="replace")
+    assert "33m (paused)" in screens[""]  # in yellow (bold: the queue column's style)
+    assert "(paused)" in screens["1"] and "33m" not in screens["1"]
+
+
+async def test_show_prints_the_result_of_a_completed_task(
+    redis_url: str,
+    prefix: str,
+    make_processor: ProcessorFactory,
+    distributor: Distributor,
+    inspector: Inspector,
+) -> None:
+    p = await make_processor(queues={"mail": 1})
+
+    @p.handler(Mail)
+    async def mail(task: Mail, ctx: TaskContext) -> dict[str, int]:
+        return {"sent": 1}
+
+    async with p:
+        info = await distributor.send(Mail(to="a"), queue="mail")
+        await eventually(
+            lambda: inspector.get_task("mail", info.id), lambda t: t.state == "completed"
+        )
+    shown = await _run(redis_url, prefix, "tasks", "show", "mail", info.id)
+    assert shown.code == 0
+    assert "result" in shown.out and '"sent": 1' in shown.out
+    as_json = json.loads(
+        (await _run(redis_url, prefix, "tasks", "show", "mail", info.id, "--json")).out
+    )
+    assert as_json["result"] == {"sent": 1} and as_json["attempts"] == 1

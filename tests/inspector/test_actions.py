@@ -182,3 +182,21 @@ async def test_delete_an_empty_queue(inspector: Inspector, seed: Seeder) -> None
     await inspector.delete_task("q", task_id)
     assert await inspector.delete_queue("q") == 0
     assert await inspector.queue_names() == []
+
+
+async def test_canceled_tasks_are_counted_listed_and_deleted(
+    inspector: Inspector, distributor: Distributor, seed: Seeder
+) -> None:
+    ids = await seed.pending("q", 3)
+    for task_id in ids[:2]:
+        assert await distributor.cancel(task_id, "q") == "canceled"
+    stats = await inspector.queue("q")
+    assert (stats.pending, stats.canceled, stats.size) == (1, 2, 3)
+    page = await inspector.list_tasks("q", "canceled")
+    assert {t.id for t in page.tasks} == set(ids[:2])
+    assert page.tasks[0].state is TaskState.CANCELED
+    with pytest.raises(TaskStateError):
+        await inspector.run_task("q", ids[0])
+    assert await inspector.delete_task("q", ids[0]) is TaskState.CANCELED
+    assert (await inspector.delete_all("q", "canceled")).done == 1
+    assert (await inspector.queue("q")).canceled == 0

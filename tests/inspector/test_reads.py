@@ -53,7 +53,8 @@ async def test_oldest_pending_age_is_that_of_the_next_task_to_run(
     await redis.hset(Keys(prefix).queue("q").task(first), "e", now_ms() - 600_000)
     age = (await inspector.queue("q")).oldest_pending_age
     assert age is not None and 590 < age < 700
-    (await seed.pending("empty"), await inspector.delete_all("empty", "pending"))
+    await seed.pending("empty")
+    await inspector.delete_all("empty", "pending")
     assert (await inspector.queue("empty")).oldest_pending_age is None
 
 
