@@ -54,6 +54,7 @@ class Figures:
     longest_send_gap_s: float
     switch_s: float  # inject -> every Sentinel names the new primary
     late: list[str]  # acknowledged after the switch, yet never run: must be empty
+    wire_port: int | None  # where the distributor's pipelining connection is at the end
 
     def line(self, scenario: str) -> str:
         return (
@@ -73,6 +74,8 @@ async def run_failover(
     """Send ``before`` tasks, then ``inject`` (it fails the primary over and returns the
     seconds until every Sentinel names the new one) and go on sending until ``after_switch``
     tasks went to the new primary."""
+    # Short leases: a task leased when the primary switched comes back within seconds.
+    settings = {"lease_seconds": 2.0, **settings}
     s = Settings.load(env=False, prefix=f"fo-{uuid.uuid4().hex[:8]}", **settings)
     runs: Counter[str] = Counter()
     ran = asyncio.Event()
@@ -101,14 +104,16 @@ async def run_failover(
             i += 1
             after += switched_at < now
             await asyncio.sleep(PACE)  # a steady stream across the switch, not a burst
-        # What is still missing after 30 s stays missing: its data is gone.
-        deadline = time.monotonic() + 30
+        # What is still missing after 10 s (five leases) stays missing: its data is gone.
+        deadline = time.monotonic() + 10
         while not all(runs[t] for t in acked):
             ran.clear()
             try:
                 await asyncio.wait_for(ran.wait(), max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 break
+        await distributor.send(Counted(n=-1))  # the pipelining connection is up (again) now
+        wire_port = _wire_port(distributor)
     lost = sorted((t for t in acked if not runs[t]), key=lambda t: int(t[1:]))
     return Figures(
         sent=len(acked),
@@ -119,4 +124,12 @@ async def run_failover(
         longest_send_gap_s=gap,
         switch_s=switch_s,
         late=[t for t in lost if acked[t] > switched_at + 1.0],
+        wire_port=wire_port,
     )
+
+
+def _wire_port(distributor: Distributor) -> int | None:
+    wire = distributor._broker.transport._wire
+    protocol = None if wire is None else wire._protocol
+    transport = None if protocol is None else protocol._transport
+    return None if transport is None else int(transport.get_extra_info("peername")[1])

@@ -62,6 +62,7 @@ async def test_sentinel_failover_is_followed(
         print("\n" + figures.line("sentinel-failover"))
     assert figures.switch_s > 0
     assert figures.late == []  # everything sent once the new primary was known ran
+    assert figures.wire_port == sentinel_set.primary_port() != old  # the fast path followed
 
 
 @pytest.mark.faults
@@ -81,3 +82,4 @@ async def test_primary_killed_is_failed_over_and_followed(
         print("\n" + figures.line("sentinel-kill-9"))
     assert figures.send_failures > 0 or figures.longest_send_gap_s > 0.5  # it was felt
     assert figures.late == []
+    assert figures.wire_port == sentinel_set.primary_port() != old
