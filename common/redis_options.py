@@ -176,14 +176,17 @@ class RedisOptions:
             kwargs["timeout"] = self.connect_timeout  # wait this long for a free connection
         return Redis.from_pool(pool_class(**kwargs))
 
-    def sync_client(self) -> redis_sync.Redis:
-        """The same connection as a blocking client (for work done off the event loop)."""
+    def sync_client(self, read_timeout: float | None = None) -> redis_sync.Redis:
+        """The same connection as a blocking client (SyncDistributor, work off the event
+        loop); ``read_timeout`` overrides TANDEMQ_REDIS_READ_TIMEOUT_SECONDS."""
         if self.topology == "cluster":
             raise _no_cluster()
         retry_count = _SENTINEL_RETRIES if self.topology == "sentinel" else self.retries
         retry = SyncRetry(ExponentialBackoff(cap=0.5, base=0.05), retry_count)
         kwargs = self._connection_kwargs(sentinel=self.topology == "sentinel", sync=True)
         kwargs["retry"] = retry
+        if read_timeout is not None:
+            kwargs["socket_timeout"] = read_timeout
         if self.topology == "sentinel":
             manager = sync_sentinel.Sentinel(  # type: ignore[no-untyped-call]
                 self.sentinels, sentinel_kwargs=self._sentinel_kwargs(), **kwargs
