@@ -211,6 +211,13 @@ def _typed(error: ResponseError, script: Script) -> Exception:
         oom.__cause__ = error
         return oom
     text = str(error)
+    if text.startswith("NOREPLICAS"):  # min-replicas-to-write: refused before any write
+        refused = BrokerUnavailable(
+            f"Redis refused the write, too few replicas in sync (a failover, or a replica"
+            f" down; see docs/REDIS.md): {text}"
+        )
+        refused.__cause__ = error
+        return refused
     if "user_script:" not in text:
         return error  # not a script's runtime error (READONLY, WRONGTYPE from a plain command)
     where = _SCRIPT_LINE.sub(lambda m: script.where(int(m.group(1))), text)

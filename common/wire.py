@@ -78,7 +78,10 @@ def _typed(reply: Any) -> Any:
 
 
 def _demoted(reply: Any) -> bool:
-    return isinstance(reply, ResponseError) and str(reply).startswith("READONLY")
+    """A write refused because this server is no (writable) primary: a replica now
+    (READONLY), or an old primary cut off from its replicas after a failover (NOREPLICAS,
+    with min-replicas-to-write set). Nothing was written."""
+    return isinstance(reply, ResponseError) and str(reply).startswith(("READONLY", "NOREPLICAS"))
 
 
 class _Protocol(asyncio.Protocol):

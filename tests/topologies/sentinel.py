@@ -21,6 +21,7 @@ DOWN_AFTER_MS = 1000
 
 @dataclass
 class SentinelSet:
+    server_args: tuple[str, ...] = ()  # for both Redis servers (e.g. min-replicas-to-write)
     servers: list[RedisServer] = field(default_factory=list)  # [primary, replica] at start
     sentinel_ports: list[int] = field(default_factory=list)
     sentinel_procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -35,9 +36,10 @@ class SentinelSet:
         return {"sentinels": self.sentinels, "sentinel_master": MASTER}
 
     def start(self) -> SentinelSet:
-        primary = RedisServer().start()
+        primary = RedisServer(extra=self.server_args).start()
         self.servers.append(primary)
-        replica = RedisServer(extra=("--replicaof", "127.0.0.1", str(primary.port))).start()
+        following = ("--replicaof", "127.0.0.1", str(primary.port))
+        replica = RedisServer(extra=(*self.server_args, *following)).start()
         self.servers.append(replica)
         for i in range(3):
             port = free_port()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.topologies.failover import run_failover
+from tests.topologies.failover import Figures, run_failover
 from tests.topologies.roundtrip import round_trip
 from tests.topologies.sentinel import MASTER, SentinelSet
 
@@ -25,14 +25,40 @@ def steady() -> Iterator[SentinelSet]:
         sset.stop()
 
 
-@pytest.fixture
-def sentinel_set() -> Iterator[SentinelSet]:
-    """A set of this test's own (a failover changes it for good)."""
-    sset = SentinelSet().start()
+MIN_REPLICAS = ("--min-replicas-to-write", "1", "--min-replicas-max-lag", "2")
+
+
+def _own_set(*server_args: str) -> Iterator[SentinelSet]:
+    sset = SentinelSet(server_args=server_args).start()
     try:
         yield sset
     finally:
         sset.stop()
+
+
+@pytest.fixture
+def sentinel_set() -> Iterator[SentinelSet]:
+    """A set of this test's own (a failover changes it for good)."""
+    yield from _own_set()
+
+
+@pytest.fixture
+def strict_set() -> Iterator[SentinelSet]:
+    """Primaries that refuse writes without a replica in sync (min-replicas-to-write 1)."""
+    yield from _own_set(*MIN_REPLICAS)
+
+
+async def _sentinel_failover(sset: SentinelSet) -> tuple[int, Figures]:
+    old = sset.primary_port()
+
+    async def failover() -> float:
+        started = time.monotonic()
+        with sset.sentinel() as s:
+            s.execute_command("SENTINEL", "FAILOVER", MASTER)
+        await asyncio.to_thread(sset.wait_new_primary, old)
+        return time.monotonic() - started
+
+    return old, await run_failover(sset.settings(), failover)
 
 
 @pytest.mark.parametrize("wire", ["on", "off"])
@@ -48,21 +74,25 @@ async def test_both_sides_work_through_sentinels(
 async def test_sentinel_failover_is_followed(
     sentinel_set: SentinelSet, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    old = sentinel_set.primary_port()
-
-    async def failover() -> float:
-        started = time.monotonic()
-        with sentinel_set.sentinel() as s:
-            s.execute_command("SENTINEL", "FAILOVER", MASTER)
-        await asyncio.to_thread(sentinel_set.wait_new_primary, old)
-        return time.monotonic() - started
-
-    figures = await run_failover(sentinel_set.settings(), failover)
+    old, figures = await _sentinel_failover(sentinel_set)
     with capsys.disabled():
         print("\n" + figures.line("sentinel-failover"))
     assert figures.switch_s > 0
     assert figures.late == []  # everything sent once the new primary was known ran
     assert figures.wire_port == sentinel_set.primary_port() != old  # the fast path followed
+
+
+@pytest.mark.faults
+async def test_min_replicas_to_write_closes_the_failover_window(
+    strict_set: SentinelSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demoted primary refuses writes (NOREPLICAS, a BrokerUnavailable: sent again)
+    instead of taking writes it will drop: nothing is lost, sends wait instead."""
+    old, figures = await _sentinel_failover(strict_set)
+    with capsys.disabled():
+        print("\n" + figures.line("sentinel-failover min-replicas-to-write=1"))
+    assert figures.lost == []
+    assert figures.wire_port == strict_set.primary_port() != old
 
 
 @pytest.mark.faults
