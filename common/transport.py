@@ -189,6 +189,28 @@ class Transport:
             pipe.script_load(script.source)
         await pipe.execute()
 
+    # -- one connection (common/replication.py: a write, then WAIT on its connection) ----
+
+    async def on_one_connection(
+        self, commands: Sequence[Sequence[Any]], timeout: float
+    ) -> list[Any]:
+        """Plain commands in one round trip on one connection (the pipelining one, else a
+        redis-py pipeline, which holds one pool connection), replies in order, an error reply
+        as its exception; connection failures and ``timeout`` become BrokerUnavailable."""
+        try:
+            if self._wire is not None:
+                try:
+                    return await self._wire.call_many([pack(c) for c in commands], timeout)
+                except WireDown:
+                    pass  # nothing was sent: redis-py's first try
+            pipe = self.redis.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            async with asyncio.timeout(timeout):
+                return list(await pipe.execute(raise_on_error=False))
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
+
     def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
         if isinstance(exc, TimeoutError):
             return BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s")

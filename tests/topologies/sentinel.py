@@ -1,4 +1,4 @@
-"""A Sentinel-managed Redis on loopback: one primary, one replica, three Sentinels (quorum 2),
+"""A Sentinel-managed Redis on loopback: one primary, one replica (or more), three Sentinels (quorum 2),
 each a redis-server process of its own. Sentinels mark a server down after 1 s here (the
 default is 30 s), so a crash is failed over within a few seconds."""
 
@@ -21,7 +21,8 @@ DOWN_AFTER_MS = 1000
 
 @dataclass
 class SentinelSet:
-    server_args: tuple[str, ...] = ()  # for both Redis servers (e.g. min-replicas-to-write)
+    server_args: tuple[str, ...] = ()  # for every Redis server (e.g. min-replicas-to-write)
+    replicas: int = 1
     servers: list[RedisServer] = field(default_factory=list)  # [primary, replica] at start
     sentinel_ports: list[int] = field(default_factory=list)
     sentinel_procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -39,8 +40,8 @@ class SentinelSet:
         primary = RedisServer(extra=self.server_args).start()
         self.servers.append(primary)
         following = ("--replicaof", "127.0.0.1", str(primary.port))
-        replica = RedisServer(extra=(*self.server_args, *following)).start()
-        self.servers.append(replica)
+        for _ in range(self.replicas):
+            self.servers.append(RedisServer(extra=(*self.server_args, *following)).start())
         for i in range(3):
             port = free_port()
             conf = self.dir / f"sentinel-{i}.conf"
@@ -76,8 +77,8 @@ class SentinelSet:
             replicas = s.sentinel_slaves(MASTER)
             return (
                 len(s.sentinel_sentinels(MASTER)) == 2
-                and len(replicas) == 1
-                and replicas[0].get("master-link-status") == "ok"
+                and len(replicas) == self.replicas
+                and all(r.get("master-link-status") == "ok" for r in replicas)
             )
 
     def sentinel(self, i: int = 0) -> redis.Redis:

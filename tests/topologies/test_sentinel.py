@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from tandemq.common.errors import NotReplicated, TaskIdConflict
+from tandemq.common.settings import Settings
+from tandemq.distributor import Distributor
 from tests.topologies.failover import Figures, run_failover
-from tests.topologies.roundtrip import round_trip
+from tests.topologies.roundtrip import Ping, round_trip
 from tests.topologies.sentinel import MASTER, SentinelSet
 
 
@@ -28,8 +33,8 @@ def steady() -> Iterator[SentinelSet]:
 MIN_REPLICAS = ("--min-replicas-to-write", "1", "--min-replicas-max-lag", "2")
 
 
-def _own_set(*server_args: str) -> Iterator[SentinelSet]:
-    sset = SentinelSet(server_args=server_args).start()
+def _own_set(*server_args: str, replicas: int = 1) -> Iterator[SentinelSet]:
+    sset = SentinelSet(server_args=server_args, replicas=replicas).start()
     try:
         yield sset
     finally:
@@ -48,7 +53,13 @@ def strict_set() -> Iterator[SentinelSet]:
     yield from _own_set(*MIN_REPLICAS)
 
 
-async def _sentinel_failover(sset: SentinelSet) -> tuple[int, Figures]:
+@pytest.fixture
+def two_replicas() -> Iterator[SentinelSet]:
+    """A primary with two replicas: after a failover the new one still has a replica."""
+    yield from _own_set(replicas=2)
+
+
+async def _sentinel_failover(sset: SentinelSet, **settings: Any) -> tuple[int, Figures]:
     old = sset.primary_port()
 
     async def failover() -> float:
@@ -58,7 +69,7 @@ async def _sentinel_failover(sset: SentinelSet) -> tuple[int, Figures]:
         await asyncio.to_thread(sset.wait_new_primary, old)
         return time.monotonic() - started
 
-    return old, await run_failover(sset.settings(), failover)
+    return old, await run_failover({**sset.settings(), **settings}, failover)
 
 
 @pytest.mark.parametrize("wire", ["on", "off"])
@@ -113,3 +124,43 @@ async def test_primary_killed_is_failed_over_and_followed(
     assert figures.send_failures > 0 or figures.longest_send_gap_s > 0.5  # it was felt
     assert figures.late == []
     assert figures.wire_port == sentinel_set.primary_port() != old
+
+
+async def test_send_replicas_confirms_each_send_or_says_so(steady: SentinelSet) -> None:
+    prefix = f"wait-{uuid.uuid4().hex[:8]}"
+    one = Settings.load(env=False, prefix=prefix, send_replicas=1, **steady.settings())
+    async with Distributor(settings=one) as distributor:
+        await distributor.send(Ping(n=1))  # the one replica confirms
+        assert len(await distributor.send_many([Ping(n=i) for i in range(100)])) == 100
+    two = one.model_copy(update={"send_replicas": 2, "send_replicas_timeout_seconds": 0.2})
+    async with Distributor(settings=two) as distributor:
+        with pytest.raises(NotReplicated) as caught:
+            await distributor.send(Ping(n=2), task_id="asked-too-much")
+    assert (caught.value.task_ids, caught.value.confirmed) == (["asked-too-much"], 1)
+    async with Distributor(settings=one) as distributor:  # sent again: it is there, confirmed
+        with pytest.raises(TaskIdConflict):
+            await distributor.send(Ping(n=2), task_id="asked-too-much")
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("inject", ["sentinel-failover", "kill-9"])
+async def test_send_replicas_loses_nothing_in_a_failover(
+    two_replicas: SentinelSet, inject: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sset = two_replicas
+    old = sset.primary_port()
+
+    async def fail_over() -> float:
+        started = time.monotonic()
+        if inject == "kill-9":
+            sset.server_on(old).stop(kill=True)
+        else:
+            with sset.sentinel() as s:
+                s.execute_command("SENTINEL", "FAILOVER", MASTER)
+        await asyncio.to_thread(sset.wait_new_primary, old)
+        return time.monotonic() - started
+
+    figures = await run_failover({**sset.settings(), "send_replicas": 1}, fail_over)
+    with capsys.disabled():
+        print("\n" + figures.line(f"{inject} send_replicas=1 (2 replicas)"))
+    assert figures.lost == []
