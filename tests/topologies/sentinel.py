@@ -84,6 +84,20 @@ class SentinelSet:
     def sentinel(self, i: int = 0) -> redis.Redis:
         return redis.Redis(port=self.sentinel_ports[i], socket_timeout=2, decode_responses=True)
 
+    def failover(self, timeout: float = 10.0) -> None:
+        """SENTINEL FAILOVER, asked again while a Sentinel answers that no replica is ready
+        yet (NOGOODSLAVE: its view of the replica is refreshed every few seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with self.sentinel() as s:
+                    s.execute_command("SENTINEL", "FAILOVER", MASTER)
+                return
+            except redis.ResponseError as exc:
+                if "NOGOODSLAVE" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
     def primary_port(self) -> int:
         with self.sentinel() as s:
             _, port = s.sentinel_get_master_addr_by_name(MASTER)

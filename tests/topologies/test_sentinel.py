@@ -17,7 +17,7 @@ from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
 from tests.topologies.failover import Figures, run_failover
 from tests.topologies.roundtrip import Ping, round_trip
-from tests.topologies.sentinel import MASTER, SentinelSet
+from tests.topologies.sentinel import SentinelSet
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +64,11 @@ async def _sentinel_failover(sset: SentinelSet, **settings: Any) -> tuple[int, F
 
     async def failover() -> float:
         started = time.monotonic()
-        with sset.sentinel() as s:
-            s.execute_command("SENTINEL", "FAILOVER", MASTER)
+        await asyncio.to_thread(sset.failover)
         await asyncio.to_thread(sset.wait_new_primary, old)
         return time.monotonic() - started
 
-    return old, await run_failover({**sset.settings(), **settings}, failover)
+    return old, await run_failover({**sset.settings(), **settings}, failover, sset.primary_port)
 
 
 @pytest.mark.parametrize("wire", ["on", "off"])
@@ -118,7 +117,7 @@ async def test_primary_killed_is_failed_over_and_followed(
         await asyncio.to_thread(sentinel_set.wait_new_primary, old)
         return time.monotonic() - started
 
-    figures = await run_failover(sentinel_set.settings(), crash)
+    figures = await run_failover(sentinel_set.settings(), crash, sentinel_set.primary_port)
     with capsys.disabled():
         print("\n" + figures.line("sentinel-kill-9"))
     assert figures.send_failures > 0 or figures.longest_send_gap_s > 0.5  # it was felt
@@ -155,12 +154,13 @@ async def test_send_replicas_loses_nothing_in_a_failover(
         if inject == "kill-9":
             sset.server_on(old).stop(kill=True)
         else:
-            with sset.sentinel() as s:
-                s.execute_command("SENTINEL", "FAILOVER", MASTER)
+            await asyncio.to_thread(sset.failover)
         await asyncio.to_thread(sset.wait_new_primary, old)
         return time.monotonic() - started
 
-    figures = await run_failover({**sset.settings(), "send_replicas": 1}, fail_over)
+    figures = await run_failover(
+        {**sset.settings(), "send_replicas": 1}, fail_over, sset.primary_port
+    )
     with capsys.disabled():
         print("\n" + figures.line(f"{inject} send_replicas=1 (2 replicas)"))
     assert figures.lost == []
