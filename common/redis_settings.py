@@ -12,7 +12,7 @@ client is built (common/redis_options.py), with messages that never carry a pass
 | TANDEMQ_REDIS_DB | (from REDIS_URL) | database number; wins over the URL's |
 | TANDEMQ_REDIS_CONNECT_TIMEOUT_SECONDS | 5 | longest a new connection may take |
 | TANDEMQ_REDIS_READ_TIMEOUT_SECONDS | (none) | socket read timeout; round trips are bounded by TANDEMQ_REDIS_TIMEOUT_SECONDS anyway |
-| TANDEMQ_REDIS_POOL_SIZE | (unbounded) | most connections redis-py opens per client; callers wait for a free one |
+| TANDEMQ_REDIS_POOL_SIZE | 100 | most connections redis-py opens per client; callers wait for a free one |
 | TANDEMQ_TLS_CA_FILE | (system CAs) | PEM file of the CA that signed the server's certificate (rediss://) |
 | TANDEMQ_TLS_CERT_FILE | (none) | client certificate (PEM) for mutual TLS |
 | TANDEMQ_TLS_KEY_FILE | (none) | the client certificate's private key (PEM) |
