@@ -50,14 +50,11 @@ class ClusterWire:
         wires, self._wires = list(self._wires.values()), {}
         await asyncio.gather(*(w.aclose() for w in wires))
 
-    async def call_many(
-        self, calls: Sequence[tuple[str, bytes]], timeout: float, wait: bytes | None = None
-    ) -> tuple[list[Any], list[Any]]:
+    async def call_many(self, calls: Sequence[tuple[str, bytes]], timeout: float) -> list[Any]:
         """``(first key, packed command)`` pairs, each sent to its slot's primary (one round
-        trip per node, in parallel); returns the replies in call order and the replicas each
-        node's ``wait`` command (WAIT, sent after that node's calls on the same connection)
-        reported. A reply is the redis-py exception for an error reply, ``Redirected`` for a
-        call the node did not run, or the WireLost its node's connection failed with."""
+        trip per node, in parallel); returns the replies in call order. A reply is the
+        redis-py exception for an error reply, ``Redirected`` for a call the node did not
+        run, or the WireLost its node's connection failed with."""
         groups: dict[str, tuple[Wire | None, list[int]]] = {}
         for i, (key, _) in enumerate(calls):
             node = self._node(key)
@@ -66,32 +63,36 @@ class ClusterWire:
                 groups[name] = (self._wire(node) if node is not None else None, [])
             groups[name][1].append(i)
         replies: list[Any] = [None] * len(calls)
-        acks: list[Any] = []
 
         async def one(wire: Wire | None, idx: list[int]) -> None:
             if wire is None:
                 for i in idx:
                     replies[i] = Redirected("slot not mapped yet")
                 return
-            commands = [calls[i][1] for i in idx]
             try:
-                got = await wire.call_many(commands if wait is None else [*commands, wait], timeout)
+                got = await wire.call_many([calls[i][1] for i in idx], timeout)
             except (WireLost, TimeoutError) as exc:
                 failure = exc if isinstance(exc, WireLost) else WireLost(str(exc))
                 for i in idx:
                     replies[i] = failure
                 return
-            ack = got.pop() if wait is not None else None
             for i, reply in zip(idx, got, strict=True):
                 replies[i] = _redirected(reply)
-            if ack is not None and not all(isinstance(replies[i], Redirected) for i in idx):
-                acks.append(ack)  # an error reply too (WAIT on a demoted node): not confirmed
 
         if len(groups) == 1:
             await one(*next(iter(groups.values())))
         else:
             await asyncio.gather(*(one(w, idx) for w, idx in groups.values()))
-        return replies, acks
+        return replies
+
+    async def on_node_of(self, key: str, commands: Sequence[bytes], timeout: float) -> list[Any]:
+        """Packed commands on the connection to ``key``'s primary (the one script calls to
+        that slot take, so a WAIT there covers their writes); WireDown when there is none."""
+        node = self._node(key)
+        wire = self._wire(node) if node is not None else None
+        if wire is None:
+            raise WireDown("slot not mapped yet")
+        return await wire.call_many(commands, timeout)
 
     async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> Subscription:
         """A subscription on any one primary: a cluster delivers PUBLISH to every node."""

@@ -5,7 +5,7 @@
      ├── RegistryError            a payload type or handler registered twice, or not a model
      ├── BrokerUnavailable        Redis could not be reached (after the configured retries)
      │    ├── RedisOutOfMemory    Redis refused a write at its maxmemory limit
-     │    └── ReplicationTimeout  written, but fewer replicas than TANDEMQ_WAIT_REPLICAS confirmed
+     │    └── NotReplicated       written, but fewer replicas confirmed it than asked
      ├── ScriptError              a Lua script failed inside Redis (names its .lua file:line)
      ├── SendError                send() refused the task; nothing was written
      │    ├── InvalidSendOptions  options that contradict or are out of range (also a ValueError)
@@ -56,12 +56,6 @@ class BrokerUnavailable(TandemqError):
 
 class RedisOutOfMemory(BrokerUnavailable):
     """Redis refused a write at its maxmemory limit (noeviction); the operation did not happen."""
-
-
-class ReplicationTimeout(BrokerUnavailable):
-    """The primary took the write, but fewer replicas than TANDEMQ_WAIT_REPLICAS confirmed it in
-    TANDEMQ_WAIT_TIMEOUT_MS: a failover now could lose it. Sending again is safe (an enqueue
-    finds its task and reports it as existing)."""
 
 
 class ScriptError(TandemqError):
@@ -198,6 +192,27 @@ class WaitTimeout(TandemqError, TimeoutError):
         )
         self.task_id = task_id
         self.queue = queue
+
+
+# -- issue 14: replication -----------------------------------------------------------------
+
+
+class NotReplicated(BrokerUnavailable):
+    """TANDEMQ_SEND_REPLICAS: the primary wrote the tasks, but fewer replicas than asked
+    confirmed them in time, so a failover now could lose them. Sending them again with the
+    same task ids is safe (a TaskIdConflict then means they are stored and confirmed)."""
+
+    def __init__(self, task_ids: list[str], queue: str, confirmed: int, wanted: int) -> None:
+        shown = ", ".join(repr(i) for i in task_ids[:3]) + (" ..." if len(task_ids) > 3 else "")
+        super().__init__(
+            f"{len(task_ids)} task(s) ({shown}) in queue {queue!r} written on the Redis primary"
+            f" but confirmed by {confirmed} of the {wanted} replicas asked"
+            " (TANDEMQ_SEND_REPLICAS) in time: a failover now could lose them; send them"
+            " again with the same task_id (safe: written at most once)"
+        )
+        self.task_ids = task_ids
+        self.queue = queue
+        self.confirmed = confirmed
 
 
 class SkipRetry(Exception):

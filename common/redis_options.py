@@ -27,7 +27,7 @@ from typing import Any, Literal
 import redis as redis_sync
 import redis.asyncio.sentinel as async_sentinel
 import redis.sentinel as sync_sentinel
-from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -46,6 +46,7 @@ Topology = Literal["single", "sentinel", "cluster"]
 # redis-py raises MasterNotFoundError. A Sentinel client retries that many times with backoff
 # capped at half a second; the round-trip bound (TANDEMQ_REDIS_TIMEOUT_SECONDS) cuts it short.
 _SENTINEL_RETRIES = 40
+_POOL_SIZE = 100  # connections per client unless TANDEMQ_REDIS_POOL_SIZE says otherwise
 _TLS_WORDS = ("SSL", "TLS", "CERTIFICATE")
 _HUNG_UP = ("reset by peer", "Connection closed by server")
 
@@ -175,13 +176,15 @@ class RedisOptions:
             return client
         kwargs = self._connection_kwargs(sentinel=False)
         kwargs["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.05), self.retries)
-        pool_class = BlockingConnectionPool if self.pool_size else ConnectionPool
-        if self.pool_size:
-            kwargs["timeout"] = self.connect_timeout  # wait this long for a free connection
-        return Redis.from_pool(pool_class(**kwargs))
+        # A caller waits (up to the connect timeout) for a free connection rather than fail:
+        # redis-py's plain pool raises "Too many connections" past its 100th at once.
+        kwargs.setdefault("max_connections", _POOL_SIZE)
+        kwargs["timeout"] = self.connect_timeout
+        return Redis.from_pool(BlockingConnectionPool(**kwargs))
 
-    def sync_client(self) -> redis_sync.Redis:
-        """The same connection as a blocking client (for work done off the event loop)."""
+    def sync_client(self, read_timeout: float | None = None) -> redis_sync.Redis:
+        """The same connection as a blocking client (SyncDistributor, work off the event
+        loop); ``read_timeout`` overrides TANDEMQ_REDIS_READ_TIMEOUT_SECONDS."""
         if self.topology == "cluster":
             raise ConfigError(
                 "TANDEMQ_CLUSTER_NODES is set: the blocking client does not run on Redis"
@@ -191,6 +194,8 @@ class RedisOptions:
         retry = SyncRetry(ExponentialBackoff(cap=0.5, base=0.05), retry_count)
         kwargs = self._connection_kwargs(sentinel=self.topology == "sentinel", sync=True)
         kwargs["retry"] = retry
+        if read_timeout is not None:
+            kwargs["socket_timeout"] = read_timeout
         if self.topology == "sentinel":
             manager = sync_sentinel.Sentinel(  # type: ignore[no-untyped-call]
                 self.sentinels, sentinel_kwargs=self._sentinel_kwargs(), **kwargs

@@ -12,7 +12,7 @@ client is built (common/redis_options.py), with messages that never carry a pass
 | TANDEMQ_REDIS_DB | (from REDIS_URL) | database number; wins over the URL's |
 | TANDEMQ_REDIS_CONNECT_TIMEOUT_SECONDS | 5 | longest a new connection may take |
 | TANDEMQ_REDIS_READ_TIMEOUT_SECONDS | (none) | socket read timeout; round trips are bounded by TANDEMQ_REDIS_TIMEOUT_SECONDS anyway |
-| TANDEMQ_REDIS_POOL_SIZE | (unbounded) | most connections redis-py opens per client; callers wait for a free one |
+| TANDEMQ_REDIS_POOL_SIZE | 100 | most connections redis-py opens per client; callers wait for a free one |
 | TANDEMQ_TLS_CA_FILE | (system CAs) | PEM file of the CA that signed the server's certificate (rediss://) |
 | TANDEMQ_TLS_CERT_FILE | (none) | client certificate (PEM) for mutual TLS |
 | TANDEMQ_TLS_KEY_FILE | (none) | the client certificate's private key (PEM) |
@@ -22,6 +22,8 @@ client is built (common/redis_options.py), with messages that never carry a pass
 | TANDEMQ_SENTINEL_USERNAME | (none) | ACL user on the Sentinels themselves |
 | TANDEMQ_SENTINEL_PASSWORD | (none) | password of the Sentinels themselves (not the primary's) |
 | TANDEMQ_CLUSTER_NODES | (none) | host:port,... of some Redis Cluster nodes |
+| TANDEMQ_SEND_REPLICAS | 0 | after each send, wait until this many replicas have it (WAIT); 0: do not wait |
+| TANDEMQ_SEND_REPLICAS_TIMEOUT_SECONDS | 1 | how long a send waits for them before NotReplicated |
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class RedisSettings(BaseSettings):
     sentinel_username: str | None = None
     sentinel_password: SecretStr | None = None
     cluster_nodes: Annotated[list[Address] | None, NoDecode] = None
+    send_replicas: int = Field(0, ge=0, le=100)
+    send_replicas_timeout_seconds: float = Field(1.0, gt=0, le=600)
 
     @field_validator("sentinels", "cluster_nodes", mode="before")
     @classmethod

@@ -25,8 +25,6 @@
 | TANDEMQ_METRICS_QUEUE_GAUGES_INTERVAL_SECONDS | 10 | how often the queue gauges are read from Redis |
 | TANDEMQ_QUEUE_CONCURRENCY | (none) | per queue, most tasks one processor runs at once: emails=5 |
 | TANDEMQ_RATE_LIMITS | (none) | per queue, across all processors: emails=100/s,sms=20/m:5 (:burst) |
-| TANDEMQ_WAIT_REPLICAS | 0 | a send returns once this many replicas have the task (WAIT; docs/CLUSTER.md) |
-| TANDEMQ_WAIT_TIMEOUT_MS | 1000 | how long a send waits for them before ReplicationTimeout |
 
 Connection options (credentials, timeouts, pool, TLS, Sentinel): common/redis_settings.py.
 """
@@ -49,7 +47,6 @@ from .keys import validate_queue_name
 from .ratelimit import RateLimit, parse_queue_concurrency, parse_rate_limit, parse_rate_limits
 from .redis_options import RedisOptions
 from .redis_settings import RedisSettings
-from .replica_wait import ReplicaWait
 
 ENV_PREFIX = "TANDEMQ_"
 
@@ -110,9 +107,6 @@ class Settings(RedisSettings):
     # -- per-queue limits (common/ratelimit.py, processor/limits.py) ----------------------
     queue_concurrency: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(default_factory=dict)
-    # -- durability across a failover (common/replica_wait.py) ----------------------------
-    wait_replicas: int = Field(0, ge=0, le=64)
-    wait_timeout_ms: int = Field(1000, ge=1, le=3_600_000)
 
     @field_validator("queue_concurrency", mode="before")
     @classmethod
@@ -169,12 +163,6 @@ class Settings(RedisSettings):
     def redis_options(self) -> RedisOptions:
         """How to connect (common/redis_options.py); raises ConfigError for options that clash."""
         return RedisOptions.from_settings(self, self.redis_url, self.redis_retries)
-
-    def replica_wait(self) -> ReplicaWait | None:
-        """The WAIT a Distributor sends after its writes, or None (TANDEMQ_WAIT_REPLICAS=0)."""
-        if not self.wait_replicas:
-            return None
-        return ReplicaWait(self.wait_replicas, self.wait_timeout_ms)
 
     @classmethod
     def load(cls, *, env: bool = True, **overrides: Any) -> Settings:

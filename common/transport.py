@@ -26,7 +26,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .cluster import is_cluster
 from .cluster_wire import ClusterWire
 from .errors import BrokerUnavailable, RedisOutOfMemory, ScriptError
-from .replica_wait import ReplicaWait
 from .scripts import SCRIPTS, Script
 from .wire import Subscription, Wire, WireDown, WireLost, pack
 
@@ -42,14 +41,11 @@ class Transport:
     on a connection that then failed is not sent again (BrokerUnavailable instead), for calls
     whose repeat is not harmless (dequeue)."""
 
-    def __init__(
-        self, redis: Redis, timeout: float = 5.0, replicas: ReplicaWait | None = None
-    ) -> None:
+    def __init__(self, redis: Redis, timeout: float = 5.0) -> None:
         self.redis = redis
         self.timeout = timeout  # bound on one round trip: a stalled connection must not hang us
         self._wire = wire_for(redis)
         self._cluster = cluster_wire_for(redis)  # on a Redis Cluster, instead of _wire
-        self.replicas = replicas  # WAIT after each round trip (TANDEMQ_WAIT_REPLICAS)
 
     async def aclose(self) -> None:
         """Close the transport's own connection (the redis-py client is the caller's)."""
@@ -161,14 +157,7 @@ class Transport:
             return await self._cluster_round_trip(calls, resend)
         if self._wire is not None:
             try:
-                commands = [_evalsha(c) for c in calls]
-                if self.replicas is None:
-                    return await self._wire.call_many(commands, self.timeout)
-                replies = await self._wire.call_many(
-                    [*commands, self.replicas.command], self.timeout
-                )
-                self.replicas.check(replies[-1:])
-                return replies[:-1]
+                return await self._wire.call_many([_evalsha(c) for c in calls], self.timeout)
             except WireDown:
                 pass  # nothing was sent: sending through redis-py is a first try
             except WireLost:
@@ -179,7 +168,7 @@ class Transport:
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         """The calls through redis-py (reconnects and retries on a dropped connection)."""
-        if len(calls) == 1 and self.replicas is None:
+        if len(calls) == 1:
             name, keys, args = calls[0]
             try:
                 return [await self.redis.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)]
@@ -189,12 +178,7 @@ class Transport:
         for name, keys, args in calls:
             # not pipe.evalsha: a cluster pipeline refuses that method, not the command
             pipe.execute_command("EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args)
-        if self.replicas is not None:
-            self.replicas.add_to(pipe, self.redis, [keys[0] for _, keys, _ in calls if keys])
-        replies = list(await pipe.execute(raise_on_error=False))
-        if self.replicas is not None:
-            self.replicas.check(replies[len(calls) :])
-        return replies[: len(calls)]
+        return list(await pipe.execute(raise_on_error=False))
 
     async def _cluster_round_trip(self, calls: Sequence[Call], resend: bool) -> list[Any]:
         """Each call on the pipelining connection to its slot's primary; those a node did
@@ -202,10 +186,7 @@ class Transport:
         redis-py, which follows the redirection and reloads the slot map for the next."""
         assert self._cluster is not None
         packed = [(keys[0] if keys else "", _evalsha((n, keys, a))) for n, keys, a in calls]
-        wait = self.replicas.command if self.replicas is not None else None
-        replies, acks = await self._cluster.call_many(packed, self.timeout, wait)
-        if self.replicas is not None:
-            self.replicas.check(acks)
+        replies = await self._cluster.call_many(packed, self.timeout)
         redo = []
         for i, reply in enumerate(replies):
             if isinstance(reply, WireLost):
@@ -245,6 +226,51 @@ class Transport:
             pipe.script_load(script.source)
         await pipe.execute()
 
+    # -- one connection (common/replication.py: a write, then WAIT on its connection) ----
+
+    async def on_one_connection(
+        self, commands: Sequence[Sequence[Any]], timeout: float, key: str | None = None
+    ) -> list[Any]:
+        """Plain commands in one round trip on one connection (the pipelining one, else a
+        redis-py pipeline, which holds one pool connection), replies in order, an error reply
+        as its exception; connection failures and ``timeout`` become BrokerUnavailable.
+        On a cluster: the connection to the primary of ``key``'s slot (required there)."""
+        try:
+            if self._cluster is not None or is_cluster(self.redis):
+                return await self._on_node_of(key, commands, timeout)
+            if self._wire is not None:
+                try:
+                    return await self._wire.call_many([pack(c) for c in commands], timeout)
+                except WireDown:
+                    pass  # nothing was sent: redis-py's first try
+            pipe = self.redis.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            async with asyncio.timeout(timeout):
+                return list(await pipe.execute(raise_on_error=False))
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def _on_node_of(
+        self, key: str | None, commands: Sequence[Sequence[Any]], timeout: float
+    ) -> list[Any]:
+        """``commands`` on one connection to the primary serving ``key``: the pipelining one
+        the script calls to that slot took, else a redis-py cluster pipeline aimed at it."""
+        if key is None:
+            raise TypeError("on a cluster, on_one_connection needs the key whose node to use")
+        if self._cluster is not None:
+            try:
+                return await self._cluster.on_node_of(key, [pack(c) for c in commands], timeout)
+            except WireDown:
+                pass  # nothing was sent: through redis-py
+        cluster = cast(RedisCluster, self.redis)
+        node = cluster.get_node_from_key(key)
+        pipe = cluster.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command, target_nodes=node)
+        async with asyncio.timeout(timeout):
+            return list(await pipe.execute(raise_on_error=False))
+
     def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
         if isinstance(exc, TimeoutError):
             return BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s")
@@ -279,6 +305,13 @@ def _typed(error: ResponseError, script: Script) -> Exception:
         oom.__cause__ = error
         return oom
     text = str(error)
+    if text.startswith("NOREPLICAS"):  # min-replicas-to-write: refused before any write
+        refused = BrokerUnavailable(
+            f"Redis refused the write, too few replicas in sync (a failover, or a replica"
+            f" down; see docs/REDIS.md): {text}"
+        )
+        refused.__cause__ = error
+        return refused
     if "user_script:" not in text:
         return error  # not a script's runtime error (READONLY, WRONGTYPE from a plain command)
     where = _SCRIPT_LINE.sub(lambda m: script.where(int(m.group(1))), text)

@@ -33,6 +33,10 @@ from .wire_target import Target, target_for
 
 Arg = str | bytes | int
 _RETRY_CONNECT_AFTER = 1.0  # seconds without a new connect attempt after one failed
+# Seconds between asking the Sentinels where the primary is, while connected: after a
+# failover the old primary keeps taking writes until the Sentinels demote it, seconds later
+# (writes that are then lost), so a connection to it is dropped as soon as it is seen moved.
+_CHECK_PRIMARY_EVERY = 1.0
 _WATCH_EVERY = 0.1  # seconds between checks for a reply that is late (timeouts are this coarse)
 
 
@@ -74,7 +78,10 @@ def _typed(reply: Any) -> Any:
 
 
 def _demoted(reply: Any) -> bool:
-    return isinstance(reply, ResponseError) and str(reply).startswith("READONLY")
+    """A write refused because this server is no (writable) primary: a replica now
+    (READONLY), or an old primary cut off from its replicas after a failover (NOREPLICAS,
+    with min-replicas-to-write set). Nothing was written."""
+    return isinstance(reply, ResponseError) and str(reply).startswith(("READONLY", "NOREPLICAS"))
 
 
 class _Protocol(asyncio.Protocol):
@@ -93,6 +100,7 @@ class _Protocol(asyncio.Protocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self.lost: BaseException | None = None
+        self.address: tuple[str, int] | None = None  # the server's, as connected to
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -217,6 +225,9 @@ class Wire:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._failed_at = float("-inf")
+        self._primary_checked = float("-inf")
+        self._checking: asyncio.Task[None] | None = None
+        self._subscriptions: set[_Protocol] = set()  # dropped too when the primary moves
 
     @classmethod
     def for_pool(cls, pool: ConnectionPool) -> Wire | None:
@@ -252,6 +263,9 @@ class Wire:
 
         protocol = await self._connect()
         protocol.on_push = on_push
+        if self.target.discover is not None:
+            self._subscriptions.add(protocol)
+            protocol.closed.add_done_callback(lambda _: self._subscriptions.discard(protocol))
         try:
             protocol.write([pack(["SUBSCRIBE", channel])], at_once=True)
             async with asyncio.timeout(self.target.connect_timeout):
@@ -276,6 +290,8 @@ class Wire:
         loop = asyncio.get_running_loop()
         protocol = self._protocol
         if protocol is not None and protocol.lost is None and self._loop is loop:
+            if self.target.discover is not None:
+                self._check_primary(protocol, loop)
             return protocol
         if self._connecting is not None and self._loop is loop:
             return await asyncio.shield(self._connecting)
@@ -297,6 +313,27 @@ class Wire:
         self._connecting = None
         return protocol
 
+    def _check_primary(self, protocol: _Protocol, loop: asyncio.AbstractEventLoop) -> None:
+        """Every _CHECK_PRIMARY_EVERY, ask the Sentinels in the background (the call goes on
+        at once) and drop the connection when the primary is elsewhere now."""
+        if loop.time() - self._primary_checked < _CHECK_PRIMARY_EVERY:
+            return
+        if self._checking is not None and not self._checking.done():
+            return
+        self._primary_checked = loop.time()
+        self._checking = loop.create_task(self._primary_moved(protocol))
+
+    async def _primary_moved(self, protocol: _Protocol) -> None:
+        assert self.target.discover is not None
+        try:
+            async with asyncio.timeout(self.target.connect_timeout):
+                address = await self.target.discover()
+        except Exception:  # Sentinels unreachable or electing: asked again next time
+            return
+        for connection in (protocol, *self._subscriptions):
+            if connection.address is not None and tuple(address) != connection.address:
+                connection.abort(f"the primary moved to {address[0]}:{address[1]}")
+
     async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
         t = self.target
@@ -310,6 +347,7 @@ class Wire:
                 _, protocol = await loop.create_connection(
                     lambda: _Protocol(t.primary_only), host, port, ssl=t.tls
                 )
+                protocol.address = (host, port)
             handshake = [pack(command) for command in t.handshake()]
             for reply in [await f for f in protocol.send(handshake, t.connect_timeout)]:
                 if isinstance(reply, ResponseError):

@@ -107,6 +107,8 @@ GOOD: list[tuple[str, str, str, Any]] = [
     ("TANDEMQ_SENTINEL_USERNAME", "sentinel-user", "sentinel_username", "sentinel-user"),
     ("TANDEMQ_SENTINEL_PASSWORD", "pw", "sentinel_password", SecretStr("pw")),
     ("TANDEMQ_CLUSTER_NODES", "n1:7000,n2:7001", "cluster_nodes", [("n1", 7000), ("n2", 7001)]),
+    ("TANDEMQ_SEND_REPLICAS", "2", "send_replicas", 2),
+    ("TANDEMQ_SEND_REPLICAS_TIMEOUT_SECONDS", "0.25", "send_replicas_timeout_seconds", 0.25),
 ]
 
 

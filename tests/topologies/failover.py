@@ -54,6 +54,7 @@ class Figures:
     longest_send_gap_s: float
     switch_s: float  # inject -> every Sentinel names the new primary
     late: list[str]  # acknowledged after the switch, yet never run: must be empty
+    wire_port: int | None  # where the distributor's pipelining connection is at the end
 
     def line(self, scenario: str) -> str:
         return (
@@ -67,12 +68,15 @@ class Figures:
 async def run_failover(
     settings: dict[str, Any],
     inject: Callable[[], Awaitable[float]],
+    primary: Callable[[], int],
     before: int = 100,
     after_switch: int = 100,
 ) -> Figures:
     """Send ``before`` tasks, then ``inject`` (it fails the primary over and returns the
     seconds until every Sentinel names the new one) and go on sending until ``after_switch``
-    tasks went to the new primary."""
+    tasks went to the new primary. ``primary()`` names the primary's port now."""
+    # Short leases: a task leased when the primary switched comes back within seconds.
+    settings = {"lease_seconds": 2.0, **settings}
     s = Settings.load(env=False, prefix=f"fo-{uuid.uuid4().hex[:8]}", **settings)
     runs: Counter[str] = Counter()
     ran = asyncio.Event()
@@ -101,14 +105,15 @@ async def run_failover(
             i += 1
             after += switched_at < now
             await asyncio.sleep(PACE)  # a steady stream across the switch, not a burst
-        # What is still missing after 30 s stays missing: its data is gone.
-        deadline = time.monotonic() + 30
+        # What is still missing after 10 s (five leases) stays missing: its data is gone.
+        deadline = time.monotonic() + 10
         while not all(runs[t] for t in acked):
             ran.clear()
             try:
                 await asyncio.wait_for(ran.wait(), max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 break
+        wire_port = await _settled_wire_port(distributor, primary)
     lost = sorted((t for t in acked if not runs[t]), key=lambda t: int(t[1:]))
     return Figures(
         sent=len(acked),
@@ -118,5 +123,31 @@ async def run_failover(
         send_failures=failures,
         longest_send_gap_s=gap,
         switch_s=switch_s,
-        late=[t for t in lost if acked[t] > switched_at + 1.0],
+        # Slack: the clients check the primary once a second; the test sees the switch late
+        # on a busy machine (it polls every Sentinel from a thread).
+        late=[t for t in lost if acked[t] > switched_at + 2.0],
+        wire_port=wire_port,
     )
+
+
+async def _settled_wire_port(distributor: Distributor, primary: Callable[[], int]) -> int | None:
+    """Where the distributor's pipelining connection is once it reached ``primary()``, or
+    after 10 s of sends (it checks where the primary is once a second, while in use)."""
+    deadline = time.monotonic() + 10
+    while True:
+        await distributor.send(Counted(n=-1))
+        port = _wire_port(distributor)
+        if port == await asyncio.to_thread(primary) or time.monotonic() > deadline:
+            return port
+        await asyncio.sleep(0.1)
+
+
+def _wire_port(distributor: Distributor) -> int | None:
+    wire = distributor._broker.transport._wire
+    cluster = distributor._broker.transport._cluster
+    if cluster is not None:  # a cluster: the connection to the default queue's primary
+        node = cluster._node(distributor._broker.keys.queue("default").pending)
+        wire = None if node is None else cluster._wires.get(node.name)
+    protocol = None if wire is None else wire._protocol
+    transport = None if protocol is None else protocol._transport
+    return None if transport is None else int(transport.get_extra_info("peername")[1])

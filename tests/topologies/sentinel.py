@@ -1,4 +1,4 @@
-"""A Sentinel-managed Redis on loopback: one primary, one replica, three Sentinels (quorum 2),
+"""A Sentinel-managed Redis on loopback: one primary, one replica (or more), three Sentinels (quorum 2),
 each a redis-server process of its own. Sentinels mark a server down after 1 s here (the
 default is 30 s), so a crash is failed over within a few seconds."""
 
@@ -21,6 +21,8 @@ DOWN_AFTER_MS = 1000
 
 @dataclass
 class SentinelSet:
+    server_args: tuple[str, ...] = ()  # for every Redis server (e.g. min-replicas-to-write)
+    replicas: int = 1
     servers: list[RedisServer] = field(default_factory=list)  # [primary, replica] at start
     sentinel_ports: list[int] = field(default_factory=list)
     sentinel_procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -35,10 +37,11 @@ class SentinelSet:
         return {"sentinels": self.sentinels, "sentinel_master": MASTER}
 
     def start(self) -> SentinelSet:
-        primary = RedisServer().start()
+        primary = RedisServer(extra=self.server_args).start()
         self.servers.append(primary)
-        replica = RedisServer(extra=("--replicaof", "127.0.0.1", str(primary.port))).start()
-        self.servers.append(replica)
+        following = ("--replicaof", "127.0.0.1", str(primary.port))
+        for _ in range(self.replicas):
+            self.servers.append(RedisServer(extra=(*self.server_args, *following)).start())
         for i in range(3):
             port = free_port()
             conf = self.dir / f"sentinel-{i}.conf"
@@ -74,12 +77,26 @@ class SentinelSet:
             replicas = s.sentinel_slaves(MASTER)
             return (
                 len(s.sentinel_sentinels(MASTER)) == 2
-                and len(replicas) == 1
-                and replicas[0].get("master-link-status") == "ok"
+                and len(replicas) == self.replicas
+                and all(r.get("master-link-status") == "ok" for r in replicas)
             )
 
     def sentinel(self, i: int = 0) -> redis.Redis:
         return redis.Redis(port=self.sentinel_ports[i], socket_timeout=2, decode_responses=True)
+
+    def failover(self, timeout: float = 10.0) -> None:
+        """SENTINEL FAILOVER, asked again while a Sentinel answers that no replica is ready
+        yet (NOGOODSLAVE: its view of the replica is refreshed every few seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with self.sentinel() as s:
+                    s.execute_command("SENTINEL", "FAILOVER", MASTER)
+                return
+            except redis.ResponseError as exc:
+                if "NOGOODSLAVE" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def primary_port(self) -> int:
         with self.sentinel() as s:

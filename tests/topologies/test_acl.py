@@ -7,11 +7,17 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from tandemq.common.settings import Settings
+from tandemq.common.task import TaskState
+from tandemq.distributor import Distributor
+from tandemq.processor import Processor, TaskContext
 from tests.topologies.roundtrip import round_trip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,4 +75,34 @@ async def test_readme_rule_runs_both_sides(
     monkeypatch.setenv("TANDEMQ_WIRE", wire)
     url = await make_user(prefix)  # type: ignore[operator]
     await round_trip(redis_url=url, prefix=prefix)
+    assert await _denials(redis, url) == []
+
+
+class Flaky(BaseModel):
+    n: int
+
+
+async def test_readme_rule_covers_results_retries_schedules_and_cancel(
+    make_user: object, redis: Redis, prefix: str
+) -> None:
+    url = await make_user(prefix)  # type: ignore[operator]
+    settings = Settings.load(env=False, redis_url=url, prefix=prefix, poll_interval_seconds=0.1)
+    processor = Processor(settings=settings, retry_delay=lambda *_: timedelta(milliseconds=50))
+    failed: set[int] = set()
+
+    @processor.handler(Flaky)
+    async def flaky(task: Flaky, ctx: TaskContext) -> int:
+        if task.n not in failed:  # each task fails once: a retry, then a result
+            failed.add(task.n)
+            raise ValueError("first attempt fails")
+        return task.n * 2
+
+    async with Distributor(settings=settings) as distributor, processor:
+        sent = await distributor.send(Flaky(n=21), result_ttl=timedelta(minutes=1))
+        later = await distributor.send(Flaky(n=1), process_in=timedelta(milliseconds=200))
+        done = await distributor.wait(sent.id, timeout=30)
+        assert (done.state, done.result) == (TaskState.COMPLETED, 42)
+        assert (await distributor.wait(later.id, timeout=30)).state == TaskState.COMPLETED
+        far = await distributor.send(Flaky(n=2), process_in=timedelta(hours=1))
+        assert await distributor.cancel(far.id) == "canceled"
     assert await _denials(redis, url) == []

@@ -1,7 +1,8 @@
 """Redis Cluster: three primaries and three replicas on loopback. Both sides work with queues
 on every shard (pipelining connection per primary, and redis-py alone), the global keys and
-channels work across shards, a CLUSTER FAILOVER mid-run is followed, and TANDEMQ_WAIT_REPLICAS
-makes a send wait for a replica. Crashes (kill -9 of a primary, a SIGKILL storm) are in
+channels work across shards, a CLUSTER FAILOVER mid-run is followed, and TANDEMQ_SEND_REPLICAS
+makes a send wait for a
+replica. Crashes (kill -9 of a primary, a SIGKILL storm) are in
 test_cluster_faults.py, behind the faults marker."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from tandemq.common.cluster import slot_of
-from tandemq.common.errors import ReplicationTimeout
+from tandemq.common.errors import NotReplicated
 from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
@@ -142,8 +143,8 @@ async def test_retry_schedule_wait_and_cancel_on_a_cluster(steady: Cluster) -> N
         assert info is not None and info.state == "canceled"
 
 
-async def test_wait_replicas_makes_a_send_wait_for_a_replica(steady: Cluster) -> None:
-    s = _settings(steady, wait_replicas=1)
+async def test_send_replicas_makes_a_send_wait_for_a_replica(steady: Cluster) -> None:
+    s = _settings(steady, send_replicas=1)
     async with Distributor(settings=s) as d:
         info = await d.send(Job(n=1))
         key = Keys(s.prefix).queue("default").task(info.id)
@@ -151,9 +152,9 @@ async def test_wait_replicas_makes_a_send_wait_for_a_replica(steady: Cluster) ->
         with steady.client(replica) as r:
             r.execute_command("READONLY")
             assert r.exists(key) == 1  # on the replica as soon as send() returned
-    too_many = _settings(steady, wait_replicas=2, wait_timeout_ms=100)  # each has one
+    too_many = _settings(steady, send_replicas=2, send_replicas_timeout_seconds=0.1)  # one each
     async with Distributor(settings=too_many) as d:
-        with pytest.raises(ReplicationTimeout, match="1 of 2 replicas"):
+        with pytest.raises(NotReplicated, match="1 of the 2 replicas"):
             await d.send(Job(n=2))
 
 
@@ -170,9 +171,14 @@ async def test_cluster_failover_is_followed(
         await asyncio.to_thread(cluster.wait_primary, replica)
         return time.monotonic() - started
 
-    figures = await run_failover(cluster.settings(), failover)
+    figures = await run_failover(cluster.settings(), failover, lambda: _port_of_default(cluster))
     with capsys.disabled():
         print("\n" + figures.line("cluster-failover"))
     assert cluster.primary_of("x:{default}:pending").port == replica.port
     assert figures.late == []  # everything sent once the new primary served the slot ran
     assert figures.lost == []  # a manual failover waits for the replica to catch up
+    assert figures.wire_port == replica.port  # the pipelining connection moved over
+
+
+def _port_of_default(cluster: Cluster) -> int:
+    return cluster.primary_of("x:{default}:pending").port

@@ -1,7 +1,7 @@
 """Crashes on a Redis Cluster (faults marker: ``pytest -m faults tests/topologies``):
 
 - a ``kill -9`` of the primary serving the queue mid-run, with default asynchronous
-  replication and with TANDEMQ_WAIT_REPLICAS=1; the killed node is started again once its
+  replication and with TANDEMQ_SEND_REPLICAS=1; the killed node is started again once its
   replica took over (it rejoins as the new primary's replica), as an operator would;
 - the SIGKILL storm with queues on three shards: processor daemons killed at random while
   they run tasks; nothing is lost. The handlers' ledger lives on a plain Redis of its own.
@@ -30,7 +30,7 @@ from tests.faults.harness import Scenario
 from tests.support import RedisServer, eventually, subprocess_env
 from tests.topologies.cluster import Cluster
 from tests.topologies.failover import run_failover
-from tests.topologies.test_cluster import spread_queues
+from tests.topologies.test_cluster import _port_of_default, spread_queues
 
 pytestmark = pytest.mark.faults
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,10 +45,10 @@ def cluster() -> Iterator[Cluster]:
         cluster.stop()
 
 
-@pytest.mark.parametrize("wait_replicas", [0, 1])
+@pytest.mark.parametrize("send_replicas", [0, 1])
 @pytest.mark.parametrize("fault", ["kill-9", "takeover"])
 async def test_primary_lost_mid_run_is_followed(
-    cluster: Cluster, fault: str, wait_replicas: int, capsys: pytest.CaptureFixture[str]
+    cluster: Cluster, fault: str, send_replicas: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``kill-9``: the primary dies; its replica is elected after the node timeout.
     ``takeover``: the replica takes the slots at once (CLUSTER FAILOVER TAKEOVER, what a
@@ -71,13 +71,16 @@ async def test_primary_lost_mid_run_is_followed(
             await asyncio.to_thread(primary.start)  # back as the new primary's replica
         return switched
 
-    settings = {**cluster.settings(), "wait_replicas": wait_replicas}
-    figures = await run_failover(settings, lose_primary, before=300, after_switch=200)
+    settings = {**cluster.settings(), "send_replicas": send_replicas}
+    figures = await run_failover(
+        settings, lose_primary, lambda: _port_of_default(cluster), before=300, after_switch=200
+    )
     with capsys.disabled():
-        print("\n" + figures.line(f"cluster-{fault} wait_replicas={wait_replicas}"))
+        print("\n" + figures.line(f"cluster-{fault} send_replicas={send_replicas}"))
     assert figures.late == []
-    if wait_replicas:
+    if send_replicas:
         assert figures.lost == []  # every acknowledged send was on the replica
+    assert figures.wire_port == replica.port  # the pipelining connection moved over
 
 
 async def test_sigkill_storm_on_three_shards_loses_nothing(

@@ -47,7 +47,7 @@ async def test_weights_hold_across_two_hosts(hosts: Hosts) -> None:
     queue_of: dict[str, str] = {}
     async with Distributor(redis_url=hosts.unix_url, prefix=prefix) as distributor:
         for queue in WEIGHTS:
-            for info in await distributor.send_many([Job(n=i) for i in range(3000)], queue=queue):
+            for info in await distributor.send_many([Job(n=i) for i in range(4000)], queue=queue):
                 queue_of[info.id] = queue
     env = {"TANDEMQ_PREFIX": prefix, "TANDEMQ_QUEUES": "critical=6,default=3,low=1",
            "TANDEMQ_CONCURRENCY": "4"}  # fmt: skip
@@ -55,10 +55,11 @@ async def test_weights_hold_across_two_hosts(hosts: Hosts) -> None:
     hosts.start("b", APP, **env)
     done_key = f"{prefix}:host:done"
 
-    async def enough() -> bool:
-        return int(await redis.hlen(done_key)) >= 1000
+    async def enough() -> bool:  # both hosts at work (one may start a moment later)
+        by_host = Counter(v.decode() for v in await redis.hvals(done_key))
+        return sum(by_host.values()) >= 1000 and min(by_host.get(h, 0) for h in "ab") >= 50
 
-    await _until(enough, 90, "1,000 tasks done", hosts)
+    await _until(enough, 90, "1,000 tasks done, 50 on each host", hosts)
     done = {k.decode(): v.decode() for k, v in (await redis.hgetall(done_key)).items()}
     keys = Keys(prefix)
     for queue in WEIGHTS:  # every queue was still busy when the snapshot was taken
