@@ -43,9 +43,14 @@ async def confirm_replicated(
     replies = await transport.on_one_connection(
         commands, transport.timeout + timeout, key=keys.queue(queue).pending
     )
-    for reply in replies:
+    *_, waited = replies
+    if isinstance(waited, Exception) and "replica" in str(waited):
+        # The node was demoted between the write and the WAIT (a cluster failover): the write
+        # may be gone with it, confirmed by none; sending again goes to the new primary.
+        waited = 0
+    for reply in (*replies[:-1], waited):
         if isinstance(reply, Exception):
             raise reply
-    confirmed = int(replies[-1])
+    confirmed = int(waited)
     if confirmed < replicas:
         raise NotReplicated(list(task_ids), queue, confirmed, replicas)
