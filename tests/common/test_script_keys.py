@@ -26,13 +26,16 @@ from tandemq.common.scripts import SCRIPTS
 from tests.support import RedisServer, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
-# The tests that run every script (cron_enqueue through the cron tests).
+# The tests that run every script (cron_enqueue through the cron tests, the inspector's
+# scripts through its tests).
 SCRIPT_TESTS = (
     "tests/common/test_broker_scripts.py",
     "tests/common/test_result_scripts.py",
     "tests/common/test_intake_scripts.py",
     "tests/common/test_rate_dequeue.py",
     "tests/processor/test_cron.py",
+    "tests/inspector/test_actions.py",  # task_action, bulk_action
+    "tests/inspector/test_reads.py",  # peek
 )
 # Scripts whose KEYS[1] is the user's list or stream (or a key in its slot): on a cluster it
 # must carry the queue's hash tag, which the user chooses (docs/INTAKE.md, "Redis Cluster");
