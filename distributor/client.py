@@ -60,6 +60,41 @@ def _ms(span: timedelta | None) -> int | None:
     return None if span is None else max(1, span_ms(span))
 
 
+def build_task(
+    payload: BaseModel,
+    options: SendOptions,
+    max_payload_bytes: int,
+    now: int | None = None,
+    due: int = -1,
+) -> NewTask:
+    """The task ``send`` would write for ``payload`` and ``options`` (already validated):
+    encoded, size-checked, with its id. Shared with the transactional outbox, which stores the
+    same task in a database row. Raises InvalidSendOptions or PayloadTooLarge."""
+    if not isinstance(payload, BaseModel):
+        raise InvalidSendOptions(f"payload must be a pydantic model, got {type(payload)!r}")
+    unique = options.unique_for
+    name = type_name(type(payload))
+    encoded = payload.__pydantic_serializer__.to_json(payload)
+    if len(encoded) > max_payload_bytes:
+        raise PayloadTooLarge(name, len(encoded), max_payload_bytes)
+    return NewTask(
+        id=options.task_id or new_task_id(),
+        queue=options.queue,
+        type=name,
+        payload=encoded,
+        max_retry=options.max_retry,
+        enqueued_ms=now_ms() if now is None else now,
+        due_ms=options.due_ms() if due < 0 else due,
+        timeout_ms=_ms(options.timeout),
+        deadline_ms=None if options.deadline is None else to_ms(options.deadline),
+        retention_ms=_ms(options.retention),
+        unique_ttl_ms=_ms(unique) or 0,
+        # A caller's own id may exist already (a conflict) or be this call's own write
+        # whose reply was lost (the broker sends it again): the nonce tells them apart.
+        nonce=new_task_id()[:8] if options.task_id else None,
+    )
+
+
 class Distributor:
     """Sends typed tasks to Redis. Use as ``async with Distributor.from_env() as d: ...``."""
 
@@ -218,29 +253,7 @@ class Distributor:
     def _new_task(
         self, payload: BaseModel, options: SendOptions, now: int | None = None, due: int = -1
     ) -> NewTask:
-        if not isinstance(payload, BaseModel):
-            raise InvalidSendOptions(f"payload must be a pydantic model, got {type(payload)!r}")
-        unique = options.unique_for
-        name = type_name(type(payload))
-        encoded = payload.__pydantic_serializer__.to_json(payload)
-        if len(encoded) > self.settings.max_payload_bytes:
-            raise PayloadTooLarge(name, len(encoded), self.settings.max_payload_bytes)
-        return NewTask(
-            id=options.task_id or new_task_id(),
-            queue=options.queue,
-            type=name,
-            payload=encoded,
-            max_retry=options.max_retry,
-            enqueued_ms=now_ms() if now is None else now,
-            due_ms=options.due_ms() if due < 0 else due,
-            timeout_ms=_ms(options.timeout),
-            deadline_ms=None if options.deadline is None else to_ms(options.deadline),
-            retention_ms=_ms(options.retention),
-            unique_ttl_ms=_ms(unique) or 0,
-            # A caller's own id may exist already (a conflict) or be this call's own write
-            # whose reply was lost (the broker sends it again): the nonce tells them apart.
-            nonce=new_task_id()[:8] if options.task_id else None,
-        )
+        return build_task(payload, options, self.settings.max_payload_bytes, now, due)
 
     def _sent(self, task: NewTask, payload: BaseModel) -> TaskInfo:
         info = self._info(task, payload)

@@ -77,6 +77,7 @@ class Processor:
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._log = get_logger(processor=self.id)
+        self._extras: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
     @classmethod
     def from_env(
@@ -93,6 +94,11 @@ class Processor:
             return func
 
         return register
+
+    def add_component(self, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``run()`` beside the processor's own loops (the outbox relay, say): started by
+        start() before fetching begins, cancelled by shutdown() with the other loops."""
+        self._extras.append(run)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -170,6 +176,8 @@ class Processor:
             )
         )
         self._spawn(self._wake_listener.run())
+        for extra in self._extras:
+            self._spawn(extra())
         runner = Runner(
             self.handlers,
             self._outcome,
