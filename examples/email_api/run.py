@@ -12,18 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere
 
-import uvicorn
-
-from examples.devredis import dev_redis
-
-ROOT = Path(__file__).resolve().parents[2]
-WORKER = "examples.email_api.worker:processor"
+from examples.launch import serve
 
 
 def main() -> int:
@@ -31,23 +25,12 @@ def main() -> int:
     parser.add_argument("--embedded", action="store_true", help="processor inside the web app")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
-    os.chdir(ROOT)
-    with dev_redis() as (url, where):
-        print(f"email_api: Redis {url} ({where}); outbox file .tandemq/email-outbox.jsonl")
-        os.environ["REDIS_URL"] = url
-        os.environ.setdefault("TANDEMQ_LOG_FORMAT", "console")
-        worker = None
-        if args.embedded:
-            os.environ["EMAIL_API_EMBEDDED_PROCESSOR"] = "1"
-        else:
-            worker = subprocess.Popen([sys.executable, "-m", "tandemq", "run", WORKER])
-        try:
-            uvicorn.run("examples.email_api.app:app", host="127.0.0.1", port=args.port)
-        finally:
-            if worker is not None:
-                worker.terminate()  # SIGTERM: the processor finishes what it runs, exits 0
-                worker.wait(30)
-    return 0
+    if args.embedded:
+        os.environ["EMAIL_API_EMBEDDED_PROCESSOR"] = "1"
+    worker = None if args.embedded else "examples.email_api.worker:processor"
+    return serve(
+        "examples.email_api.app:app", worker, args.port, "(outbox: .tandemq/email-outbox.jsonl)"
+    )
 
 
 if __name__ == "__main__":
