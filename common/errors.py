@@ -5,6 +5,7 @@
      ├── RegistryError            a payload type or handler registered twice, or not a model
      ├── BrokerUnavailable        Redis could not be reached (after the configured retries)
      │    └── RedisOutOfMemory    Redis refused a write at its maxmemory limit
+     ├── ScriptError              a Lua script failed inside Redis (names its .lua file:line)
      ├── SendError                send() refused the task; nothing was written
      │    ├── InvalidSendOptions  options that contradict or are out of range (also a ValueError)
      │    ├── TaskIdConflict      a task with this task_id already exists in the queue
@@ -45,6 +46,12 @@ class BrokerUnavailable(TandemqError):
 
 class RedisOutOfMemory(BrokerUnavailable):
     """Redis refused a write at its maxmemory limit (noeviction); the operation did not happen."""
+
+
+class ScriptError(TandemqError):
+    """A tandemq Lua script raised inside Redis: a bug in the script, or keys it reads were
+    changed by something other than tandemq. The message names the ``.lua`` file and line;
+    report it with that line."""
 
 
 class SendError(TandemqError):

@@ -19,13 +19,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tandemq.common.broker import Broker, NewTask
+from tandemq.common.broker import Broker
 from tandemq.common.clock import now_ms
 from tandemq.common.connection import create_redis
 from tandemq.common.errors import BrokerUnavailable
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.settings import Settings
+from tandemq.common.task import NewTask
 
 from .store import DEFAULT_TABLE, Outbox, task_of
 

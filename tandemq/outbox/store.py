@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from tandemq.common.broker import NewTask
 from tandemq.common.errors import InvalidSendOptions
 from tandemq.common.settings import Settings
+from tandemq.common.task import NewTask
 from tandemq.distributor.client import build_task
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from tandemq.common.broker import NewTask
+from tandemq.common.task import NewTask
 from tandemq.outbox import Relay
 from tandemq.outbox.__main__ import main
 
@@ -21,7 +21,9 @@ class HangAfterRedisWrite(Relay):
     async def _send(self, tasks: list[NewTask]) -> None:
         await super()._send(tasks)
         marker = Path(os.environ["OUTBOX_FAULT_FILE"])
-        await asyncio.to_thread(marker.write_text, ",".join(t.id for t in tasks))
+        partial = marker.with_suffix(".partial")  # renamed when complete: the test waits on it
+        await asyncio.to_thread(partial.write_text, ",".join(t.id for t in tasks))
+        partial.rename(marker)
         await asyncio.Event().wait()  # killed here: written to Redis, rows not yet deleted
 
 
