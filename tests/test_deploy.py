@@ -175,7 +175,7 @@ def test_k8s_disruption_budget_and_autoscaler_target_the_processor() -> None:
     assert selector.items() <= labels.items()
     hpa = _k8s("HorizontalPodAutoscaler")["spec"]
     assert hpa["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
-    assert hpa["metrics"][0]["external"]["metric"]["name"] == "tandemq_queue_size"
+    assert hpa["metrics"][0]["external"]["metric"]["name"] == "tandemq_queue_tasks"
     redis = " ".join(_k8s("StatefulSet")["spec"]["template"]["spec"]["containers"][0]["args"])
     assert "--appendonly yes" in redis and "--maxmemory-policy noeviction" in redis
 
