@@ -39,29 +39,37 @@ def parser() -> argparse.ArgumentParser:
 
 
 def make_relay(
-    args: argparse.Namespace, settings: Settings, relay_class: type[Relay] = Relay
+    database_url: str | None,
+    *,
+    table: str = DEFAULT_TABLE,
+    schema: str | None = None,
+    batch_size: int = 100,
+    poll_interval: float = 0.2,
+    settings: Settings | None = None,
+    relay_class: type[Relay] = Relay,
 ) -> Relay:
-    """The relay ``args`` describe; raises ConfigError (naming the setting) on a bad one."""
-    if not args.database_url:
+    """The relay these options describe; raises ConfigError (naming the setting) on a bad one.
+    Redis settings from the environment unless ``settings`` are given."""
+    if not database_url:
         raise ConfigError(f"no database: give --database-url or set {DATABASE_URL_ENV}")
+    if batch_size < 1 or poll_interval <= 0:
+        raise ConfigError("--batch-size must be >= 1 and --poll-interval > 0")
     try:
-        engine = create_async_engine(args.database_url)
+        engine = create_async_engine(database_url)
     except (ArgumentError, ImportError) as exc:
         # the message names the dialect, never the URL (it may hold a password)
         raise ConfigError(f"{DATABASE_URL_ENV} is not a usable async database URL: {exc}") from None
-    if args.batch_size < 1 or args.poll_interval <= 0:
-        raise ConfigError("--batch-size must be >= 1 and --poll-interval > 0")
     return relay_class(
         engine,
-        Outbox(args.table, schema=args.schema),
-        settings=settings,
-        batch_size=args.batch_size,
-        poll_interval=args.poll_interval,
+        Outbox(table, schema=schema),
+        settings=settings or Settings.load(),
+        batch_size=batch_size,
+        poll_interval=poll_interval,
         own_engine=True,
     )
 
 
-async def serve(relay: Relay, once: bool) -> None:
+async def serve(relay: Relay, once: bool = False) -> None:
     """Run ``relay`` until SIGTERM/SIGINT (or until the outbox is empty with ``once``)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -82,7 +90,15 @@ def main(argv: Sequence[str] | None = None, relay_class: type[Relay] = Relay) ->
     try:
         settings = Settings.load()
         configure(settings.log_format, settings.log_level)
-        relay = make_relay(args, settings, relay_class)
+        relay = make_relay(
+            args.database_url,
+            table=args.table,
+            schema=args.schema,
+            batch_size=args.batch_size,
+            poll_interval=args.poll_interval,
+            settings=settings,
+            relay_class=relay_class,
+        )
     except ConfigError as exc:
         print(f"tandemq outbox: {exc}", file=sys.stderr)
         return 2
