@@ -4,6 +4,7 @@ Redis write and the row delete still leaves exactly one task per row."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -197,15 +198,19 @@ def test_relay_command_without_a_database_exits_2() -> None:
     assert "TANDEMQ_OUTBOX_DATABASE_URL" in proc.stderr
 
 
-def start_relay(module: str, args: list[str], **env: str) -> subprocess.Popen[bytes]:
-    """``python -m <module> relay <args>`` as a real process; its log goes to a pipe."""
-    return subprocess.Popen(
-        [sys.executable, "-m", module, "relay", *args],
-        cwd=ROOT,
-        env=subprocess_env(**env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def start_relay(
+    module: str, args: list[str], log: Path | None = None, **env: str
+) -> subprocess.Popen[bytes]:
+    """``python -m <module> relay <args>`` as a real process; its log goes to ``log`` (appended)
+    or to a pipe."""
+    with open(log, "ab") if log else contextlib.nullcontext() as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, "relay", *args],
+            cwd=ROOT,
+            env=subprocess_env(**env),
+            stdout=subprocess.DEVNULL,
+            stderr=out or subprocess.PIPE,
+        )
 
 
 async def _exists(path: Path) -> bool:
