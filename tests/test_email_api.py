@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from tests.support import eventually, free_port, subprocess_env
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKER = "examples.email_api.worker:processor"
+WORKER = "examples.email_api.worker:make_processor"
 
 
 @dataclass

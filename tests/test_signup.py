@@ -74,7 +74,7 @@ async def test_signup_creates_the_user_and_one_verify_email_task_through_the_out
         assert duplicate.status_code == 409  # rolled back: no second user, no second task
         assert await distributor.get_task(task_id, queue="critical") is None
 
-        worker = ["tandemq", "run", "examples.signup.worker:processor"]
+        worker = ["tandemq", "run", "examples.signup.worker:make_processor"]
         processes.append(_start(worker, signup_env, log))
 
         async def task() -> TaskInfo | None:

@@ -27,7 +27,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.embedded:
         os.environ["EMAIL_API_EMBEDDED_PROCESSOR"] = "1"
-    worker = None if args.embedded else "examples.email_api.worker:processor"
+    worker = None if args.embedded else "examples.email_api.worker:make_processor"
     return serve(
         "examples.email_api.app:app", worker, args.port, "(outbox: .tandemq/email-outbox.jsonl)"
     )

@@ -1,6 +1,6 @@
 """The processor side: "sends" each email by appending it to an outbox file (no SMTP).
 
-Run it with ``tandemq run examples.email_api.worker:processor`` (settings from the environment:
+Run it with ``tandemq run examples.email_api.worker:make_processor`` (settings from the environment:
 REDIS_URL, TANDEMQ_QUEUES, ...). Every EMAIL_FAIL_EVERY-th attempt (default 3) fails as a
 flaky mail server would, so retries show in ``GET /emails/{id}``.
 """
@@ -44,6 +44,3 @@ def make_processor() -> Processor:
     processor = Processor.from_env()
     processor.handler(Email)(send_email)
     return processor
-
-
-processor = make_processor()

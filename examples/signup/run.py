@@ -19,7 +19,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
-    return serve("examples.signup.app:app", "examples.signup.worker:processor", args.port)
+    return serve("examples.signup.app:app", "examples.signup.worker:make_processor", args.port)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The signup worker: a processor on critical=10,default=5 that "sends" verify emails, with
 the outbox relay running inside it (it moves committed outbox rows to Redis).
 
-    tandemq run examples.signup.worker:processor
+    tandemq run examples.signup.worker:make_processor
 """
 
 from __future__ import annotations
@@ -31,6 +31,3 @@ def make_processor() -> Processor:
     processor.handler(SendVerifyEmail)(send_verify_email)
     Relay(engine, outbox, settings=processor.settings).attach(processor)
     return processor
-
-
-processor = make_processor()
