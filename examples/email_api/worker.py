@@ -1,7 +1,7 @@
 """The processor side: "sends" each email by appending it to an outbox file (no SMTP).
 
-Run it with ``tandemq run examples.email_api.worker:make_processor`` (settings from the environment:
-REDIS_URL, TANDEMQ_QUEUES, ...). Every EMAIL_FAIL_EVERY-th attempt (default 3) fails as a
+Run it with ``tandemq run examples.email_api.worker:make_processor`` (settings from the
+environment: REDIS_URL, TANDEMQ_QUEUES, ...). Every EMAIL_FAIL_EVERY-th attempt (default 3) fails as a
 flaky mail server would, so retries show in ``GET /emails/{id}``.
 """
 
