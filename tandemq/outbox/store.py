@@ -1,37 +1,50 @@
 """The outbox table, and ``Outbox.send``: a task written inside the caller's own transaction.
 
 The row holds the task exactly as ``Distributor.send`` would write it to Redis (the same
-option checks and encoding, from ``tandemq.distributor``); the relay (relay.py) moves it to
-Redis later, with the row id as the task id.
+option checks, encoding and send hooks: ``DistributorCore.build_task``); the relay (relay.py)
+moves it to Redis later, with the row id as the task id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tandemq.common.errors import InvalidSendOptions
 from tandemq.common.settings import Settings
 from tandemq.common.task import NewTask
-from tandemq.distributor.client import build_task
+from tandemq.distributor.core import DistributorCore
+from tandemq.distributor.hooks import SendHook
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 
 DEFAULT_TABLE = "tandemq_outbox"
-_DEFAULT_MAX_PAYLOAD = int(Settings.model_fields["max_payload_bytes"].default)
 # NewTask fields kept in a row; unique_ttl_ms is refused (see send) and the nonce not needed.
 _STORED = ("id", "queue", "type", "payload", "max_retry", "enqueued_ms", "due_ms",
-           "timeout_ms", "deadline_ms", "retention_ms")  # fmt: skip
+           "timeout_ms", "deadline_ms", "retention_ms", "result_ttl_ms", "headers")  # fmt: skip
 
 
 class Outbox:
     """Writes tasks into an outbox table with the caller's SQLAlchemy session or connection.
 
     ``table`` and ``schema`` name the table (``tandemq_outbox`` in the default schema);
-    ``create_table`` makes it, or copy ``outbox.table`` into your own migrations.
+    ``create_table`` makes it, or copy ``outbox.table`` into your own migrations. ``settings``
+    (default: from the environment) give the payload size limit; ``send_hooks`` run on every
+    send, as a Distributor's do.
     """
 
     def __init__(
@@ -39,9 +52,10 @@ class Outbox:
         table: str = DEFAULT_TABLE,
         *,
         schema: str | None = None,
-        max_payload_bytes: int = _DEFAULT_MAX_PAYLOAD,
+        settings: Settings | None = None,
+        send_hooks: Sequence[SendHook] = (),
     ) -> None:
-        self.max_payload_bytes = max_payload_bytes
+        self._core = DistributorCore(settings or Settings.load(), send_hooks)
         self.metadata = MetaData(schema=schema)
         self.table = Table(
             table,
@@ -56,6 +70,8 @@ class Outbox:
             Column("timeout_ms", BigInteger),
             Column("deadline_ms", BigInteger),
             Column("retention_ms", BigInteger),
+            Column("result_ttl_ms", BigInteger),
+            Column("headers", Text),
         )
         Index(f"{table}_enqueued_ms", self.table.c.enqueued_ms)
 
@@ -77,6 +93,8 @@ class Outbox:
         task_id: str | None = None,
         retention: timedelta | None = None,
         unique_for: timedelta | None = None,
+        result_ttl: timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> str:
         """Insert the task into the outbox in ``session``'s transaction; returns its task id.
 
@@ -91,9 +109,17 @@ class Outbox:
                 "found by the relay, after your transaction committed; send it directly"
             )
         options = SendOptions(
-            queue, max_retry, process_in, process_at, timeout, deadline, task_id, retention
+            queue,
+            max_retry,
+            process_in,
+            process_at,
+            timeout,
+            deadline,
+            task_id,
+            retention,
+            result_ttl=result_ttl,
         )
-        task = build_task(payload, options, self.max_payload_bytes)
+        task = self._core.build_task(payload, options, headers)
         await session.execute(self.table.insert().values(row_of(task)))
         return task.id
 

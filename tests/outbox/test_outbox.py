@@ -59,7 +59,12 @@ async def test_committed_send_becomes_a_task_with_the_row_id(
 ) -> None:
     sent_at = datetime.now(UTC)
     async with db.engine.begin() as conn:
-        now_id = await db.outbox.send(conn, VerifyEmail(user_id=1, email="a@x.io"), max_retry=10)
+        now_id = await db.outbox.send(
+            conn,
+            VerifyEmail(user_id=1, email="a@x.io"),
+            max_retry=10,
+            result_ttl=timedelta(hours=2),
+        )
         later_id = await db.outbox.send(
             conn,
             VerifyEmail(user_id=2, email="b@x.io"),
@@ -72,6 +77,7 @@ async def test_committed_send_becomes_a_task_with_the_row_id(
     now = await distributor.get_task(now_id)
     assert now is not None and now.state == TaskState.PENDING
     assert (now.payload, now.max_retry) == ({"user_id": 1, "email": "a@x.io"}, 10)
+    assert now.result_ttl == timedelta(hours=2)
     later = await distributor.get_task(later_id, queue="critical")
     assert later is not None and later.state == TaskState.SCHEDULED
     assert later.next_process_at is not None  # counted from the send, not from the relay
@@ -92,7 +98,8 @@ async def test_rolled_back_transaction_sends_nothing(
 
 
 async def test_bad_options_and_payloads_are_refused_before_the_database(db: Database) -> None:
-    small = Outbox(db.outbox.table.name, schema=db.schema, max_payload_bytes=10)
+    limited = Settings.load(env=False, max_payload_bytes=10)
+    small = Outbox(db.outbox.table.name, schema=db.schema, settings=limited)
     async with db.engine.begin() as conn:
         with pytest.raises(InvalidSendOptions, match="queue"):
             await db.outbox.send(conn, VerifyEmail(user_id=1, email="a"), queue="{x}")
@@ -167,21 +174,24 @@ async def test_relay_attached_to_a_processor_runs_the_tasks(
     from tandemq.processor import TaskContext  # noqa: PLC0415
 
     processor = await make_processor()  # type: ignore[operator]
-    seen: list[int] = []
+    seen: list[tuple[int, str | None]] = []
     done = asyncio.Event()
 
     @processor.handler(VerifyEmail)
     async def verify(email: VerifyEmail, ctx: TaskContext) -> None:
-        seen.append(email.user_id)
+        seen.append((email.user_id, ctx.headers.get("request_id")))
         if len(seen) == 3:
             done.set()
 
     relay_for(db, redis_url, prefix, poll_interval=0.05).attach(processor)
     await processor.start()
-    await send_rows(db, 3)
+    async with db.engine.begin() as conn:
+        for i in range(3):
+            email = VerifyEmail(user_id=i, email=f"u{i}@x.io")
+            await db.outbox.send(conn, email, headers={"request_id": f"r{i}"})
     async with asyncio.timeout(30):
         await done.wait()
-    assert sorted(seen) == [0, 1, 2]
+    assert sorted(seen) == [(0, "r0"), (1, "r1"), (2, "r2")]  # headers travel in the row
 
 
 def test_relay_command_without_a_database_exits_2() -> None:
