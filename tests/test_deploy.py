@@ -153,9 +153,14 @@ def test_k8s_manifests_validate_strictly_against_bundled_schemas(tmp_path: Path)
     assert _run(validate, "--strict", "--quiet", bad).returncode != 0
 
 
+def _processor() -> dict[str, Any]:
+    found = [d for p in K8S for d in _docs(p) if d["metadata"]["name"] == "tandemq-processor"]
+    return next(d for d in found if d["kind"] == "Deployment")
+
+
 def test_k8s_processor_outlives_its_shutdown_timeout_and_probes_health() -> None:
     config = _k8s("ConfigMap")["data"]
-    deployment = _k8s("Deployment")
+    deployment = _processor()
     pod = deployment["spec"]["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] > float(config["TANDEMQ_SHUTDOWN_TIMEOUT_SECONDS"])
     container = pod["containers"][0]
@@ -169,13 +174,18 @@ def test_k8s_processor_outlives_its_shutdown_timeout_and_probes_health() -> None
 
 
 def test_k8s_disruption_budget_and_autoscaler_target_the_processor() -> None:
-    deployment = _k8s("Deployment")
+    deployment = _processor()
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     selector = _k8s("PodDisruptionBudget")["spec"]["selector"]["matchLabels"]
     assert selector.items() <= labels.items()
     hpa = _k8s("HorizontalPodAutoscaler")["spec"]
     assert hpa["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     assert hpa["metrics"][0]["external"]["metric"]["name"] == "tandemq_queue_tasks"
+    # the gauge comes from one exporter, not from every processor
+    assert _k8s("ConfigMap")["data"]["TANDEMQ_METRICS_QUEUE_GAUGES"] == "false"
+    exporters = [d for p in K8S for d in _docs(p) if d["metadata"]["name"] == "tandemq-metrics"]
+    args = exporters[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:2] == ["tandemq", "metrics"] and exporters[0]["spec"]["replicas"] == 1
     redis = " ".join(_k8s("StatefulSet")["spec"]["template"]["spec"]["containers"][0]["args"])
     assert "--appendonly yes" in redis and "--maxmemory-policy noeviction" in redis
 
@@ -207,3 +217,43 @@ def test_systemd_stop_timeout_exceeds_the_shutdown_timeout() -> None:
     shutdown = re.search(r"^Environment=TANDEMQ_SHUTDOWN_TIMEOUT_SECONDS=(\d+)$", text, re.M)
     assert stop and shutdown and int(stop[1]) > int(shutdown[1])
     assert re.search(r"^KillSignal=SIGTERM$", text, re.M)
+
+
+# -- across files -----------------------------------------------------------------------
+
+
+def _deploy_texts() -> dict[str, str]:
+    files = [DEPLOY / "Dockerfile", DEPLOY / "compose.yaml", *K8S]
+    files.append(DEPLOY / "systemd" / "tandemq.service")
+    return {str(p.relative_to(ROOT)): p.read_text() for p in files}
+
+
+def test_every_tandemq_setting_named_in_deploy_files_exists() -> None:
+    """A misspelt TANDEMQ_* variable would be ignored silently by the processor."""
+    from tandemq.common.settings import ENV_PREFIX, Settings  # noqa: PLC0415
+    from tandemq.outbox.relay import DATABASE_URL_ENV, TABLE_ENV  # noqa: PLC0415
+
+    known = {f"{ENV_PREFIX}{name}".upper() for name in Settings.model_fields}
+    known |= {DATABASE_URL_ENV, TABLE_ENV}
+    for path, text in _deploy_texts().items():
+        for name in set(re.findall(r"\bTANDEMQ_[A-Z_]+\b", text)):
+            assert name in known, f"{path} sets {name}, which no setting reads"
+
+
+def test_every_tandemq_command_in_deploy_files_exists() -> None:
+    """Commands as exec-form lists ("tandemq", "run"), ExecStart lines, and `tandemq x` in
+    comments all name a command of the CLI."""
+    from tandemq.cli import COMMANDS  # noqa: PLC0415
+
+    forms = (
+        r'"tandemq",\s*"([a-z-]+)"',
+        r"^ExecStart=\S*/tandemq ([a-z-]+)",
+        r"`tandemq ([a-z-]+)",
+    )
+    seen = set()
+    for path, text in _deploy_texts().items():
+        for form in forms:
+            for command in re.findall(form, text, re.M):
+                assert command in COMMANDS, f"{path} runs `tandemq {command}`"
+                seen.add(command)
+    assert {"run", "dashboard", "metrics"} <= seen

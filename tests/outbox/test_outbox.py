@@ -153,7 +153,7 @@ async def test_two_relays_at_once_on_postgresql_give_one_task_per_row(
     ids = await send_rows(db, 600)
     args = [*db.cli_args(), "--batch-size", "10", "--once"]
     env = {"REDIS_URL": redis_url, "TANDEMQ_PREFIX": prefix, "TANDEMQ_LOG_FORMAT": "json"}
-    relays = [start_relay("tandemq.outbox", args, **env) for _ in range(2)]
+    relays = [start_relay("tandemq", args, **env) for _ in range(2)]  # `tandemq outbox relay`
     stats = []
     for relay in relays:
         _, err = relay.communicate(timeout=120)
@@ -194,9 +194,10 @@ async def test_relay_attached_to_a_processor_runs_the_tasks(
     assert sorted(seen) == [(0, "r0"), (1, "r1"), (2, "r2")]  # headers travel in the row
 
 
-def test_relay_command_without_a_database_exits_2() -> None:
+@pytest.mark.parametrize("command", [["tandemq", "outbox", "relay"], ["tandemq.outbox", "relay"]])
+def test_relay_command_without_a_database_exits_2(command: list[str]) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "tandemq.outbox", "relay"],
+        [sys.executable, "-m", *command],
         cwd=ROOT,
         env=subprocess_env(),
         capture_output=True,
@@ -204,18 +205,19 @@ def test_relay_command_without_a_database_exits_2() -> None:
         timeout=60,
         check=False,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 2, proc.stderr
     assert "TANDEMQ_OUTBOX_DATABASE_URL" in proc.stderr
 
 
 def start_relay(
     module: str, args: list[str], log: Path | None = None, **env: str
 ) -> subprocess.Popen[bytes]:
-    """``python -m <module> relay <args>`` as a real process; its log goes to ``log`` (appended)
-    or to a pipe."""
+    """``python -m <module> relay <args>`` as a real process (``module`` "tandemq": the
+    ``tandemq outbox relay`` command); its log goes to ``log`` (appended) or to a pipe."""
+    command = ["outbox", "relay"] if module == "tandemq" else ["relay"]
     with open(log, "ab") if log else contextlib.nullcontext() as out:
         return subprocess.Popen(
-            [sys.executable, "-m", module, "relay", *args],
+            [sys.executable, "-m", module, *command, *args],
             cwd=ROOT,
             env=subprocess_env(**env),
             stdout=subprocess.DEVNULL,
