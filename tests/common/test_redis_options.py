@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tandemq.common.errors import ConfigError
-from tandemq.common.redis_options import RedisOptions, TLSOptions, tls_problem
+from tandemq.common.redis_checks import tls_problem
+from tandemq.common.redis_options import RedisOptions, TLSOptions
 from tandemq.common.settings import Settings
 
 PEM = str(Path(__file__).resolve())  # any readable file: the checks here are about presence
