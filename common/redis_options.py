@@ -20,7 +20,6 @@ same certificates and checks, and a Sentinel-managed primary looked up on each c
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -47,8 +46,6 @@ Topology = Literal["single", "sentinel", "cluster"]
 # capped at half a second; the round-trip bound (TANDEMQ_REDIS_TIMEOUT_SECONDS) cuts it short.
 _SENTINEL_RETRIES = 40
 _POOL_SIZE = 100  # connections per client unless TANDEMQ_REDIS_POOL_SIZE says otherwise
-_TLS_WORDS = ("SSL", "TLS", "CERTIFICATE")
-_HUNG_UP = ("reset by peer", "Connection closed by server")
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,51 +242,6 @@ class RedisOptions:
         if self.tls is not None:
             kwargs.update(ssl=True, **self.tls.redis_kwargs())
         return kwargs
-
-
-def tls_problem(exc: BaseException, tls: TLSOptions) -> str | None:
-    """What went wrong with TLS in a failed connect, or None when it was not TLS: a server
-    certificate the CA does not sign, or a server that hangs up right after the handshake
-    (TLS 1.3 servers refuse a missing or unknown client certificate that way, no alert)."""
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    texts = [str(error) for error in seen]
-    if any(isinstance(e, ssl.SSLError) for e in seen) or any(
-        w in t.upper() for t in texts for w in _TLS_WORDS
-    ):
-        return (
-            f"TLS handshake with Redis failed: {texts[0]}. Check TANDEMQ_TLS_CA_FILE (the CA"
-            " that signed the server's certificate), TANDEMQ_TLS_VERIFY, and"
-            " TANDEMQ_TLS_CERT_FILE / TANDEMQ_TLS_KEY_FILE"
-        )
-    if any(isinstance(e, ConnectionResetError) for e in seen) or any(
-        w in t for t in texts for w in _HUNG_UP
-    ):
-        given = "the one in TANDEMQ_TLS_CERT_FILE" if tls.cert_file else "none was given"
-        return (
-            f"Redis closed the TLS connection right after the handshake ({texts[0]}): it asks"
-            f" for a client certificate its CA signed ({given}). Set TANDEMQ_TLS_CERT_FILE and"
-            " TANDEMQ_TLS_KEY_FILE to a certificate signed by the CA in the server's"
-            " tls-ca-cert-file"
-        )
-    return None
-
-
-async def refuse_tls_failure(redis: Redis, options: RedisOptions | None) -> None:
-    """PING once over TLS: a handshake that fails, or a server that hangs up at once, is a
-    ConfigError now, not a retry loop that never ends. Other failures (refused: Redis may be
-    starting) are left to the caller's own retries."""
-    if options is None or options.tls is None:
-        return
-    try:
-        await redis.ping()
-    except (RedisConnectionError, OSError) as exc:
-        problem = tls_problem(exc, options.tls)
-        if problem is not None:
-            raise ConfigError(problem) from None
 
 
 def _check_topology(s: RedisSettings, scheme: str) -> None:

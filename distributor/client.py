@@ -15,7 +15,7 @@ from tandemq.common.broker import Broker
 from tandemq.common.calls import WATCH_REGISTERED
 from tandemq.common.errors import TaskIdConflict, WaitTimeout
 from tandemq.common.keys import Keys
-from tandemq.common.redis_options import refuse_tls_failure
+from tandemq.common.redis_checks import refuse_bad_connection
 from tandemq.common.replication import confirm_replicated
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo
@@ -55,7 +55,7 @@ class Distributor(DistributorCore):
         return cls(settings=Settings.load(**overrides), send_hooks=send_hooks)
 
     async def __aenter__(self) -> Self:
-        await refuse_tls_failure(self.redis, self._options)
+        await refuse_bad_connection(self.redis, self._options)
         await self._broker.load_scripts()
         return self
 

@@ -19,7 +19,7 @@ from tandemq.common.broker import Broker
 from tandemq.common.errors import BrokerUnavailable, TandemqError
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
-from tandemq.common.redis_options import refuse_tls_failure
+from tandemq.common.redis_checks import refuse_bad_connection
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
@@ -250,7 +250,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         redis = self._given_redis or s.redis_options().client()
         broker = Broker(redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         try:
-            await refuse_tls_failure(redis, options)  # a bad certificate: exit, not retry
+            await refuse_bad_connection(redis, options)  # TLS, Sentinel name: exit, not retry
             await self._connect(broker)
         except BaseException:
             await broker.aclose()

@@ -10,7 +10,8 @@ import pytest
 
 from tandemq.common.cluster import is_cluster
 from tandemq.common.errors import ConfigError
-from tandemq.common.redis_options import RedisOptions, TLSOptions, tls_problem
+from tandemq.common.redis_checks import tls_problem
+from tandemq.common.redis_options import RedisOptions, TLSOptions
 from tandemq.common.settings import Settings
 
 PEM = str(Path(__file__).resolve())  # any readable file: the checks here are about presence

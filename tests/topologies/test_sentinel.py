@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from tandemq.common.errors import NotReplicated, TaskIdConflict
+from tandemq.common.errors import ConfigError, NotReplicated, TaskIdConflict
 from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
+from tandemq.processor import Processor
 from tests.topologies.failover import Figures, run_failover
 from tests.topologies.roundtrip import Ping, round_trip
 from tests.topologies.sentinel import SentinelSet
@@ -164,3 +165,12 @@ async def test_send_replicas_loses_nothing_in_a_failover(
     with capsys.disabled():
         print("\n" + figures.line(f"{inject} send_replicas=1 (2 replicas)"))
     assert figures.lost == []
+
+
+async def test_an_unknown_master_name_fails_at_start(steady: SentinelSet) -> None:
+    s = Settings.load(env=False, sentinels=steady.sentinels, sentinel_master="no-such-master")
+    with pytest.raises(ConfigError, match="TANDEMQ_SENTINEL_MASTER='no-such-master'"):
+        async with Distributor(settings=s):
+            pass
+    with pytest.raises(ConfigError, match="none of the 3 Sentinels"):
+        await Processor(settings=s).start()
