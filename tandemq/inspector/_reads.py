@@ -88,7 +88,8 @@ async def queue_stats(store: Store, names: Sequence[str]) -> list[QueueStats]:
             pipe.zcard(zset)
         pipe.exists(qk.paused)
         pipe.lindex(qk.pending, -1)  # the consuming end: the next task to run
-        pipe.mget(counter_keys(store.keys, name, "d", [day_of(now)]))
+        # MGET as a command: a cluster pipeline refuses the mget method (the keys share a slot)
+        pipe.execute_command("MGET", *counter_keys(store.keys, name, "d", [day_of(now)]))
     rows = await pipe.execute() if names else []
     width = 10
     oldest = [rows[i * width + 8] for i in range(len(names))]
@@ -141,8 +142,8 @@ async def history(store: Store, names: Sequence[str], minutes: int, days: int) -
     day_ix = list(range(day_of(now) - days + 1, day_of(now) + 1))
     pipe = store.redis.pipeline(transaction=False)
     for name in names:  # one MGET per queue and bucket: a queue's counters share its slot
-        pipe.mget(counter_keys(store.keys, name, "m", minute_ix))
-        pipe.mget(counter_keys(store.keys, name, "d", day_ix))
+        pipe.execute_command("MGET", *counter_keys(store.keys, name, "m", minute_ix))
+        pipe.execute_command("MGET", *counter_keys(store.keys, name, "d", day_ix))
     rows = await pipe.execute() if names else []
     per_minute = _points(minute_ix, MINUTE_MS, rows[0::2])
     per_day = _points(day_ix, DAY_MS, rows[1::2])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self
 
@@ -44,10 +45,11 @@ class Inspector:
         s = self.settings
         self._owns_redis = redis is None
         if redis is None:
-            redis = s.redis_options().client()  # TLS, ACL user, Sentinel as configured
-            # An operator's command must not hang on a stalled Redis: bound every read (the
-            # processor does without, see common/connection.py; a CLI has no such concern).
-            redis.connection_pool.connection_kwargs["socket_timeout"] = s.redis_timeout_seconds
+            # TLS, ACL user, Sentinel, Cluster as configured. An operator's command must not
+            # hang on a stalled Redis: bound every read (the processor does without, see
+            # common/connection.py; a CLI has no such concern).
+            options = replace(s.redis_options(), read_timeout=s.redis_timeout_seconds)
+            redis = options.client()
         self.redis = redis
         keys = Keys(s.prefix)
         broker = Broker(self.redis, keys, timeout=s.redis_timeout_seconds)

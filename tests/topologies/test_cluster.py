@@ -22,7 +22,9 @@ from tandemq.common.errors import NotReplicated
 from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
+from tandemq.inspector import Inspector
 from tandemq.processor import Processor, TaskContext
+from tests.support import eventually
 from tests.topologies.cluster import Cluster
 from tests.topologies.failover import run_failover
 
@@ -106,6 +108,15 @@ async def test_both_sides_work_with_queues_on_three_shards(
         # the global queue registry, read back from its own slot
         registered = await distributor.redis.smembers(Keys(s.prefix).queues)
         assert {q.encode() for q in queues} <= registered
+        # the operator's view across shards: queue counts and the processor's presence
+        async with Inspector(settings=s) as inspector:
+
+            async def processed() -> list[int]:  # the counts land once a second
+                stats = {q.queue: q for q in await inspector.queues()}
+                return [stats[q].processed_today for q in queues]
+
+            await eventually(processed, lambda got: got == [per_queue] * 3, timeout=20)
+            assert processor.id in {p.id for p in await inspector.processors()}
 
 
 async def test_retry_schedule_wait_and_cancel_on_a_cluster(steady: Cluster) -> None:
