@@ -123,8 +123,8 @@ class Cluster:
                 slot = int(r.execute_command("CLUSTER", "KEYSLOT", key))
                 if r.info("replication")["role"] != "master":
                     continue
-                for start, end, *_ in r.execute_command("CLUSTER", "SLOTS"):
-                    if start <= slot <= end and int(_[0][1]) == server.port:
+                for start, end, owner, *_replicas in r.execute_command("CLUSTER", "SLOTS"):
+                    if start <= slot <= end and int(owner[1]) == server.port:
                         return server
         raise AssertionError(f"no primary serves {key!r}")
 
