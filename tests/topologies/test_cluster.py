@@ -154,7 +154,11 @@ async def test_retry_schedule_wait_and_cancel_on_a_cluster(steady: Cluster) -> N
         assert info is not None and info.state == "canceled"
 
 
-async def test_send_replicas_makes_a_send_wait_for_a_replica(steady: Cluster) -> None:
+@pytest.mark.parametrize("wire", ["on", "off"])
+async def test_send_replicas_makes_a_send_wait_for_a_replica(
+    steady: Cluster, wire: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TANDEMQ_WIRE", wire)
     s = _settings(steady, send_replicas=1)
     async with Distributor(settings=s) as d:
         info = await d.send(Job(n=1))
