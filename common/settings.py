@@ -19,6 +19,7 @@
 | TANDEMQ_ARCHIVE_MAX_AGE_SECONDS | 7776000 | archived tasks older than this are deleted (90 days) |
 | TANDEMQ_LOG_FORMAT | auto | json, console, or auto (console on a TTY, else json) |
 | TANDEMQ_LOG_LEVEL | INFO | DEBUG, INFO, WARNING, ERROR |
+| TANDEMQ_MAX_LOOP_BLOCK_SECONDS | 3 leases | event loop blocked longer than this: the process is hung, its leases are no longer renewed |
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class Settings(BaseSettings):
     archive_max_age_seconds: float = Field(90 * 86_400, gt=0)
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # -- reliability (issue 10) --
+    max_loop_block_seconds: float | None = Field(None, gt=0)
 
     @field_validator("queues", mode="before")
     @classmethod

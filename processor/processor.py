@@ -29,11 +29,13 @@ from .handlers import Handler, Handlers, M
 from .heartbeat import Heartbeat
 from .inflight import Inflight
 from .janitor import Janitor
+from .leasekeeper import LeaseKeeper
 from .outcome import Outcome
 from .periodic import repeat
 from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
+from .running import Running
 from .syncer import Syncer
 from .wakeup import WakeListener
 
@@ -155,12 +157,14 @@ class Processor:
         self._wake_listener = WakeListener(
             self.redis, keys.wake_channel, set(names), wake, wire=broker.wire
         )
-        heartbeat = Heartbeat(broker, self.id, self._inflight, lease_ms)
+        self.running = Running()
+        heartbeat = Heartbeat(broker, self.id, self._inflight, lease_ms, self.running)
         recover_every = min(max(s.lease_seconds / 2, 0.1), 10.0)
         max_age_ms = int(s.archive_max_age_seconds * 1000)
         self._spawn(self._syncer.run())
         self._spawn(self._outcome.run())
         self._spawn(repeat(heartbeat.step, "heartbeat"))
+        self._spawn(self._lease_keeper(keys, lease_ms, heartbeat).tick())
         self._spawn(repeat(Recoverer(broker, names, recover_every).step, "recoverer"))
         self._spawn(repeat(Forwarder(broker, names).step, "forwarder"))
         self._spawn(
@@ -177,6 +181,7 @@ class Processor:
             local,
             s.default_timeout_seconds,
             self._executor,
+            self.running,
         )
         self._workers = [asyncio.create_task(runner.work()) for _ in range(s.concurrency)]
         self._fetcher = Fetcher(
@@ -203,6 +208,14 @@ class Processor:
             concurrency=s.concurrency,
             handlers=self.handlers.names(),
         )
+
+    def _lease_keeper(self, keys: Keys, lease_ms: int, heartbeat: Heartbeat) -> LeaseKeeper:
+        s = self.settings
+        max_block = s.max_loop_block_seconds or 3 * s.lease_seconds
+        return LeaseKeeper(
+            s.redis_url, keys, self.id, self._inflight, self.running, lease_ms, max_block,
+            heartbeat.lost,
+        )  # fmt: skip
 
     async def _connect(self, broker: Broker) -> None:
         """Load the scripts, retrying with backoff while Redis is away (a daemon started

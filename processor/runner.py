@@ -19,6 +19,7 @@ from tandemq.common.task import TaskMessage
 from .handlers import Handlers, TaskContext
 from .inflight import Inflight
 from .outcome import Outcome
+from .running import Running, RunningHandler
 
 
 class Runner:
@@ -30,6 +31,7 @@ class Runner:
         tasks: asyncio.Queue[TaskMessage],
         default_timeout: float,
         executor: Executor | None,
+        running: Running | None = None,
     ) -> None:
         self._handlers = handlers
         self._outcome = outcome
@@ -37,6 +39,7 @@ class Runner:
         self._tasks = tasks
         self._default_timeout = default_timeout
         self._executor = executor
+        self._running = running if running is not None else Running()
         self._log = get_logger()
 
     async def work(self) -> None:
@@ -50,17 +53,41 @@ class Runner:
 
     async def run_one(self, task: TaskMessage) -> None:
         started = time.perf_counter()
+        entry = self._running.enter(task.queue, task.id, task.type)
+        try:
+            error = await self._attempt(task, entry)
+        finally:
+            self._running.leave(entry)  # before the outcome: only the handler is cancellable
+        if entry.revoked is not None:
+            self._revoked(task, entry.revoked)
+        elif error is None:
+            self._outcome.succeeded(task, _ms_since(started))
+        else:
+            await self._outcome.failed(task, error, _ms_since(started))
+
+    async def _attempt(self, task: TaskMessage, entry: RunningHandler) -> BaseException | None:
+        """Call the handler; returns what it raised (None on success). Re-raises only a
+        cancellation of the worker itself (shutdown), which is not an outcome."""
         try:
             await self._call(task)
         except asyncio.CancelledError as exc:
-            if _being_cancelled():
-                raise  # shutdown: not an outcome, the task is given back to pending
-            # The handler's own doing (it awaited something cancelled elsewhere): a failure.
-            await self._outcome.failed(task, exc, _ms_since(started))
+            if entry.revoked is None and _being_cancelled():
+                raise  # shutdown: the task is given back to pending
+            # Cancelled through Running, or the handler's own doing (it awaited something
+            # cancelled elsewhere: a failure).
+            return exc
         except BaseException as exc:  # SystemExit from a handler must not end the daemon
-            await self._outcome.failed(task, exc, _ms_since(started))
-        else:
-            self._outcome.succeeded(task, _ms_since(started))
+            return exc
+        return None
+
+    def _revoked(self, task: TaskMessage, reason: str) -> None:
+        """Cancelled through Running: no outcome is written (whoever cancelled decides)."""
+        worker = asyncio.current_task()
+        if worker is not None and worker.cancelling():
+            worker.uncancel()
+        self._log.warning(
+            "task.cancelled", task_id=task.id, type=task.type, queue=task.queue, reason=reason
+        )
 
     async def _call(self, task: TaskMessage) -> None:
         if task.corrupt is not None:
