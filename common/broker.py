@@ -462,6 +462,26 @@ class Broker:
             calls.append(("trim", (qk.completed, qk.archived), args))
         return sum(await self._call_many(calls))
 
+    # -- task types live processors handle (rolling deploys: processor/known_types.py) ----
+
+    async def announce_types(self, types: Sequence[str], now: int) -> None:
+        """Record that a live processor handles ``types``, as of ``now`` (ms)."""
+        if types:
+            async with self._guard():
+                await self.redis.hset(self.keys.types, mapping=dict.fromkeys(types, now))
+
+    async def type_seen(self, type_name: str) -> int | None:
+        """When a processor last announced it handles ``type_name`` (ms), or None."""
+        async with self._guard():
+            seen = await self.redis.hget(self.keys.types, type_name)
+        return int(seen) if seen is not None else None
+
+    async def defer(self, queue: str, task_id: str, owner: str, due_ms: int) -> bool:
+        """Put a leased task back, due at ``due_ms``, uncounted; False if its lease was lost."""
+        qk = self.keys.queue(queue)
+        keys = (qk.active, qk.scheduled, qk.task(task_id))
+        return bool(await self._call("defer", keys, (owner, task_id, due_ms)))
+
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)

@@ -13,6 +13,7 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:t:<id>             HASH    the task: envelope fields and mutable state (see TaskFields)
     p:{q}:u:<digest>         STRING  unique lock, value is the owning task id, with a TTL
     p:wake                   CHANNEL published when a queue goes from empty to non-empty
+    p:types                  HASH    task type -> when a live processor last said it handles it (ms)
 
 Scripts that must reach a task hash from an id taken out of a list build the name
 ``task_prefix(q) + id`` inside Lua; ``task_prefix`` is passed in as an ARGV for that reason.
@@ -56,6 +57,7 @@ class Keys:
         self.prefix = prefix
         self.queues = f"{prefix}:queues"
         self.wake_channel = f"{prefix}:wake"
+        self.types = f"{prefix}:types"
         self._cache: dict[str, QueueKeys] = {}
 
     def queue(self, name: str) -> QueueKeys:

@@ -26,6 +26,7 @@ _NAMES = (
     "requeue",
     "reclaim",
     "trim",
+    "defer",
 )
 
 

@@ -19,6 +19,7 @@
 | TANDEMQ_ARCHIVE_MAX_AGE_SECONDS | 7776000 | archived tasks older than this are deleted (90 days) |
 | TANDEMQ_LOG_FORMAT | auto | json, console, or auto (console on a TTY, else json) |
 | TANDEMQ_LOG_LEVEL | INFO | DEBUG, INFO, WARNING, ERROR |
+| TANDEMQ_UNKNOWN_TYPE_GRACE_SECONDS | 60 | a task of a type no live processor handles is archived after this long (until then it waits for one) |
 | TANDEMQ_MAX_LOOP_BLOCK_SECONDS | 3 leases | event loop blocked longer than this: the process is hung, its leases are no longer renewed |
 """
 
@@ -90,6 +91,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # -- reliability (issue 10) --
     max_loop_block_seconds: float | None = Field(None, gt=0)
+    unknown_type_grace_seconds: float = Field(60.0, ge=0)
 
     @field_validator("queues", mode="before")
     @classmethod

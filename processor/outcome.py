@@ -29,6 +29,7 @@ from tandemq.common.logging import get_logger
 from tandemq.common.task import Field, TaskInfo, TaskMessage, TaskState
 
 from .inflight import Inflight
+from .known_types import KnownTypes
 from .periodic import failure_event
 from .retry import RetryDelay
 from .syncer import Syncer
@@ -52,8 +53,10 @@ class Outcome:
         inflight: Inflight,
         syncer: Syncer,
         retry_delay: RetryDelay,
+        known_types: KnownTypes | None = None,
     ) -> None:
         self._broker = broker
+        self._known_types = known_types
         self._owner = owner
         self._inflight = inflight
         self._syncer = syncer
@@ -71,6 +74,12 @@ class Outcome:
         self._log.info("task.succeeded", **_fields(task), ms=round(ms, 2))
 
     async def failed(self, task: TaskMessage, exc: BaseException, ms: float) -> None:
+        if isinstance(exc, UnknownTaskType) and self._known_types is not None:
+            due = await self._known_types.defer_until(task)
+            if due is not None:
+                await self._defer(task, due)
+                return
+            exc = self._known_types.final_error(exc)
         text = error_text(exc)
         if isinstance(exc, FINAL_ERRORS) or task.retried >= task.max_retry:
             await self._write(
@@ -97,6 +106,11 @@ class Outcome:
             delay_ms=span_ms(delay),
             error=_short(exc),
         )
+
+    async def _defer(self, task: TaskMessage, due: int) -> None:
+        """Another processor may know this type (rolling deploy): back, uncounted, for it."""
+        await self._write(task, lambda: self._broker.defer(task.queue, task.id, self._owner, due))
+        self._log.warning("task.deferred", **_fields(task), reason="unknown type", due_ms=due)
 
     def _delay(self, task: TaskMessage, exc: BaseException) -> timedelta:
         try:

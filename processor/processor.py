@@ -29,6 +29,7 @@ from .handlers import Handler, Handlers, M
 from .heartbeat import Heartbeat
 from .inflight import Inflight
 from .janitor import Janitor
+from .known_types import KnownTypes
 from .leasekeeper import LeaseKeeper
 from .outcome import Outcome
 from .periodic import repeat
@@ -150,7 +151,10 @@ class Processor:
         lease_ms = int(s.lease_seconds * 1000)
         self._inflight = Inflight(s.concurrency)
         self._syncer = Syncer()
-        self._outcome = Outcome(broker, self.id, self._inflight, self._syncer, self.retry_delay)
+        known_types = KnownTypes(broker, self.handlers, s.unknown_type_grace_seconds)
+        self._outcome = Outcome(
+            broker, self.id, self._inflight, self._syncer, self.retry_delay, known_types
+        )
         self._executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
         local: asyncio.Queue[TaskMessage] = asyncio.Queue()
         wake = asyncio.Event()
@@ -165,6 +169,7 @@ class Processor:
         self._spawn(self._outcome.run())
         self._spawn(repeat(heartbeat.step, "heartbeat"))
         self._spawn(self._lease_keeper(keys, lease_ms, heartbeat).tick())
+        self._spawn(repeat(known_types.step, "known_types"))
         self._spawn(repeat(Recoverer(broker, names, recover_every).step, "recoverer"))
         self._spawn(repeat(Forwarder(broker, names).step, "forwarder"))
         self._spawn(
