@@ -13,13 +13,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .clock import now_ms
-from .errors import BrokerUnavailable, DuplicateTask, RedisOutOfMemory, TaskIdConflict
+from .errors import (
+    BrokerUnavailable,
+    DuplicateTask,
+    OutcomeUnknown,
+    SendManyIncomplete,
+    TandemqError,
+    TaskIdConflict,
+)
 from .keys import Keys
+from .replies import maybe_sent, raised_error, typed_reply
 from .scripts import SCRIPTS
 from .task import DEQUEUE_FIELDS, Field, TaskInfo, TaskMessage, TaskState
 from .wire import Wire, WireDown, WireLost, pack
@@ -85,13 +93,20 @@ class Broker:
         try:
             async with asyncio.timeout(self.timeout if bounded else None):
                 yield
+        except (AuthenticationError, ResponseError) as exc:
+            raise raised_error(exc) from exc
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
             raise self._unavailable(exc) from exc
 
-    def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
+    def _unavailable(self, exc: BaseException) -> BrokerUnavailable | TandemqError:
+        """The error for a failed round trip: OutcomeUnknown when the commands may have
+        reached Redis (see common/replies.py), else BrokerUnavailable (they did not)."""
+        if isinstance(exc, AuthenticationError):
+            return raised_error(exc)
+        kind = OutcomeUnknown if maybe_sent(exc) else BrokerUnavailable
         if isinstance(exc, TimeoutError):
-            return BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s")
-        return BrokerUnavailable(f"Redis unreachable: {exc}")
+            return kind(f"Redis did not answer within {self.timeout:g}s")
+        return kind(f"Redis unreachable: {exc}")
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script (idempotent); done up front and again after NOSCRIPT."""
@@ -133,8 +148,8 @@ class Broker:
                     results[i] = result
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
             raise self._unavailable(exc) from exc
-        if any(isinstance(r, OutOfMemoryError) for r in results):
-            return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in results]
+        if any(isinstance(r, ResponseError) for r in results):
+            return [typed_reply(r) for r in results]
         return results
 
     async def _round_trip(self, calls: Sequence[Call], resend: bool = True) -> list[Any]:
@@ -143,16 +158,23 @@ class Broker:
         reports its id as existing, which send() takes as its own earlier attempt). Not for
         dequeue: a second one leases other tasks while the first one's are held by nobody
         (see Broker.dequeue), so ``resend=False`` raises instead."""
+        lost: WireLost | None = None
         if self.wire is not None:
             try:
                 return await self.wire.call_many([_evalsha(c) for c in calls], self.timeout)
             except WireDown:
                 pass  # nothing was sent: sending through redis-py is a first try
-            except WireLost:
+            except WireLost as exc:
                 if not resend:
                     raise
-        async with asyncio.timeout(self.timeout):
-            return await self._pipeline(calls)
+                lost = exc  # the calls may have run: if the resend fails too, say so
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._pipeline(calls)
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            if lost is not None:
+                raise exc from lost
+            raise
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         """The calls through redis-py (reconnects and retries on a dropped connection)."""
@@ -237,13 +259,23 @@ class Broker:
 
         If that connection fails, every call is sent again through the retrying path: a task
         that had landed comes back as existing (enqueue_many.lua skips it), so none is
-        written twice. Returns the ids that already existed."""
+        written twice. Returns the ids that already existed.
+
+        A failure part-way raises SendManyIncomplete with the ids written, not written and
+        unknown; one before anything was written raises its own error (nothing written)."""
         try:
             replies = await self._stream(chunks)
         except _Interrupted as interrupted:
             calls, replies = interrupted.calls, []
             for start in range(0, len(calls), _PIPELINE):
-                replies += await self._call_many(calls[start : start + _PIPELINE])
+                batch = calls[start : start + _PIPELINE]
+                try:
+                    results = await self._run(batch)
+                except BrokerUnavailable as exc:
+                    unknown = len(batch) if isinstance(exc, OutcomeUnknown) else 0
+                    raise _incomplete(calls, replies, exc, unknown) from exc
+                replies += results
+                _raise_failed(calls, replies)
         existed: list[str] = []
         for conflicts in replies:
             existed += [_text(c) for c in conflicts]
@@ -271,9 +303,8 @@ class Broker:
         except (BrokerUnavailable, WireLost) as exc:
             rest = [call for chunk in chunks for call in self._enqueue_many_calls(chunk)]
             raise _Interrupted(calls + rest) from exc
-        for reply in await self._settled(calls, replies):
-            if isinstance(reply, Exception):
-                raise reply
+        replies = await self._settled(calls, replies)
+        _raise_failed(calls, replies)
         return replies
 
     async def _settled(self, calls: Sequence[Call], replies: list[Any]) -> list[Any]:
@@ -282,7 +313,7 @@ class Broker:
         if redo:
             for i, result in zip(redo, await self._run([calls[i] for i in redo]), strict=True):
                 replies[i] = result
-        return [_typed_error(r) if isinstance(r, OutOfMemoryError) else r for r in replies]
+        return [typed_reply(r) for r in replies]
 
     def _enqueue_many_calls(self, tasks: Sequence[NewTask]) -> list[Call]:
         if any(t.unique_ttl_ms for t in tasks):
@@ -483,6 +514,39 @@ class Broker:
         return bool(await self._call("defer", keys, (owner, task_id, due_ms)))
 
 
+def _raise_failed(calls: Sequence[Call], replies: Sequence[Any]) -> None:
+    """Raise for the first error among enqueue_many replies (see _incomplete)."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise _incomplete(calls, replies, reply, 0)
+
+
+def _incomplete(
+    calls: Sequence[Call], replies: Sequence[Any], cause: Exception, unknown: int
+) -> Exception:
+    """What a send_many stopped part-way did: the calls with a reply are written (or were
+    refused, given an error reply); the next ``unknown`` calls may have run; the rest were not
+    sent. The plain ``cause`` when nothing was written and nothing is unknown."""
+    written: list[str] = []
+    not_written: list[str] = []
+    for call, reply in zip(calls, replies, strict=False):
+        (not_written if isinstance(reply, Exception) else written).extend(_call_ids(call))
+    rest = calls[len(replies) :]
+    maybe = [i for call in rest[:unknown] for i in _call_ids(call)]
+    not_written += [i for call in rest[unknown:] for i in _call_ids(call)]
+    if not written and not maybe:
+        return cause
+    return SendManyIncomplete(cause, written, not_written, maybe)
+
+
+def _call_ids(call: Call) -> list[str]:
+    """The task ids of an enqueue_many call: its ARGV after the shared fields, each
+    ``id \x1f type \x1f payload`` (see _enqueue_many_call)."""
+    args = call[2]
+    first = 5 + int(args[4])
+    return [bytes(a).split(b"\x1f", 1)[0].decode() for a in args[first:]]
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -540,9 +604,3 @@ def _join_payload(fields: dict[str, Any]) -> None:
         parts.append(part)
         i += 1
     fields[first] = b"".join(parts)
-
-
-def _typed_error(exc: OutOfMemoryError) -> RedisOutOfMemory:
-    error = RedisOutOfMemory(f"Redis is full (maxmemory reached): {exc}")
-    error.__cause__ = exc
-    return error

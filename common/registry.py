@@ -7,6 +7,7 @@ survives a rename or a move to another module.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from pydantic import BaseModel
@@ -27,7 +28,19 @@ def type_name(model: type[BaseModel]) -> str:
                 f"{model.__qualname__}.{TYPE_ATTRIBUTE} must be a non-empty printable str"
             )
         return explicit
-    return f"{model.__module__}.{model.__qualname__}"
+    return f"{_module_name(model)}.{model.__qualname__}"
+
+
+def _module_name(model: type[BaseModel]) -> str:
+    """The model's module; for ``__main__`` run as ``python -m pkg.mod``, its import name
+    (``pkg.mod``), which is what a processor importing the model registers. A script run by
+    path stays ``__main__`` (send refuses it: see distributor/encoding.py)."""
+    module = model.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is not None and spec.name:
+            return str(spec.name)
+    return module
 
 
 class PayloadRegistry:

@@ -20,6 +20,7 @@
 | TANDEMQ_LOG_FORMAT | auto | json, console, or auto (console on a TTY, else json) |
 | TANDEMQ_LOG_LEVEL | INFO | DEBUG, INFO, WARNING, ERROR |
 | TANDEMQ_UNKNOWN_TYPE_GRACE_SECONDS | 60 | a task of a type no live processor handles is archived after this long (until then it waits for one) |
+| TANDEMQ_ALLOW_EVICTION | false | start even though Redis may evict keys (an allkeys-* maxmemory-policy): tasks can vanish |
 | TANDEMQ_MAX_LOOP_BLOCK_SECONDS | 3 leases | event loop blocked longer than this: the process is hung, its leases are no longer renewed |
 """
 
@@ -92,6 +93,7 @@ class Settings(BaseSettings):
     # -- reliability (issue 10) --
     max_loop_block_seconds: float | None = Field(None, gt=0)
     unknown_type_grace_seconds: float = Field(60.0, ge=0)
+    allow_eviction: bool = False
 
     @field_validator("queues", mode="before")
     @classmethod

@@ -15,13 +15,18 @@ from redis.asyncio import Redis
 from tandemq.common.broker import Broker, NewTask
 from tandemq.common.clock import from_ms, now_ms, span_ms, to_ms
 from tandemq.common.connection import create_redis
-from tandemq.common.errors import InvalidSendOptions, PayloadTooLarge, TaskIdConflict
+from tandemq.common.errors import (
+    InvalidSendOptions,
+    OutcomeUnknown,
+    PayloadTooLarge,
+    TaskIdConflict,
+)
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
-from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo, TaskState
 
+from .encoding import encode, send_type_name
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 
 _CHUNK = 1000  # tasks per enqueue_many script call: short scripts, and overlap (see send_many)
@@ -136,6 +141,14 @@ class Distributor:
         task = self._new_task(payload, options)
         try:
             await self._broker.enqueue(task)
+        except OutcomeUnknown as exc:
+            raise OutcomeUnknown(
+                f"{exc}: task {task.id!r} may or may not be stored in queue {task.queue!r};"
+                f" send it again with task_id={task.id!r} (safe: it is written at most once,"
+                " and TaskIdConflict then means the first attempt had landed)",
+                task.id,
+                task.queue,
+            ) from exc
         except TaskIdConflict:
             if task_id is not None:
                 raise
@@ -204,8 +217,8 @@ class Distributor:
                     raise InvalidSendOptions(
                         f"payload must be a pydantic model, got {type(payload)!r}"
                     )
-                name = names[model] = type_name(model)
-            data = model.__pydantic_serializer__.to_json(payload)
+                name = names[model] = send_type_name(model)
+            data = encode(payload, name)
             if len(data) > limit:
                 raise PayloadTooLarge(name, len(data), limit)
             out.append((name, data))
@@ -221,8 +234,8 @@ class Distributor:
         if not isinstance(payload, BaseModel):
             raise InvalidSendOptions(f"payload must be a pydantic model, got {type(payload)!r}")
         unique = options.unique_for
-        name = type_name(type(payload))
-        encoded = payload.__pydantic_serializer__.to_json(payload)
+        name = send_type_name(type(payload))
+        encoded = encode(payload, name)
         if len(encoded) > self.settings.max_payload_bytes:
             raise PayloadTooLarge(name, len(encoded), self.settings.max_payload_bytes)
         return NewTask(

@@ -78,6 +78,9 @@ GOOD: list[tuple[str, str, str, Any]] = [
     ("TANDEMQ_LOG_FORMAT", "console", "log_format", "console"),
     ("TANDEMQ_LOG_LEVEL", "debug", "log_level", "DEBUG"),
     ("TANDEMQ_LOG_LEVEL", "WARNING", "log_level", "WARNING"),
+    ("TANDEMQ_MAX_LOOP_BLOCK_SECONDS", "30", "max_loop_block_seconds", 30.0),
+    ("TANDEMQ_UNKNOWN_TYPE_GRACE_SECONDS", "0", "unknown_type_grace_seconds", 0.0),
+    ("TANDEMQ_ALLOW_EVICTION", "true", "allow_eviction", True),
 ]
 
 

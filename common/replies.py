@@ -1,0 +1,77 @@
+"""What a Redis failure means for the caller, as tandemq errors.
+
+- An error reply becomes a TandemqError naming what Redis said: ``RedisOutOfMemory`` (OOM),
+  ``RedisPermissionDenied`` (NOPERM: an ACL denial, which names the command),
+  ``RedisAuthFailed`` (WRONGPASS and other refused credentials), else ``RedisRefused``.
+- A connection failure is told apart by whether the commands may have reached Redis: a failure
+  to connect means nothing was sent; a connection lost after a write (or a reply that did not
+  come in time) means the write may have run (``OutcomeUnknown``).
+"""
+
+from __future__ import annotations
+
+from redis.exceptions import (
+    AuthenticationError,
+    NoScriptError,
+    OutOfMemoryError,
+    ResponseError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import (
+    RedisAuthFailed,
+    RedisOutOfMemory,
+    RedisPermissionDenied,
+    RedisRefused,
+    TandemqError,
+)
+from .wire import WireDown, WireLost
+
+_AUTH_FIX = (
+    "check the user and password in REDIS_URL (redis://user:password@host:port/db);"
+    " the daemon does not retry a refused login"
+)
+
+
+def raised_error(exc: BaseException) -> TandemqError:
+    """The TandemqError for an error redis-py raised (or returned) for a command."""
+    text = str(exc)
+    if isinstance(exc, AuthenticationError) or text.startswith(("WRONGPASS", "NOAUTH")):
+        return RedisAuthFailed(f"Redis refused the login: {text}; {_AUTH_FIX}")
+    if "NOPERM" in text or type(exc).__name__ == "NoPermissionError":
+        return RedisPermissionDenied(
+            f"the Redis user lacks a permission tandemq needs: {text}; grant it in the user's"
+            " ACL (tandemq needs +@read +@write +@scripting +@pubsub +info on its key prefix)"
+        )
+    if isinstance(exc, OutOfMemoryError):
+        return RedisOutOfMemory(f"Redis is full (maxmemory reached): {text}")
+    return RedisRefused(f"Redis refused the command: {text}")
+
+
+def typed_reply(reply: object) -> object:
+    """A script call's reply, with an error reply (but NOSCRIPT, handled by reloading) made a
+    TandemqError; other replies unchanged."""
+    if isinstance(reply, ResponseError) and not isinstance(reply, NoScriptError):
+        error = raised_error(reply)
+        error.__cause__ = reply
+        return error
+    return reply
+
+
+def maybe_sent(exc: BaseException) -> bool:
+    """Whether the commands whose round trip failed with ``exc`` may have reached Redis.
+
+    Only a failure to connect proves they did not: redis-py's "Error ... connecting to" and
+    "Timeout connecting", or the wire's WireDown. A wire connection lost mid-call, found in the
+    cause chain (Broker._round_trip chains it), means they may have."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, WireLost) and not isinstance(seen, WireDown):
+            return True
+        seen = seen.__cause__
+    if isinstance(exc, WireDown):
+        return False
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return "connecting to" not in str(exc) and "Timeout connecting" not in str(exc)
+    return True  # our own timeout on the reply, a socket error mid-read: it may have run
