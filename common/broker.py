@@ -507,6 +507,13 @@ class Broker:
             seen = await self.redis.hget(self.keys.types, type_name)
         return int(seen) if seen is not None else None
 
+    async def memory_policy(self) -> str | None:
+        """Redis' maxmemory-policy, from INFO memory (None when it does not say)."""
+        async with self._guard():
+            info = await self.redis.info("memory")
+        policy = info.get("maxmemory_policy")
+        return _text(policy) if policy is not None else None
+
     async def defer(self, queue: str, task_id: str, owner: str, due_ms: int) -> bool:
         """Put a leased task back, due at ``due_ms``, uncounted; False if its lease was lost."""
         qk = self.keys.queue(queue)

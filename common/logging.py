@@ -15,7 +15,8 @@ Events (every task event carries task_id, type, queue, attempt):
 | task.archived | error | failed for good: retries spent, SkipRetry, or bad input (ms, error) |
 | task.lease_lost | warning | a running task's lease was taken over (processor stalled) |
 | task.requeued | info | shutdown put an unfinished task back to pending |
-| task.missing | warning | a dequeued id had no task data (deleted underneath) |
+| task.missing | debug | a dequeued id had no task data (deleted underneath) |
+| tasks.vanished | error | task data gone under pending ids (eviction?): once per minute, counts per queue |
 | task.recovered | warning | expired leases moved back to retry/archive (count) |
 | task.forwarded | debug | scheduled/retry tasks moved to pending (count) |
 | processor.started / processor.stopping / processor.stopped | info | lifecycle |

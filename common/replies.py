@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import (
+    ConfigError,
     RedisAuthFailed,
     RedisOutOfMemory,
     RedisPermissionDenied,
@@ -44,6 +45,8 @@ def raised_error(exc: BaseException) -> TandemqError:
             f"the Redis user lacks a permission tandemq needs: {text}; grant it in the user's"
             " ACL (tandemq needs +@read +@write +@scripting +@pubsub +info on its key prefix)"
         )
+    if "DB index is out of range" in text:
+        return ConfigError(f"REDIS_URL names a database this Redis does not have: {text}")
     if isinstance(exc, OutOfMemoryError):
         return RedisOutOfMemory(f"Redis is full (maxmemory reached): {text}")
     return RedisRefused(f"Redis refused the command: {text}")

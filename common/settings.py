@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -39,6 +40,7 @@ from pydantic_settings import (
 
 from .errors import ConfigError
 from .keys import validate_queue_name
+from .redact import redact_url
 
 ENV_PREFIX = "TANDEMQ_"
 
@@ -118,6 +120,7 @@ class Settings(BaseSettings):
     def _check_url(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        _check_url_parts(value)
         return value
 
     @field_validator("prefix")
@@ -166,5 +169,23 @@ def _describe(exc: ValidationError, overrides: dict[str, Any]) -> str:
                 "REDIS_URL" if field in ("redis_url", "REDIS_URL") else ENV_PREFIX + field.upper()
             )
             value = os.environ.get(source, error.get("input"))
+        if source in ("REDIS_URL", "keyword redis_url") and isinstance(value, str):
+            value = redact_url(value)  # never print its password
         problems.append(f"{source}={value!r}: {error['msg']}")
     return "invalid configuration: " + "; ".join(problems)
+
+
+def _check_url_parts(url: str) -> None:
+    """Port and database of a redis:// URL, checked here: redis-py takes ``/abc`` as db 0."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port  # raises for a port that is not a number in range
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError("the port must be a number from 1 to 65535")
+    dbs = [parts.path.lstrip("/")] if parts.scheme != "unix" else []
+    dbs += parse_qs(parts.query).get("db", [])
+    for db in dbs:
+        if db and not (db.isdigit() and int(db) < 1_000_000):
+            raise ValueError(f"the database must be a number (redis://host:6379/0), got {db!r}")

@@ -23,6 +23,7 @@ from tandemq.common.errors import (
 )
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
+from tandemq.common.preflight import check_redis
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo, TaskState
 
@@ -84,6 +85,7 @@ class Distributor:
         )
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         self._log = get_logger()
+        self._checked = False  # Redis' eviction policy (see _check_redis)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Distributor:
@@ -92,7 +94,13 @@ class Distributor:
 
     async def __aenter__(self) -> Self:
         await self._broker.load_scripts()
+        await self._check_redis()
         return self
+
+    async def _check_redis(self) -> None:
+        """On first connect: refuse a Redis that may evict tasks (ConfigError)."""
+        await check_redis(self._broker, self.settings.allow_eviction)
+        self._checked = True
 
     async def __aexit__(
         self,
@@ -139,6 +147,8 @@ class Distributor:
             unique_for,
         )
         task = self._new_task(payload, options)
+        if not self._checked:
+            await self._check_redis()
         try:
             await self._broker.enqueue(task)
         except OutcomeUnknown as exc:
@@ -181,6 +191,8 @@ class Distributor:
         if not encoded:
             return []
         shape = self._new_task(payloads[0], options, now, due)  # what all tasks share
+        if not self._checked:
+            await self._check_redis()
         infos: list[TaskInfo] = []
 
         def chunks() -> Iterator[list[NewTask]]:

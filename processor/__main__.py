@@ -96,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             uvloop.run(processor.run())
         else:  # pragma: no cover
             asyncio.run(processor.run())
+    except ConfigError as exc:  # refused login, missing ACL permission, evicting Redis
+        get_logger().error("processor.config_error", error=str(exc))
+        print(f"tandemq: {exc}", file=sys.stderr)
+        return 2
     except TandemqError as exc:
         get_logger().error("processor.failed", error=str(exc))
         return 1

@@ -13,6 +13,7 @@ from tandemq.common.task import TaskMessage
 from .inflight import Inflight
 from .periodic import failure_event
 from .selection import strict_counts, weighted_counts
+from .vanished import Vanished
 
 
 class Fetcher:
@@ -39,6 +40,7 @@ class Fetcher:
         self._lease_ms = lease_ms
         self._poll_interval = poll_interval
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
+        self._vanished = Vanished()
         self._log = get_logger(component="fetcher")
 
     async def run(self) -> None:
@@ -89,7 +91,8 @@ class Fetcher:
                 break
             taken, missing = await self._dequeue(counts)
             for queue, task_id in missing:
-                self._log.warning("task.missing", task_id=task_id, queue=queue)
+                self._log.debug("task.missing", task_id=task_id, queue=queue)
+            self._vanished.add(missing)
             for queue, asked in counts.items():
                 tasks = taken.get(queue, [])
                 if len(tasks) + sum(1 for q, _ in missing if q == queue) < asked:

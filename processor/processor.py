@@ -20,6 +20,7 @@ from tandemq.common.connection import create_redis
 from tandemq.common.errors import BrokerUnavailable, TandemqError
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
+from tandemq.common.preflight import check_redis
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 
@@ -146,7 +147,13 @@ class Processor:
         self.redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
         keys = Keys(s.prefix)
         self._broker = broker = Broker(self.redis, keys, timeout=s.redis_timeout_seconds)
-        await self._connect(broker)
+        try:
+            await self._connect(broker)
+        except BaseException:  # a bad configuration (auth, ACL, eviction) or a stop
+            await broker.aclose()
+            if self._given_redis is None:
+                await self.redis.aclose()
+            raise
         names = list(s.queues)
         lease_ms = int(s.lease_seconds * 1000)
         self._inflight = Inflight(s.concurrency)
@@ -230,6 +237,10 @@ class Processor:
             try:
                 await broker.load_scripts()
                 await broker.register_queues(self.settings.queues)
+                await check_redis(broker, self.settings.allow_eviction)
+                # One script call, as every component makes them: an ACL that refuses them
+                # fails here, at start, naming the command, not in a loop of fetch.failed.
+                await broker.forward(list(self.settings.queues)[:1])
                 return
             except BrokerUnavailable as exc:
                 if self._stop.is_set():
