@@ -12,6 +12,7 @@
      │    │                       happened; resending with the same task_id is safe
      │    └── SendManyIncomplete  send_many failed part-way: the ids written and not written
      ├── RedisRefused             Redis answered a command with an error (WRONGTYPE, READONLY, ...)
+     ├── ScriptError              a Lua script failed inside Redis (names its .lua file:line)
      ├── SendError                send() refused the task; nothing was written
      │    ├── InvalidSendOptions  options that contradict or are out of range (also a ValueError)
      │    ├── TaskIdConflict      a task with this task_id already exists in the queue
@@ -56,6 +57,12 @@ class BrokerUnavailable(TandemqError):
 
 class RedisOutOfMemory(BrokerUnavailable):
     """Redis refused a write at its maxmemory limit (noeviction); the operation did not happen."""
+
+
+class ScriptError(TandemqError):
+    """A tandemq Lua script raised inside Redis: a bug in the script, or keys it reads were
+    changed by something other than tandemq. The message names the ``.lua`` file and line;
+    report it with that line."""
 
 
 class SendError(TandemqError):

@@ -32,6 +32,8 @@ from typing import Any, Literal
 import structlog
 from structlog.typing import FilteringBoundLogger
 
+from .errors import BrokerUnavailable
+
 LogFormat = Literal["json", "console", "auto"]
 _LEVELS = {
     "DEBUG": logging.DEBUG,
@@ -62,6 +64,12 @@ def configure(fmt: LogFormat = "auto", level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+def failure_event(exc: BaseException, failed: str) -> str:
+    """The log event for a step that raised: ``redis.unavailable`` when Redis could not be
+    reached, else ``failed`` (Redis refused the command, or a bug)."""
+    return "redis.unavailable" if isinstance(exc, BrokerUnavailable) else failed
 
 
 def get_logger(**bound: Any) -> FilteringBoundLogger:

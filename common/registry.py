@@ -16,6 +16,16 @@ from .errors import RegistryError
 
 TYPE_ATTRIBUTE = "tandemq_type"
 
+# Type names some processor of this process registered a handler for: a model of a script run
+# by path (``__main__.X``) may be sent when the same process handles it (see
+# distributor/encoding.py).
+_HANDLED_HERE: set[str] = set()
+
+
+def handled_here(name: str) -> bool:
+    """Whether a processor of this process has registered a handler for ``name``."""
+    return name in _HANDLED_HERE
+
 
 def type_name(model: type[BaseModel]) -> str:
     """The wire type name of a payload model."""
@@ -58,6 +68,7 @@ class PayloadRegistry:
                 f" and {model.__module__}.{model.__qualname__}"
             )
         self._models[name] = model
+        _HANDLED_HERE.add(name)
         return name
 
     def get(self, name: str) -> type[BaseModel] | None:

@@ -1,8 +1,10 @@
 """The Lua scripts, read once from ``common/lua/*.lua`` and called by SHA.
 
-Each script is prefixed with ``_lib.lua`` (the shared lease check and wake-up push) before its
-SHA is taken. Calls use EVALSHA; when Redis answers NOSCRIPT (it restarted, or SCRIPT FLUSH
-ran) the caller loads every script again and repeats the call: see ``Broker._call``.
+Each script is prefixed with ``_lib.lua`` (the helpers every script shares) before its SHA is
+taken, so Redis numbers a script's lines from the start of ``_lib.lua``: ``Script.where`` maps
+such a line number back to the file it is in. Calls use EVALSHA; when Redis answers NOSCRIPT
+(it restarted, or SCRIPT FLUSH ran) the transport loads every script again and repeats the
+call (common/transport.py). A new script: add ``common/lua/<name>.lua`` and its name here.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ class Script:
     name: str
     source: str
     sha: str
+    lib_lines: int  # lines of the loaded source before the script's own first line
+
+    def where(self, line: int) -> str:
+        """``common/lua/<file>.lua:<line>`` for a line number of the loaded source."""
+        if line > self.lib_lines:
+            return f"common/lua/{self.name}.lua:{line - self.lib_lines}"
+        return f"common/lua/_lib.lua:{line}"
 
 
 def _read(name: str) -> str:
@@ -45,8 +54,10 @@ def _load_all() -> dict[str, Script]:
     lib = _read("_lib")
     scripts = {}
     for name in _NAMES:
-        source = f"{lib}\n-- {name}.lua\n{_read(name)}"
-        scripts[name] = Script(name, source, hashlib.sha1(source.encode()).hexdigest())
+        head = f"{lib}\n-- {name}.lua\n"
+        source = head + _read(name)
+        sha = hashlib.sha1(source.encode()).hexdigest()
+        scripts[name] = Script(name, source, sha, lib_lines=head.count("\n"))
     return scripts
 
 

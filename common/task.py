@@ -1,5 +1,7 @@
-"""The task as stored in Redis: hash field names, states, the envelope a processor runs, and
-the read model (TaskInfo) returned to users. Pure data: no Redis handle here."""
+"""The task's shapes: hash field names and states as stored in Redis, the task a distributor
+writes (NewTask), the envelope a processor runs (TaskMessage), and the read model (TaskInfo)
+returned to users. Pure data: no Redis handle here; common/task_hash.py converts to and from
+the stored hash."""
 
 from __future__ import annotations
 
@@ -61,6 +63,24 @@ DEQUEUE_FIELDS = (
 
 
 @dataclass(slots=True)
+class NewTask:
+    """A task to write, as the distributor built it."""
+
+    id: str
+    queue: str
+    type: str
+    payload: bytes
+    max_retry: int
+    enqueued_ms: int
+    due_ms: int = 0  # 0: pending now
+    timeout_ms: int | None = None
+    deadline_ms: int | None = None
+    retention_ms: int | None = None
+    unique_ttl_ms: int = 0  # 0: not unique
+    nonce: str | None = None  # with a caller's task_id: tells this send's resend from a conflict
+
+
+@dataclass(slots=True)
 class TaskMessage:
     """A task handed to a processor by dequeue: what a run needs, nothing more."""
 
@@ -100,17 +120,12 @@ class TaskInfo(BaseModel):
     @classmethod
     def from_hash(cls, task_id: str, queue: str, fields: dict[str, str]) -> TaskInfo:
         """Build from the task hash (decoded to str); tolerant of missing or bad payload JSON."""
-        raw = fields.get(Field.PAYLOAD, "")
-        try:
-            payload: Any = json.loads(raw)
-        except ValueError:
-            payload = raw
         return cls(
             id=task_id,
             type=fields.get(Field.TYPE, ""),
             queue=queue,
             state=_state(fields.get(Field.STATE)),
-            payload=payload,
+            payload=payload_value(fields.get(Field.PAYLOAD, "")),
             retried=_int(fields, Field.RETRIED) or 0,
             max_retry=_int(fields, Field.MAX_RETRY) or 0,
             last_error=fields.get(Field.ERROR) or None,
@@ -122,6 +137,32 @@ class TaskInfo(BaseModel):
             deadline=_time(fields, Field.DEADLINE),
             retention=_span(fields, Field.RETENTION),
         )
+
+    @classmethod
+    def of_running(cls, task: TaskMessage) -> TaskInfo:
+        """What a processor holds of a running task, without a Redis read (no last error:
+        the one being decided about is not stored yet)."""
+        return cls(
+            id=task.id,
+            type=task.type,
+            queue=task.queue,
+            state=TaskState.ACTIVE,
+            payload=payload_value(task.payload.decode(errors="replace")),
+            retried=task.retried,
+            max_retry=task.max_retry,
+            enqueued_at=_time_of(task.enqueued_ms),
+            timeout=_span_of(task.timeout_ms),
+            deadline=_time_of(task.deadline_ms),
+        )
+
+
+def payload_value(raw: str) -> Any:
+    """The stored payload JSON as Python values; the raw text when it is not JSON (a task
+    must still be shown)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 def _state(value: str | None) -> TaskState:
@@ -140,7 +181,10 @@ def _int(fields: dict[str, str], name: str) -> int | None:
 
 
 def _time(fields: dict[str, str], name: str) -> datetime | None:
-    value = _int(fields, name)
+    return _time_of(_int(fields, name))
+
+
+def _time_of(value: int | None) -> datetime | None:
     try:
         return None if value is None else from_ms(value)
     except (ValueError, OverflowError, OSError):  # out of datetime's range: shown as unknown
@@ -148,7 +192,10 @@ def _time(fields: dict[str, str], name: str) -> datetime | None:
 
 
 def _span(fields: dict[str, str], name: str) -> timedelta | None:
-    value = _int(fields, name)
+    return _span_of(_int(fields, name))
+
+
+def _span_of(value: int | None) -> timedelta | None:
     try:
         return None if value is None else timedelta(milliseconds=value)
     except OverflowError:

@@ -264,14 +264,13 @@ class Wire:
         futures = protocol.send(commands, timeout)
         return [_typed(await f) for f in futures]
 
-    async def stream(self) -> Stream:
-        """A stream of commands whose replies are read at the end (see Stream)."""
-        return Stream(await self._connected())
+    async def stream(self) -> CommandStream:
+        """A stream of commands whose replies are read at the end (see CommandStream)."""
+        return CommandStream(await self._connected())
 
-    async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> _Protocol:
+    async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> Subscription:
         """A connection of its own subscribed to ``channel`` (returned once Redis confirmed);
-        ``on_message`` gets each message's data, called straight from the socket's read.
-        Await the protocol's ``closed`` to learn that it failed; ``abort()`` it to stop."""
+        ``on_message`` gets each message's data, called straight from the socket's read."""
         confirmed = asyncio.get_running_loop().create_future()
 
         def on_push(reply: Any) -> None:
@@ -293,7 +292,7 @@ class Wire:
         except BaseException:
             protocol.abort("subscription failed")
             raise
-        return protocol
+        return Subscription(protocol)
 
     async def aclose(self) -> None:
         protocol, self._protocol = self._protocol, None
@@ -345,8 +344,23 @@ class Wire:
         return protocol
 
 
-class Stream:
-    """``send`` commands as they are built, then ``await replies()``: Redis runs the first
+class Subscription:
+    """A subscribed connection: ``await closed()`` returns the error it failed with;
+    ``close()`` ends it."""
+
+    def __init__(self, protocol: _Protocol) -> None:
+        self._protocol = protocol
+
+    async def closed(self) -> BaseException:
+        await self._protocol.closed
+        return self._protocol.lost or WireLost("subscription closed")
+
+    def close(self) -> None:
+        self._protocol.abort("unsubscribed")
+
+
+class CommandStream:
+    """Not Redis Streams: a batch of commands on one connection. ``send`` commands as they are built, then ``await replies()``: Redis runs the first
     while the caller builds the next. Each reply is bounded by the timeout given with its
     command (the connection's watchdog), not the whole stream, which may be long; so is the
     wait for buffer room, since a connection the watchdog drops wakes it."""

@@ -12,7 +12,7 @@ from typing import Any, Self
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from tandemq.common.broker import Broker, NewTask
+from tandemq.common.broker import Broker
 from tandemq.common.clock import from_ms, now_ms, span_ms, to_ms
 from tandemq.common.connection import create_redis
 from tandemq.common.errors import (
@@ -25,7 +25,7 @@ from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.preflight import check_redis
 from tandemq.common.settings import Settings
-from tandemq.common.task import TaskInfo, TaskState
+from tandemq.common.task import NewTask, TaskInfo, TaskState
 
 from .encoding import encode, send_type_name
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions

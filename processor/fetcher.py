@@ -7,23 +7,26 @@ import asyncio
 import contextlib
 
 from tandemq.common.broker import Broker
-from tandemq.common.logging import get_logger
+from tandemq.common.logging import failure_event, get_logger
 from tandemq.common.task import TaskMessage
 
-from .inflight import Inflight
-from .periodic import failure_event
+from .backoff import Backoff
+from .leases import Leases
 from .selection import strict_counts, weighted_counts
+from .slots import Slots
 from .vanished import Vanished
 
 
 class Fetcher:
     def __init__(
         self,
+        *,
         broker: Broker,
         owner: str,
         queues: dict[str, int],
         strict: bool,
-        inflight: Inflight,
+        slots: Slots,
+        leases: Leases,
         out: asyncio.Queue[TaskMessage],
         wake: asyncio.Event,
         lease_ms: int,
@@ -34,7 +37,8 @@ class Fetcher:
         self._queues = queues
         self._order = list(queues)
         self._strict = strict
-        self._inflight = inflight
+        self._slots = slots
+        self._leases = leases
         self._out = out
         self._wake = wake
         self._lease_ms = lease_ms
@@ -44,21 +48,21 @@ class Fetcher:
         self._log = get_logger(component="fetcher")
 
     async def run(self) -> None:
-        backoff = 0.05
+        backoff = Backoff()
         while True:
-            slots = await self._inflight.wait_free()
+            free = await self._slots.wait_free()
             self._wake.clear()
             try:
                 if self._orphans_possible:
                     await self._reclaim()
-                got = await self.fetch(slots)
-                backoff = 0.05
+                got = await self.fetch(free)
+                backoff.succeeded()
             except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
                 self._orphans_possible = True  # a dequeue may have run without its reply
                 event = failure_event(exc, "fetch.failed")
-                self._log.error(event, step="fetch", error=str(exc) or repr(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                error = str(exc) or repr(exc)
+                self._log.error(event, step="fetch", error=error, retry_in=backoff.delay)
+                await backoff.wait()
                 continue
             if got == 0:
                 await self._wait_for_work()
@@ -67,7 +71,7 @@ class Fetcher:
         """Tasks a failed dequeue may have leased to us go back to pending (see
         Broker.dequeue); done before the next fetch, so nothing we hold is in flight."""
         given_back = await self._broker.reclaim(
-            list(self._queues), self._owner, self._inflight.held()
+            list(self._queues), self._owner, self._leases.held()
         )
         self._orphans_possible = False
         if given_back:
@@ -122,7 +126,8 @@ class Fetcher:
         return weighted_counts(self._queues, slots, empty)
 
     def _hand_over(self, tasks: list[TaskMessage]) -> None:
-        self._inflight.take(tasks)
+        self._slots.take(len(tasks))
+        self._leases.hold(tasks)
         for task in tasks:
             self._out.put_nowait(task)
 
@@ -131,5 +136,5 @@ class Fetcher:
         left = []
         while not self._out.empty():
             left.append(self._out.get_nowait())
-            self._inflight.finish()
+            self._slots.finish()
         return left

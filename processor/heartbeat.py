@@ -6,7 +6,7 @@ from __future__ import annotations
 from tandemq.common.broker import Broker
 from tandemq.common.logging import get_logger
 
-from .inflight import Inflight
+from .leases import Leases
 from .running import Running
 
 LEASE_LOST = "lease lost: the task was recovered and may run elsewhere"
@@ -15,15 +15,16 @@ LEASE_LOST = "lease lost: the task was recovered and may run elsewhere"
 class Heartbeat:
     def __init__(
         self,
+        *,
         broker: Broker,
         owner: str,
-        inflight: Inflight,
+        leases: Leases,
         lease_ms: int,
         running: Running | None = None,
     ) -> None:
         self._broker = broker
         self._owner = owner
-        self._inflight = inflight
+        self._leases = leases
         self._lease_ms = lease_ms
         self._running = running
         self._log = get_logger(component="heartbeat")
@@ -33,7 +34,7 @@ class Heartbeat:
         return self._lease_ms / 1000 / 3
 
     async def step(self) -> float:
-        held = self._inflight.held()
+        held = self._leases.held()
         if held:
             self.lost(await self._broker.extend(self._owner, held, self._lease_ms))
         return self.interval
@@ -42,7 +43,7 @@ class Heartbeat:
         """Leases found gone (we stalled and the task was recovered, perhaps running elsewhere
         now): stop renewing them and cancel their handlers, whose outcome would be refused."""
         for queue, task_id in tasks:
-            self._inflight.release(queue, task_id)
+            self._leases.release(queue, task_id)
             cancelled = self._running is not None and self._running.cancel(
                 queue, task_id, LEASE_LOST
             )

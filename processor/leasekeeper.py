@@ -33,7 +33,7 @@ from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.scripts import SCRIPTS
 
-from .inflight import Inflight
+from .leases import Leases
 from .running import Running
 
 TICK = 0.25  # how often the loop proves it runs
@@ -43,10 +43,11 @@ BLOCKED_AFTER = 1.0  # loop lag (s) that is logged as loop.blocked
 class LeaseKeeper:
     def __init__(
         self,
+        *,
         redis_url: str,
         keys: Keys,
         owner: str,
-        inflight: Inflight,
+        leases: Leases,
         running: Running,
         lease_ms: int,
         max_block: float,
@@ -55,7 +56,7 @@ class LeaseKeeper:
         self._url = redis_url
         self._keys = keys
         self._owner = owner
-        self._inflight = inflight
+        self._leases = leases
         self._running = running
         self._lease_ms = lease_ms
         self._max_block = max_block
@@ -138,7 +139,7 @@ class LeaseKeeper:
         """The held ids, read while the loop is stuck (a rare race with it just retries)."""
         for _ in range(3):
             try:
-                return self._inflight.held()
+                return self._leases.held()
             except RuntimeError:  # changed size while read: the loop moved meanwhile
                 continue
         return {}

@@ -25,12 +25,11 @@ from tandemq.common.errors import (
     SkipRetry,
     UnknownTaskType,
 )
-from tandemq.common.logging import get_logger
-from tandemq.common.task import Field, TaskInfo, TaskMessage, TaskState
+from tandemq.common.logging import failure_event, get_logger
+from tandemq.common.task import TaskInfo, TaskMessage
 
-from .inflight import Inflight
 from .known_types import KnownTypes
-from .periodic import failure_event
+from .leases import Leases
 from .retry import RetryDelay
 from .syncer import Syncer
 
@@ -48,9 +47,10 @@ def error_text(exc: BaseException) -> str:
 class Outcome:
     def __init__(
         self,
+        *,
         broker: Broker,
         owner: str,
-        inflight: Inflight,
+        leases: Leases,
         syncer: Syncer,
         retry_delay: RetryDelay,
         known_types: KnownTypes | None = None,
@@ -58,7 +58,7 @@ class Outcome:
         self._broker = broker
         self._known_types = known_types
         self._owner = owner
-        self._inflight = inflight
+        self._leases = leases
         self._syncer = syncer
         self._retry_delay = retry_delay
         self._acks: list[TaskMessage] = []
@@ -114,7 +114,7 @@ class Outcome:
 
     def _delay(self, task: TaskMessage, exc: BaseException) -> timedelta:
         try:
-            delay = self._retry_delay(task.retried, exc, _info(task))
+            delay = self._retry_delay(task.retried, exc, TaskInfo.of_running(task))
             if not isinstance(delay, timedelta) or delay < timedelta(0):
                 raise TypeError(f"retry_delay must return a timedelta >= 0, got {delay!r}")
             return delay
@@ -161,7 +161,7 @@ class Outcome:
     ) -> None:
         def done() -> None:
             for task in tasks:
-                self._inflight.release(task.queue, task.id)
+                self._leases.release(task.queue, task.id)
 
         try:
             landed = await apply()
@@ -187,21 +187,3 @@ def _short(exc: BaseException) -> str:
 
 def _fields(task: TaskMessage) -> dict[str, Any]:
     return {"task_id": task.id, "type": task.type, "queue": task.queue, "attempt": task.retried + 1}
-
-
-def _info(task: TaskMessage) -> TaskInfo:
-    """What retry_delay is told of the task: what the processor holds, without a Redis read
-    (the last error is the one it is deciding about)."""
-    fields = {
-        Field.TYPE: task.type,
-        Field.PAYLOAD: task.payload.decode(errors="replace"),
-        Field.RETRIED: str(task.retried),
-        Field.MAX_RETRY: str(task.max_retry),
-        Field.ENQUEUED: str(task.enqueued_ms),
-        Field.STATE: TaskState.ACTIVE,
-    }
-    if task.timeout_ms is not None:
-        fields[Field.TIMEOUT] = str(task.timeout_ms)
-    if task.deadline_ms is not None:
-        fields[Field.DEADLINE] = str(task.deadline_ms)
-    return TaskInfo.from_hash(task.id, task.queue, fields)

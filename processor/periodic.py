@@ -10,25 +10,24 @@ from collections.abc import Awaitable, Callable
 from tandemq.common.errors import BrokerUnavailable
 from tandemq.common.logging import get_logger
 
-
-def failure_event(exc: BaseException, failed: str) -> str:
-    """The log event for a step that raised: ``redis.unavailable`` when Redis could not be
-    reached, else ``failed`` (Redis refused the command, or a bug)."""
-    return "redis.unavailable" if isinstance(exc, BrokerUnavailable) else failed
+from .backoff import Backoff
 
 
 async def repeat(step: Callable[[], Awaitable[float]], component: str) -> None:
     """Run ``step`` forever; it returns the seconds to sleep before the next run."""
     log = get_logger(component=component)
-    backoff = 0.1
+    backoff = Backoff()
     while True:
         try:
             delay = await step()
-            backoff = 0.1
         except BrokerUnavailable as exc:
-            log.error("redis.unavailable", step=component, error=str(exc), retry_in=backoff)
-            delay, backoff = backoff, min(backoff * 2, 5.0)
+            log.error("redis.unavailable", step=component, error=str(exc), retry_in=backoff.delay)
+            await backoff.wait()
         except Exception as exc:  # READONLY after a failover, MISCONF, a bug: never die silently
-            log.exception("component.failed", step=component, error=repr(exc), retry_in=backoff)
-            delay, backoff = backoff, min(backoff * 2, 5.0)
-        await asyncio.sleep(delay)
+            log.exception(
+                "component.failed", step=component, error=repr(exc), retry_in=backoff.delay
+            )
+            await backoff.wait()
+        else:
+            backoff.succeeded()
+            await asyncio.sleep(delay)

@@ -10,6 +10,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -24,24 +25,44 @@ from tandemq.common.preflight import check_redis
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 
+from .backoff import Backoff
 from .fetcher import Fetcher
 from .forwarder import Forwarder
 from .handlers import Handler, Handlers, M
 from .heartbeat import Heartbeat
-from .inflight import Inflight
 from .janitor import Janitor
 from .known_types import KnownTypes
 from .leasekeeper import LeaseKeeper
+from .leases import Leases
 from .outcome import Outcome
 from .periodic import repeat
 from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
 from .running import Running
+from .slots import Slots
 from .syncer import Syncer
 from .wakeup import WakeListener
 
 JANITOR_INTERVAL = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """A started processor's components (see Processor._build)."""
+
+    redis: Redis
+    broker: Broker
+    slots: Slots
+    leases: Leases
+    syncer: Syncer
+    outcome: Outcome
+    executor: ThreadPoolExecutor
+    wake_listener: WakeListener
+    runner: Runner
+    fetcher: Fetcher
+    heartbeat: Heartbeat
+    known_types: KnownTypes
 
 
 class Processor:
@@ -74,9 +95,13 @@ class Processor:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.retry_delay = retry_delay or default_retry_delay
         self.handlers = Handlers()
+        # The handlers running now, by task: Running.cancel(queue, task_id, reason) stops one
+        # (a lost lease does; so may task cancellation).
+        self.running = Running()
         self._given_redis = redis
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._workers: list[asyncio.Task[Any]] = []
+        self._parts: _Parts | None = None  # the running components, from start to shutdown
+        self._loops: list[asyncio.Task[Any]] = []  # background loops (heartbeat, ...)
+        self._workers: list[asyncio.Task[Any]] = []  # one per slot, running handlers
         self._fetch_task: asyncio.Task[Any] | None = None
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
@@ -139,80 +164,36 @@ class Processor:
     ) -> None:
         await self.shutdown()
 
+    @property
+    def redis(self) -> Redis:
+        """The Redis client the processor uses (set by ``start``)."""
+        if self._parts is None:
+            raise TandemqError("the processor has no Redis client until start()")
+        return self._parts.redis
+
     async def start(self) -> None:
         """Connect, then start the components: storage-side loops first, fetching last."""
-        if self._workers:
+        if self._parts is not None:
             raise TandemqError("processor already started")
         s = self.settings
-        self.redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
-        keys = Keys(s.prefix)
-        self._broker = broker = Broker(self.redis, keys, timeout=s.redis_timeout_seconds)
+        redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
+        broker = Broker(redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         try:
             await self._connect(broker)
-        except BaseException:  # a bad configuration (auth, ACL, eviction) or a stop
+        except BaseException:
             await broker.aclose()
             if self._given_redis is None:
-                await self.redis.aclose()
+                await redis.aclose()
             raise
-        names = list(s.queues)
-        lease_ms = int(s.lease_seconds * 1000)
-        self._inflight = Inflight(s.concurrency)
-        self._syncer = Syncer()
-        known_types = KnownTypes(broker, self.handlers, s.unknown_type_grace_seconds)
-        self._outcome = Outcome(
-            broker, self.id, self._inflight, self._syncer, self.retry_delay, known_types
-        )
-        self._executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
-        local: asyncio.Queue[TaskMessage] = asyncio.Queue()
-        wake = asyncio.Event()
-        self._wake_listener = WakeListener(
-            self.redis, keys.wake_channel, set(names), wake, wire=broker.wire
-        )
-        self.running = Running()
-        heartbeat = Heartbeat(broker, self.id, self._inflight, lease_ms, self.running)
-        recover_every = min(max(s.lease_seconds / 2, 0.1), 10.0)
-        max_age_ms = int(s.archive_max_age_seconds * 1000)
-        self._spawn(self._syncer.run())
-        self._spawn(self._outcome.run())
-        self._spawn(repeat(heartbeat.step, "heartbeat"))
-        self._spawn(self._lease_keeper(keys, lease_ms, heartbeat).tick())
-        self._spawn(repeat(known_types.step, "known_types"))
-        self._spawn(repeat(Recoverer(broker, names, recover_every).step, "recoverer"))
-        self._spawn(repeat(Forwarder(broker, names).step, "forwarder"))
-        self._spawn(
-            repeat(
-                Janitor(broker, names, s.archive_max_size, max_age_ms, JANITOR_INTERVAL).step,
-                "janitor",
-            )
-        )
-        self._spawn(self._wake_listener.run())
-        runner = Runner(
-            self.handlers,
-            self._outcome,
-            self._inflight,
-            local,
-            s.default_timeout_seconds,
-            self._executor,
-            self.running,
-        )
-        self._workers = [asyncio.create_task(runner.work()) for _ in range(s.concurrency)]
-        self._fetcher = Fetcher(
-            broker,
-            self.id,
-            s.queues,
-            s.strict_priority,
-            self._inflight,
-            local,
-            wake,
-            lease_ms,
-            s.poll_interval_seconds,
-        )
+        parts = self._parts = self._build(redis, broker)
+        self._start_loops(parts)
+        self._workers = [asyncio.create_task(parts.runner.work()) for _ in range(s.concurrency)]
         try:  # a send right after start() should not wait for the fallback poll
             async with asyncio.timeout(2.0):
-                await self._wake_listener.subscribed.wait()
+                await parts.wake_listener.subscribed.wait()
         except TimeoutError:
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
-        self._fetch_task = asyncio.create_task(self._fetcher.run())
+        self._fetch_task = asyncio.create_task(parts.fetcher.run())
         self._log.info(
             "processor.started",
             queues=s.queues,
@@ -221,18 +202,100 @@ class Processor:
             handlers=self.handlers.names(),
         )
 
-    def _lease_keeper(self, keys: Keys, lease_ms: int, heartbeat: Heartbeat) -> LeaseKeeper:
+    def _build(self, redis: Redis, broker: Broker) -> _Parts:
+        """Every component, each given what it uses by name."""
         s = self.settings
-        max_block = s.max_loop_block_seconds or 3 * s.lease_seconds
+        lease_ms = int(s.lease_seconds * 1000)
+        slots, leases, syncer = Slots(s.concurrency), Leases(), Syncer()
+        known_types = KnownTypes(broker, self.handlers, s.unknown_type_grace_seconds)
+        outcome = Outcome(
+            broker=broker,
+            owner=self.id,
+            leases=leases,
+            syncer=syncer,
+            retry_delay=self.retry_delay,
+            known_types=known_types,
+        )
+        executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
+        fetched: asyncio.Queue[TaskMessage] = asyncio.Queue()
+        wake = asyncio.Event()
+        return _Parts(
+            redis=redis,
+            broker=broker,
+            slots=slots,
+            leases=leases,
+            syncer=syncer,
+            outcome=outcome,
+            executor=executor,
+            wake_listener=WakeListener(
+                redis, broker.keys.wake_channel, set(s.queues), wake, transport=broker.transport
+            ),
+            runner=Runner(
+                handlers=self.handlers,
+                outcome=outcome,
+                slots=slots,
+                tasks=fetched,
+                default_timeout=s.default_timeout_seconds,
+                executor=executor,
+                running=self.running,
+            ),
+            fetcher=Fetcher(
+                broker=broker,
+                owner=self.id,
+                queues=s.queues,
+                strict=s.strict_priority,
+                slots=slots,
+                leases=leases,
+                out=fetched,
+                wake=wake,
+                lease_ms=lease_ms,
+                poll_interval=s.poll_interval_seconds,
+            ),
+            heartbeat=Heartbeat(
+                broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms, running=self.running
+            ),
+            known_types=known_types,
+        )
+
+    def _start_loops(self, parts: _Parts) -> None:
+        """The loops that keep storage in step; they run until shutdown's last step."""
+        s = self.settings
+        names = list(s.queues)
+        recover_every = min(max(s.lease_seconds / 2, 0.1), 10.0)
+        janitor = Janitor(
+            parts.broker,
+            names,
+            s.archive_max_size,
+            int(s.archive_max_age_seconds * 1000),
+            JANITOR_INTERVAL,
+        )
+        self._spawn(parts.syncer.run())
+        self._spawn(parts.outcome.run())
+        self._spawn(repeat(parts.heartbeat.step, "heartbeat"))
+        self._spawn(self._lease_keeper(parts).tick())
+        self._spawn(repeat(parts.known_types.step, "known_types"))
+        self._spawn(repeat(Recoverer(parts.broker, names, recover_every).step, "recoverer"))
+        self._spawn(repeat(Forwarder(parts.broker, names).step, "forwarder"))
+        self._spawn(repeat(janitor.step, "janitor"))
+        self._spawn(parts.wake_listener.run())
+
+    def _lease_keeper(self, parts: _Parts) -> LeaseKeeper:
+        s = self.settings
         return LeaseKeeper(
-            s.redis_url, keys, self.id, self._inflight, self.running, lease_ms, max_block,
-            heartbeat.lost,
-        )  # fmt: skip
+            redis_url=s.redis_url,
+            keys=parts.broker.keys,
+            owner=self.id,
+            leases=parts.leases,
+            running=self.running,
+            lease_ms=int(s.lease_seconds * 1000),
+            max_block=s.max_loop_block_seconds or 3 * s.lease_seconds,
+            on_lost=parts.heartbeat.lost,
+        )
 
     async def _connect(self, broker: Broker) -> None:
         """Load the scripts, retrying with backoff while Redis is away (a daemon started
         before its Redis waits for it; ``stop()`` ends the wait)."""
-        backoff = 0.1
+        backoff = Backoff()
         while True:
             try:
                 await broker.load_scripts()
@@ -245,12 +308,13 @@ class Processor:
             except BrokerUnavailable as exc:
                 if self._stop.is_set():
                     raise
-                self._log.error("redis.unavailable", step="start", error=str(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                self._log.error(
+                    "redis.unavailable", step="start", error=str(exc), retry_in=backoff.delay
+                )
+                await backoff.wait()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self._tasks.append(asyncio.create_task(coro))
+        self._loops.append(asyncio.create_task(coro))
 
     async def shutdown(self) -> None:
         """Stop in this order, so no task is lost or waits for its lease to expire:
@@ -258,27 +322,27 @@ class Processor:
         handlers finish within the shutdown timeout; 4. cancel the rest; 5. write the outcomes
         of what finished; 6. give everything still held back to pending; 7. stop the loops.
         """
-        if not self._workers:
+        parts = self._parts
+        if parts is None:
             return
-        self._log.info("processor.stopping", running=self._inflight.busy)
+        self._log.info("processor.stopping", running=parts.slots.busy)
         await _cancel([self._fetch_task] if self._fetch_task else [])
-        await self._give_back(self._fetcher.drain(), "not started")
+        await self._give_back(parts.fetcher.drain(), "not started")
         try:
             async with asyncio.timeout(self.settings.shutdown_timeout_seconds):
-                await _first(self._inflight.wait_idle(), self._force.wait())
+                await _first(parts.slots.wait_idle(), self._force.wait())
         except TimeoutError:
-            self._log.warning("processor.shutdown_timeout", cancelled=self._inflight.busy)
+            self._log.warning("processor.shutdown_timeout", cancelled=parts.slots.busy)
         await _cancel(self._workers)
-        await self._outcome.flush_acks()
-        await self._syncer.flush()
-        held = self._inflight.held()
-        await self._give_back_ids(held, "cancelled at shutdown")
-        await _cancel(self._tasks)
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        await self._broker.aclose()
+        await parts.outcome.flush_acks()
+        await parts.syncer.flush()
+        await self._give_back_ids(parts.leases.held(), "cancelled at shutdown")
+        await _cancel(self._loops)
+        parts.executor.shutdown(wait=False, cancel_futures=True)
+        await parts.broker.aclose()
         if self._given_redis is None:
-            await self.redis.aclose()
-        self._workers, self._tasks, self._fetch_task = [], [], None
+            await parts.redis.aclose()
+        self._workers, self._loops, self._fetch_task, self._parts = [], [], None, None
         self._log.info("processor.stopped")
 
     async def _give_back(self, tasks: list[TaskMessage], why: str) -> None:
@@ -288,10 +352,10 @@ class Processor:
         await self._give_back_ids(held, why)
 
     async def _give_back_ids(self, held: dict[str, list[str]], why: str) -> None:
-        if not any(held.values()):
+        if self._parts is None or not any(held.values()):
             return
         try:
-            count = await self._broker.requeue(self.id, held)
+            count = await self._parts.broker.requeue(self.id, held)
         except BrokerUnavailable as exc:
             self._log.error(
                 "redis.unavailable",
@@ -302,7 +366,7 @@ class Processor:
             return
         for queue, ids in held.items():
             for task_id in ids:
-                self._inflight.release(queue, task_id)
+                self._parts.leases.release(queue, task_id)
                 self._log.info("task.requeued", task_id=task_id, queue=queue, reason=why)
         self._log.info("processor.requeued", count=count)
 

@@ -17,17 +17,18 @@ from tandemq.common.logging import get_logger
 from tandemq.common.task import TaskMessage
 
 from .handlers import Handlers, TaskContext
-from .inflight import Inflight
 from .outcome import Outcome
 from .running import Running, RunningHandler
+from .slots import Slots
 
 
 class Runner:
     def __init__(
         self,
+        *,
         handlers: Handlers,
         outcome: Outcome,
-        inflight: Inflight,
+        slots: Slots,
         tasks: asyncio.Queue[TaskMessage],
         default_timeout: float,
         executor: Executor | None,
@@ -35,7 +36,7 @@ class Runner:
     ) -> None:
         self._handlers = handlers
         self._outcome = outcome
-        self._inflight = inflight
+        self._slots = slots
         self._tasks = tasks
         self._default_timeout = default_timeout
         self._executor = executor
@@ -49,7 +50,7 @@ class Runner:
             try:
                 await self.run_one(task)
             finally:
-                self._inflight.finish()
+                self._slots.finish()
 
     async def run_one(self, task: TaskMessage) -> None:
         started = time.perf_counter()

@@ -11,9 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tandemq.common.logging import get_logger
-
-from .periodic import failure_event
+from tandemq.common.logging import failure_event, get_logger
 
 
 @dataclass(slots=True)

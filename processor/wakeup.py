@@ -9,7 +9,9 @@ import asyncio
 from redis.asyncio import Redis
 
 from tandemq.common.logging import get_logger
-from tandemq.common.wire import Wire
+from tandemq.common.transport import Transport
+
+from .backoff import Backoff
 
 
 class WakeListener:
@@ -19,47 +21,47 @@ class WakeListener:
         channel: str,
         queues: set[str],
         wake: asyncio.Event,
-        wire: Wire | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self._redis = redis
         self._channel = channel
         self._queues = {q.encode() for q in queues}
         self._wake = wake
-        # A subscription on the broker's wire sets the event straight from the socket read;
-        # redis-py's pub/sub reader took about 250 us more per wake-up here.
-        self._wire = wire
+        # A subscription on the transport's pipelining connection sets the event straight
+        # from the socket read; redis-py's pub/sub reader took about 250 us more per wake-up.
+        self._transport = transport if transport is not None and transport.can_subscribe else None
         self._log = get_logger(component="wakeup")
         self.subscribed = asyncio.Event()
 
     async def run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff()
         while True:
             try:
-                await (self._listen_on_wire() if self._wire is not None else self._listen())
+                await (self._listen_direct() if self._transport is not None else self._listen())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any Redis failure: resubscribe after a pause
+                if self.subscribed.is_set():  # it had worked: a new outage, a short first wait
+                    backoff.succeeded()
                 self.subscribed.clear()
                 self._log.error(
-                    "redis.unavailable", step="wakeup", error=str(exc), retry_in=backoff
+                    "redis.unavailable", step="wakeup", error=str(exc), retry_in=backoff.delay
                 )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                await backoff.wait()
 
     def _on_message(self, data: object) -> None:
         if data in self._queues:
             self._wake.set()
 
-    async def _listen_on_wire(self) -> None:
-        assert self._wire is not None
-        protocol = await self._wire.subscribe(self._channel, self._on_message)
+    async def _listen_direct(self) -> None:
+        assert self._transport is not None
+        subscription = await self._transport.subscribe(self._channel, self._on_message)
         try:
             self.subscribed.set()
             self._wake.set()  # anything published while we were not listening
-            await protocol.closed
-            raise protocol.lost or ConnectionError("wake-up subscription closed")
+            raise await subscription.closed()
         finally:
-            protocol.abort("wake listener stopped")
+            subscription.close()
 
     async def _listen(self) -> None:
         async with self._redis.pubsub() as pubsub:

@@ -28,7 +28,7 @@ def count_round_trips(monkeypatch: pytest.MonkeyPatch, broker: Broker) -> list[i
     """Record the number of commands in each write the broker makes, through redis-py's
     pipeline or on its own pipelining connection (common/wire.py); Redis stays real."""
     sizes: list[int] = []
-    real_pipeline = broker._pipeline
+    real_pipeline = broker.transport._pipeline
     real_flush = _Protocol._flush
 
     async def pipeline(calls):  # type: ignore[no-untyped-def]
@@ -40,7 +40,7 @@ def count_round_trips(monkeypatch: pytest.MonkeyPatch, broker: Broker) -> list[i
             sizes.append(len(self._outbox))
         real_flush(self)
 
-    monkeypatch.setattr(broker, "_pipeline", pipeline)
+    monkeypatch.setattr(broker.transport, "_pipeline", pipeline)
     monkeypatch.setattr(_Protocol, "_flush", flush)
     return sizes
 

@@ -12,12 +12,12 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 
-from tandemq.common.broker import Broker, NewTask
+from tandemq.common.broker import Broker
 from tandemq.common.clock import from_ms, now_ms
 from tandemq.common.errors import BrokerUnavailable, DuplicateTask, TaskIdConflict
 from tandemq.common.keys import Keys, QueueKeys
 from tandemq.common.scripts import SCRIPTS
-from tandemq.common.task import Field, TaskState
+from tandemq.common.task import Field, NewTask, TaskState
 from tandemq.common.wire import pack
 from tests.support import CuttingProxy, eventually, free_port
 

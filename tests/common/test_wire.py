@@ -52,7 +52,7 @@ async def test_a_server_that_stops_answering_is_unavailable_after_the_timeout() 
         call = ("enqueue", ("k1", "k2", "k3"), ("id", b"{}", "0\x1f0", "wake", "q"))
         async with asyncio.timeout(10):  # a hang fails the test instead of stalling the run
             with pytest.raises(BrokerUnavailable, match="did not answer"):
-                await broker._run([call])
+                await broker.transport.run([call])
         assert received.is_set()  # the call did reach the server: it was the reply that failed
     finally:
         await broker.aclose()
@@ -88,15 +88,15 @@ async def test_a_subscription_hands_over_each_message_and_reports_its_end(
         arrived.set()
 
     try:
-        protocol = await wire.subscribe("wire-test-channel", on_message)
+        subscription = await wire.subscribe("wire-test-channel", on_message)
         await redis.publish("wire-test-channel", "one")
         async with asyncio.timeout(5):
             await arrived.wait()
         assert got == [b"one"]
         await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
         async with asyncio.timeout(5):  # the listener learns its subscription is gone
-            await protocol.closed
-        assert protocol.lost is not None
+            error = await subscription.closed()
+        assert isinstance(error, ConnectionError)
     finally:
         await wire.aclose()
         await client.aclose()

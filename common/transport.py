@@ -1,0 +1,272 @@
+"""How a script call reaches Redis and how its reply comes back: the one place that knows the
+pipelining connection (common/wire.py), EVALSHA, NOSCRIPT, OOM and timeouts.
+
+Every call takes one path, ``run``: send the calls in one round trip (on the pipelining
+connection, or through redis-py when there is none or it failed), then ``_settle`` the
+replies: NOSCRIPT loads the scripts and repeats those calls once, OOM becomes
+RedisOutOfMemory, a script's runtime error names its ``.lua`` file and line. Connection
+failures and timeouts become BrokerUnavailable, the one error callers handle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, NoScriptError, OutOfMemoryError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import BrokerUnavailable, OutcomeUnknown, RedisOutOfMemory, ScriptError, TandemqError
+from .replies import maybe_sent, raised_error
+from .scripts import SCRIPTS, Script
+from .wire import Subscription, Wire, WireDown, WireLost, pack
+
+Call = tuple[str, Sequence[str], Sequence[Any]]  # script name, KEYS, ARGV
+
+_PIPELINE = 10  # calls per round trip when a stream is sent again through redis-py
+_CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+_SCRIPT_LINE = re.compile(r"@?user_script:(\d+)")  # how Redis names a line of the running script
+
+
+class Transport:
+    """Script calls on one Redis client. ``resend=False`` on a call: a call that may have run
+    on a connection that then failed is not sent again (BrokerUnavailable instead), for calls
+    whose repeat is not harmless (dequeue)."""
+
+    def __init__(self, redis: Redis, timeout: float = 5.0) -> None:
+        self.redis = redis
+        self.timeout = timeout  # bound on one round trip: a stalled connection must not hang us
+        self._wire = wire_for(redis)
+
+    async def aclose(self) -> None:
+        """Close the transport's own connection (the redis-py client is the caller's)."""
+        if self._wire is not None:
+            await self._wire.aclose()
+
+    @contextlib.asynccontextmanager
+    async def guard(self, bounded: bool = True) -> AsyncIterator[None]:
+        """Bound a plain redis-py command by ``timeout`` (unless the caller bounds each step
+        itself) and turn every connection failure into BrokerUnavailable."""
+        try:
+            async with asyncio.timeout(self.timeout if bounded else None):
+                yield
+        except (AuthenticationError, ResponseError) as exc:  # refused login, ACL, bad db
+            raise raised_error(exc) from exc
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def load_scripts(self) -> None:
+        """SCRIPT LOAD every script (idempotent); done up front and again after NOSCRIPT."""
+        async with self.guard():
+            await self._load_scripts()
+
+    async def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """One script call; its error raised."""
+        return (await self.call_many([(name, keys, args)]))[0]
+
+    async def call_many(self, calls: Sequence[Call], resend: bool = True) -> list[Any]:
+        """Script calls in one round trip; the first call's error raised."""
+        results = await self.run(calls, resend)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    async def run(self, calls: Sequence[Call], resend: bool = True) -> list[Any]:
+        """Script calls in one round trip; a failed call's result is its error, so calls
+        that share a round trip do not share their errors. Not wrapped in ``guard``: a
+        context manager on the path of every send costs measurably."""
+        try:
+            return await self._settle(calls, await self._round_trip(calls, resend), resend)
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def stream(
+        self, batches: Iterable[Sequence[Call]], before_each: Callable[[], Awaitable[None]]
+    ) -> list[Any]:
+        """Write each batch of calls as soon as it is made (``before_each`` awaited first),
+        then read every reply: Redis runs batch k while the caller makes k+1. One connection
+        keeps the batches in order. When that connection fails, every call (the batches all
+        made) is sent again through redis-py in round trips of ``_PIPELINE`` calls: use it
+        only for calls whose repeat is harmless. Returns the replies; raises the first error."""
+        calls: list[Call] = []
+        batches = iter(batches)
+        try:
+            if self._wire is None:
+                raise WireLost("no pipelining connection for this kind of Redis connection")
+            # Each write and each reply is bounded, not the whole stream: a million tasks
+            # take longer than one round trip may.
+            async with self.guard(bounded=False):
+                stream = await self._wire.stream()
+                for batch in batches:
+                    calls += batch
+                    await before_each()
+                    await stream.send([_evalsha(call) for call in batch], self.timeout)
+                replies = await stream.replies()
+        except (BrokerUnavailable, WireLost):
+            calls += [call for batch in batches for call in batch]
+            return await self._resend(calls)
+        try:
+            replies = await self._settle(calls, replies, resend=True)
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
+        _raise_stopped(calls, replies)
+        return replies
+
+    async def _resend(self, calls: list[Call]) -> list[Any]:
+        """A stream's calls again through redis-py, ``_PIPELINE`` per round trip."""
+        replies: list[Any] = []
+        for start in range(0, len(calls), _PIPELINE):
+            batch = calls[start : start + _PIPELINE]
+            try:
+                replies += await self.run(batch)
+            except BrokerUnavailable as exc:
+                unknown = len(batch) if isinstance(exc, OutcomeUnknown) else 0
+                raise StreamStopped(calls, replies, exc, unknown) from exc
+            _raise_stopped(calls, replies)
+        return replies
+
+    async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> Subscription:
+        """A subscription to ``channel`` on a connection of its own, ``on_message`` called
+        straight from the socket's read. Raises WireDown when this client's connections are
+        of a kind the pipelining connection does not make (see ``can_subscribe``)."""
+        if self._wire is None:
+            raise WireDown("no pipelining connection for this kind of Redis connection")
+        return await self._wire.subscribe(channel, on_message)
+
+    @property
+    def can_subscribe(self) -> bool:
+        """False for TLS and other special connections: subscribe through redis-py there."""
+        return self._wire is not None
+
+    # -- one round trip -------------------------------------------------------------------
+
+    async def _round_trip(self, calls: Sequence[Call], resend: bool) -> list[Any]:
+        """The calls on the pipelining connection, or through redis-py when it failed.
+        Sending a call again is safe for most scripts: one that had run finds its work done
+        (an enqueue reports its id as existing, which send() takes as its own earlier
+        attempt). Not for dequeue: a second one leases other tasks while the first one's
+        are held by nobody (see Broker.dequeue), so ``resend=False`` raises instead."""
+        lost: WireLost | None = None
+        if self._wire is not None:
+            try:
+                return await self._wire.call_many([_evalsha(c) for c in calls], self.timeout)
+            except WireDown:
+                pass  # nothing was sent: sending through redis-py is a first try
+            except WireLost as exc:
+                if not resend:
+                    raise
+                lost = exc  # the calls may have run: if the resend fails too, say so
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._pipeline(calls)
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            if lost is not None:
+                raise exc from lost
+            raise
+
+    async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
+        """The calls through redis-py (reconnects and retries on a dropped connection)."""
+        if len(calls) == 1:
+            name, keys, args = calls[0]
+            try:
+                return [await self.redis.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)]
+            except ResponseError as exc:  # NOSCRIPT, OOM, ...: settled as in a pipeline
+                return [exc]
+        pipe = self.redis.pipeline(transaction=False)
+        for name, keys, args in calls:
+            pipe.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)
+        return list(await pipe.execute(raise_on_error=False))
+
+    async def _settle(self, calls: Sequence[Call], replies: list[Any], resend: bool) -> list[Any]:
+        """The one place error replies are handled: NOSCRIPT (Redis restarted or its script
+        cache was flushed) loads the scripts and repeats those calls once; OOM becomes
+        RedisOutOfMemory; a script's runtime error becomes ScriptError naming file:line."""
+        redo = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if redo:
+            async with asyncio.timeout(self.timeout):
+                await self._load_scripts()
+            again = await self._round_trip([calls[i] for i in redo], resend)
+            for i, reply in zip(redo, again, strict=True):
+                replies[i] = reply
+        for i, reply in enumerate(replies):
+            if isinstance(reply, ResponseError):
+                replies[i] = _typed(reply, SCRIPTS[calls[i][0]])
+        return replies
+
+    async def _load_scripts(self) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for script in SCRIPTS.values():
+            pipe.script_load(script.source)
+        await pipe.execute()
+
+    def _unavailable(self, exc: BaseException) -> TandemqError:
+        """The error for a failed round trip: OutcomeUnknown when the commands may have
+        reached Redis (see common/replies.py), else BrokerUnavailable (they did not); a
+        refused login is a configuration error."""
+        if isinstance(exc, AuthenticationError):
+            return raised_error(exc)
+        kind = OutcomeUnknown if maybe_sent(exc) else BrokerUnavailable
+        if isinstance(exc, TimeoutError):
+            return kind(f"Redis did not answer within {self.timeout:g}s")
+        return kind(f"Redis unreachable: {exc}")
+
+
+class StreamStopped(Exception):  # internal: Broker turns it into SendManyIncomplete
+    """A stream failed part-way: ``replies`` came for the first calls, the next ``unknown``
+    calls may have run, the rest were not sent. Broker.enqueue_chunks reports it."""
+
+    def __init__(
+        self, calls: list[Call], replies: list[Any], cause: Exception, unknown: int
+    ) -> None:
+        super().__init__(str(cause))
+        self.calls = calls
+        self.replies = replies
+        self.cause = cause
+        self.unknown = unknown
+
+
+def _raise_stopped(calls: list[Call], replies: list[Any]) -> None:
+    """Raise StreamStopped for the first error reply of a stream."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise StreamStopped(calls, replies, reply, 0)
+
+
+def wire_for(redis: Redis) -> Wire | None:
+    """The pipelining connection for ``redis``'s server, or None: when its connections are of
+    a kind Wire does not make, or when ``TANDEMQ_WIRE=off`` (every call through redis-py, the
+    path TLS users take; the test suite runs both)."""
+    if os.environ.get("TANDEMQ_WIRE", "on").lower() in ("off", "0", "false", "no"):
+        return None
+    return Wire.for_pool(redis.connection_pool)
+
+
+def _typed(error: ResponseError, script: Script) -> Exception:
+    """An error reply as the error callers handle."""
+    if isinstance(error, OutOfMemoryError):
+        oom = RedisOutOfMemory(f"Redis is full (maxmemory reached): {error}")
+        oom.__cause__ = error
+        return oom
+    text = str(error)
+    if "user_script:" not in text or "NOPERM" in text:
+        # not a script's runtime error (READONLY, WRONGTYPE from a plain command), or an ACL
+        # denial inside one: as a TandemqError that names what Redis said
+        typed = raised_error(error)
+        typed.__cause__ = error
+        return typed
+    where = _SCRIPT_LINE.sub(lambda m: script.where(int(m.group(1))), text)
+    failed = ScriptError(f"Lua script {script.name!r} failed in Redis: {where}")
+    failed.__cause__ = error
+    return failed
+
+
+def _evalsha(call: Call) -> bytes:
+    name, keys, args = call
+    return pack(["EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args])

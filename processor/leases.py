@@ -1,0 +1,32 @@
+"""The leases this processor holds: a task's id from its dequeue until its outcome (ack, retry,
+archive) has landed in Redis or its lease was found lost. The heartbeat renews them, a fetch
+after a failed dequeue tells Redis which it still holds (reclaim), and shutdown gives back
+whatever is left."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from tandemq.common.task import TaskMessage
+
+
+class Leases:
+    def __init__(self) -> None:
+        self._held: defaultdict[str, set[str]] = defaultdict(set)
+
+    def hold(self, tasks: Iterable[TaskMessage]) -> None:
+        """The tasks were leased to this processor (dequeued)."""
+        for task in tasks:
+            self._held[task.queue].add(task.id)
+
+    def release(self, queue: str, task_id: str) -> None:
+        """The task's outcome landed (or its lease was lost): stop renewing it."""
+        self._held[queue].discard(task_id)
+
+    def held(self) -> dict[str, list[str]]:
+        """Ids held, per queue (queues holding none left out)."""
+        return {q: list(ids) for q, ids in self._held.items() if ids}
+
+    def __len__(self) -> int:
+        return sum(len(ids) for ids in self._held.values())
