@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from redis.exceptions import (
     AuthenticationError,
     NoScriptError,
@@ -27,7 +29,7 @@ from .errors import (
     RedisRefused,
     TandemqError,
 )
-from .wire import WireDown, WireLost
+from .wire import WireDown
 
 _AUTH_FIX = (
     "check the user and password in REDIS_URL (redis://user:password@host:port/db);"
@@ -65,16 +67,23 @@ def typed_reply(reply: object) -> object:
 def maybe_sent(exc: BaseException) -> bool:
     """Whether the commands whose round trip failed with ``exc`` may have reached Redis.
 
-    Only a failure to connect proves they did not: redis-py's "Error ... connecting to" and
-    "Timeout connecting", or the wire's WireDown. A wire connection lost mid-call, found in the
-    cause chain (Broker._round_trip chains it), means they may have."""
+    Only a failure to connect proves they did not: redis-py's "Error ... connecting to",
+    "Timeout connecting", a refused connection, or the wire's WireDown. Anything else (a
+    connection lost after the write, a reply that did not come in time) means they may have
+    run. The cause chain counts too: Transport chains a lost pipelining connection to the
+    resend's failure, and the client's retry an earlier attempt's (common/connection.py)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, WireLost) and not isinstance(seen, WireDown):
+        if _may_have_run(seen):
             return True
         seen = seen.__cause__
-    if isinstance(exc, WireDown):
+    return False
+
+
+def _may_have_run(exc: BaseException) -> bool:
+    if isinstance(exc, WireDown | ConnectionRefusedError | socket.gaierror):
         return False
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
-        return "connecting to" not in str(exc) and "Timeout connecting" not in str(exc)
-    return True  # our own timeout on the reply, a socket error mid-read: it may have run
+        text = str(exc)
+        return "connecting to" not in text and "Timeout connecting" not in text
+    return True  # WireLost, our own timeout on the reply, a socket error mid-read
