@@ -317,6 +317,30 @@ class Broker:
         keys = (qk.active, qk.scheduled, qk.task(task_id))
         return bool(await self._call("defer", keys, (owner, task_id, due_ms)))
 
+    async def scan_tasks(self, cursor: int, count: int) -> tuple[int, dict[str, list[str]]]:
+        """One SCAN step over this prefix's task hashes: (next cursor, ids per queue).
+        Cost is bounded by ``count`` whatever the number of keys."""
+        async with self.transport.guard():
+            cursor, found = await self.redis.scan(cursor, match=self.keys.task_pattern, count=count)
+        by_queue: dict[str, list[str]] = {}
+        for key in found:
+            parsed = self.keys.parse_task_key(text(key))
+            if parsed is not None:
+                by_queue.setdefault(parsed[0], []).append(parsed[1])
+        return int(cursor), by_queue
+
+    async def return_orphans(self, candidates: dict[str, list[str]]) -> list[tuple[str, str]]:
+        """Give back to pending the candidates that are active without a lease (orphans.lua);
+        returns (queue, id) of those given back."""
+        queues = [q for q, ids in candidates.items() if ids]
+        calls: list[Call] = []
+        for queue in queues:
+            qk = self.keys.queue(queue)
+            args = (qk.task_prefix, self.keys.wake_channel, queue, *candidates[queue])
+            calls.append(("orphans", (qk.active, qk.pending), args))
+        results = await self._call_many(calls) if calls else []
+        return [(q, text(i)) for q, ids in zip(queues, results, strict=True) for i in ids]
+
     async def memory_policy(self) -> str | None:
         """Redis' maxmemory-policy, from INFO memory (None when it does not say)."""
         async with self.transport.guard():

@@ -58,6 +58,8 @@ class Keys:
         self.queues = f"{prefix}:queues"
         self.wake_channel = f"{prefix}:wake"
         self.types = f"{prefix}:types"
+        # SCAN pattern of every task hash under this prefix (glob characters escaped)
+        self.task_pattern = _glob_escape(prefix) + ":{*}:t:*"
         self._cache: dict[str, QueueKeys] = {}
 
     def queue(self, name: str) -> QueueKeys:
@@ -77,6 +79,18 @@ class Keys:
             )
             self._cache[name] = keys
         return keys
+
+    def parse_task_key(self, key: str) -> tuple[str, str] | None:
+        """``p:{q}:t:<id>`` -> (q, id); None for a key of another shape."""
+        head = f"{self.prefix}:{{"
+        if not key.startswith(head):
+            return None
+        queue, sep, task_id = key[len(head) :].partition("}:t:")
+        return (queue, task_id) if sep and queue and task_id else None
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def validate_queue_name(name: str) -> None:

@@ -29,6 +29,7 @@ _NAMES = (
     "reclaim",
     "trim",
     "defer",
+    "orphans",
 )
 
 

@@ -34,6 +34,7 @@ from .janitor import Janitor
 from .known_types import KnownTypes
 from .leasekeeper import LeaseKeeper
 from .leases import Leases
+from .orphans import Orphans
 from .outcome import Outcome
 from .periodic import repeat
 from .recoverer import Recoverer
@@ -274,6 +275,7 @@ class Processor:
         self._spawn(repeat(parts.heartbeat.step, "heartbeat"))
         self._spawn(self._lease_keeper(parts).tick())
         self._spawn(repeat(parts.known_types.step, "known_types"))
+        self._spawn(repeat(Orphans(parts.broker, names).step, "orphans"))
         self._spawn(repeat(Recoverer(parts.broker, names, recover_every).step, "recoverer"))
         self._spawn(repeat(Forwarder(parts.broker, names).step, "forwarder"))
         self._spawn(repeat(janitor.step, "janitor"))
