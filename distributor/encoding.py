@@ -7,15 +7,16 @@ from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError
 
 from tandemq.common.errors import MainModuleType, PayloadNotEncodable
-from tandemq.common.registry import TYPE_ATTRIBUTE, type_name
+from tandemq.common.registry import TYPE_ATTRIBUTE, handled_here, type_name
 
 
 def send_type_name(model: type[BaseModel]) -> str:
     """The model's wire type name; refused when it is ``__main__.X`` (a model defined in a
-    script run by path, without a ``tandemq_type``): no processor, which imports the model
-    from its module, registers that name, so every such task would be archived."""
+    script run by path, without a ``tandemq_type``) and no processor of this process handles
+    it: a processor elsewhere, which imports the model from its module, registers another
+    name, so every such task would be archived."""
     name = type_name(model)
-    if name.startswith("__main__."):
+    if name.startswith("__main__.") and not handled_here(name):
         raise MainModuleType(
             f"payload model {model.__qualname__} is defined in the script being run"
             f" (__main__), so its type name would be {name!r}, which no processor"
