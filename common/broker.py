@@ -9,6 +9,7 @@ surface as ``BrokerUnavailable`` so callers handle one error type.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -84,7 +85,10 @@ class Broker:
 
         Concurrent calls share round trips (the pipelining connection)."""
         await self.register_queues((task.queue,))
-        result = (await self.transport.run([self._enqueue_call(task)]))[0]
+        calls = [self._enqueue_call(task)]
+        if task.due_ms:  # the forwarder finds scheduled tasks through p:due
+            calls.append(self._mark_due_call([task.queue]))
+        result = (await self.transport.run(calls))[0]
         if isinstance(result, Exception):
             raise result
         self._check_enqueued(task, result)
@@ -112,7 +116,10 @@ class Broker:
             for chunk in chunks:
                 queues.clear()
                 queues.update(t.queue for t in chunk)
-                yield self._enqueue_many_calls(chunk)
+                calls = self._enqueue_many_calls(chunk)
+                if any(t.due_ms for t in chunk):
+                    calls.append(self._mark_due_call(queues))
+                yield calls
 
         try:
             replies = await self.transport.stream(batches(), lambda: self.register_queues(queues))
@@ -120,7 +127,8 @@ class Broker:
             raise _incomplete(stopped) from stopped.cause
         existed: list[str] = []
         for conflicts in replies:
-            existed += [text(c) for c in conflicts]
+            if isinstance(conflicts, list):  # (a mark call answers a count)
+                existed += [text(c) for c in conflicts]
         return existed
 
     def _enqueue_many_calls(self, tasks: Sequence[NewTask]) -> list[Call]:
@@ -206,7 +214,8 @@ class Broker:
         """Move a failed task to retry; False if its lease was lost."""
         qk = self.keys.queue(queue)
         keys = (qk.active, qk.retry, qk.task(task_id))
-        return bool(await self._call("retry", keys, (owner, task_id, now_ms(), due_ms, error)))
+        retry: Call = ("retry", keys, (owner, task_id, now_ms(), due_ms, error))
+        return bool((await self._call_many([retry, self._mark_due_call([queue])]))[0])
 
     async def archive(self, queue: str, task_id: str, owner: str, error: str) -> bool:
         """Archive a task; False if its lease was lost."""
@@ -245,11 +254,19 @@ class Broker:
         for queue in queues:
             qk = self.keys.queue(queue)
             calls.append(("extend", (qk.active,), (owner, deadline, qk.task_prefix, *held[queue])))
-        results = await self._call_many(calls) if calls else []
+        if not calls:
+            return []
+        calls.append(self._mark_call(self.keys.leased, "GT", now_ms(), queues))
+        results = (await self._call_many(calls))[:-1]
         return [(q, text(i)) for q, lost in zip(queues, results, strict=True) for i in lost]
 
     async def forward(self, queues: Sequence[str]) -> int | None:
         """Move due scheduled and retry tasks to pending; returns the next due time (ms) or None."""
+        left = [due for due in (await self.forward_each(queues)).values() if due is not None]
+        return min(left) if left else None
+
+    async def forward_each(self, queues: Sequence[str]) -> dict[str, int | None]:
+        """forward, with the next due time (ms) of each queue, None when it has none."""
         now = now_ms()
         pending = list(queues)
         earliest: dict[tuple[str, int], int] = {}  # (queue, set) -> its earliest due left
@@ -267,8 +284,12 @@ class Broker:
                     full.add(pending[i // 2])
                 earliest[(pending[i // 2], i % 2)] = int(float(first))  # the latest round's
             pending = [q for q in pending if q in full]
-        left = [due for due in earliest.values() if due >= 0]
-        return min(left) if left else None
+        each: dict[str, int | None] = dict.fromkeys(queues)
+        for (queue, _), due in earliest.items():
+            current = each[queue]
+            if due >= 0 and (current is None or due < current):
+                each[queue] = due
+        return each
 
     async def recover(self, queues: Sequence[str], error: str) -> tuple[list[str], list[str]]:
         """Take back tasks with expired leases; returns (ids to retry, ids archived)."""
@@ -280,9 +301,14 @@ class Broker:
             calls.append(("recover", keys, (now, _BATCH, qk.task_prefix, error)))
         retried: list[str] = []
         archived: list[str] = []
-        for to_retry, to_archive in await self._call_many(calls):
+        to_forward: list[str] = []
+        for queue, (to_retry, to_archive) in zip(queues, await self._call_many(calls), strict=True):
             retried += [text(i) for i in to_retry]
             archived += [text(i) for i in to_archive]
+            if to_retry:
+                to_forward.append(queue)
+        if to_forward:  # due now in the retry set: the forwarder finds them through p:due
+            await self._call_many([self._mark_due_call(to_forward)])
         return retried, archived
 
     async def trim(
@@ -315,7 +341,53 @@ class Broker:
         """Put a leased task back, due at ``due_ms``, uncounted; False if its lease was lost."""
         qk = self.keys.queue(queue)
         keys = (qk.active, qk.scheduled, qk.task(task_id))
-        return bool(await self._call("defer", keys, (owner, task_id, due_ms)))
+        defer: Call = ("defer", keys, (owner, task_id, due_ms))
+        return bool((await self._call_many([defer, self._mark_due_call([queue])]))[0])
+
+    # -- indexes of queues with work (the periodic components' idle cost) -----------------
+
+    def _mark_call(self, index: str, mode: str, score: float, queues: Iterable[str]) -> Call:
+        return ("mark", (index,), (mode, repr(score), *queues))
+
+    def _mark_due_call(self, queues: Iterable[str]) -> Call:
+        """Mark queues to be looked at by the forwarder now (a score unlikely to equal the one
+        it read: see due_settle.lua)."""
+        return self._mark_call(self.keys.due, "", now_ms() + random.random(), queues)
+
+    async def mark_leased(self, queues: Sequence[str]) -> None:
+        """Record that ``queues`` hold leases now (the recoverer visits them)."""
+        if queues:
+            await self._call_many([self._mark_call(self.keys.leased, "GT", now_ms(), queues)])
+
+    async def mark_due(self, queue: str, due_ms: int) -> None:
+        """Index a queue whose next due time the forwarder found outside the index."""
+        await self._call_many([self._mark_call(self.keys.due, "LT", due_ms, [queue])])
+
+    async def due_queues(self, now: int, limit: int) -> list[tuple[str, float]]:
+        """Queues whose scheduled/retry sets should be looked at by ``now``, with the score
+        read (for settle_due)."""
+        async with self.transport.guard():
+            rows = await self.redis.zrangebyscore(
+                self.keys.due, "-inf", now, start=0, num=limit, withscores=True
+            )
+        return [(text(row[0]), float(row[1])) for row in rows]
+
+    async def settle_due(self, rows: Sequence[tuple[str, float, int | None]]) -> None:
+        """Set each queue's p:due score to its next due time, unless marked meanwhile."""
+        if rows:
+            args = [x for q, old, due in rows for x in (q, repr(old), "" if due is None else due)]
+            await self._call_many([("due_settle", (self.keys.due,), args)])
+
+    async def leased_queues(self, since: int) -> list[str]:
+        """Queues that held leases at or after ``since`` (ms)."""
+        async with self.transport.guard():
+            rows = await self.redis.zrangebyscore(self.keys.leased, since, "+inf")
+        return [text(q) for q in rows]
+
+    async def forget_leased(self, before: int) -> None:
+        """Drop index entries older than ``before`` (ms): no lease lives that long."""
+        async with self.transport.guard():
+            await self.redis.zremrangebyscore(self.keys.leased, "-inf", f"({before}")
 
     async def scan_tasks(self, cursor: int, count: int) -> tuple[int, dict[str, list[str]]]:
         """One SCAN step over this prefix's task hashes: (next cursor, ids per queue).
@@ -368,6 +440,8 @@ def _incomplete(stopped: StreamStopped) -> Exception:
 def _call_ids(call: Call) -> list[str]:
     """The task ids of an enqueue_many call: its ARGV after the shared fields, each
     ``id \x1f type \x1f payload`` (see _enqueue_many_call)."""
+    if call[0] != "enqueue_many":
+        return []  # an index mark sent along in the stream
     args = call[2]
     first = 5 + int(args[4])
     return [bytes(a).split(b"\x1f", 1)[0].decode() for a in args[first:]]

@@ -14,6 +14,8 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:u:<digest>         STRING  unique lock, value is the owning task id, with a TTL
     p:wake                   CHANNEL published when a queue goes from empty to non-empty
     p:types                  HASH    task type -> when a live processor last said it handles it (ms)
+    p:due                    ZSET    queue -> when to look at its scheduled/retry sets (ms)
+    p:leased                 ZSET    queue -> when it last held leases (ms)
 
 Scripts that must reach a task hash from an id taken out of a list build the name
 ``task_prefix(q) + id`` inside Lua; ``task_prefix`` is passed in as an ARGV for that reason.
@@ -58,6 +60,8 @@ class Keys:
         self.queues = f"{prefix}:queues"
         self.wake_channel = f"{prefix}:wake"
         self.types = f"{prefix}:types"
+        self.due = f"{prefix}:due"  # ZSET queue -> when to look at its scheduled/retry sets
+        self.leased = f"{prefix}:leased"  # ZSET queue -> when it last held leases
         # SCAN pattern of every task hash under this prefix (glob characters escaped)
         self.task_pattern = _glob_escape(prefix) + ":{*}:t:*"
         self._cache: dict[str, QueueKeys] = {}

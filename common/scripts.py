@@ -30,6 +30,8 @@ _NAMES = (
     "trim",
     "defer",
     "orphans",
+    "mark",
+    "due_settle",
 )
 
 

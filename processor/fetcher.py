@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from tandemq.common.broker import Broker
 from tandemq.common.logging import failure_event, get_logger
@@ -15,6 +16,8 @@ from .leases import Leases
 from .selection import strict_counts, weighted_counts
 from .slots import Slots
 from .vanished import Vanished
+
+MARK_EVERY = 60.0  # seconds between two p:leased marks of one queue by one fetcher
 
 
 class Fetcher:
@@ -45,6 +48,7 @@ class Fetcher:
         self._poll_interval = poll_interval
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
         self._vanished = Vanished()
+        self._marked: dict[str, float] = {}  # queue -> when it was last marked in p:leased
         self._log = get_logger(component="fetcher")
 
     async def run(self) -> None:
@@ -77,9 +81,27 @@ class Fetcher:
         if given_back:
             self._log.warning("task.reclaimed", count=given_back)
 
-    async def _wait_for_work(self) -> None:
+    async def _mark_leased(self, queues: list[str]) -> None:
+        """Tell recoverers these queues hold leases (p:leased), at most once a minute each:
+        the heartbeat marks them too while their tasks run."""
+        now = time.monotonic()
+        due = [q for q in queues if now - self._marked.get(q, -MARK_EVERY) >= MARK_EVERY]
+        if not due:
+            return
         try:
-            async with asyncio.timeout(self._poll_interval):
+            await self._broker.mark_leased(due)
+        except Exception as exc:  # the tasks are leased: hand them over; mark next time
+            self._log.warning("fetch.mark_failed", error=str(exc) or repr(exc))
+            return
+        self._marked.update(dict.fromkeys(due, now))
+
+    async def _wait_for_work(self) -> None:
+        # Wake-ups are the way work is noticed (and every resubscription wakes us); the
+        # fallback poll only covers a lost message. It asks every queue, so it is spread out
+        # with their number: an idle processor's cost stays flat (a queue in 100 per interval).
+        idle_poll = self._poll_interval * max(1.0, len(self._queues) / 100)
+        try:
+            async with asyncio.timeout(idle_poll):
                 await self._wake.wait()
         except TimeoutError:
             pass
@@ -94,6 +116,7 @@ class Fetcher:
             if not counts:
                 break
             taken, missing = await self._dequeue(counts)
+            await self._mark_leased([q for q, tasks in taken.items() if tasks])
             for queue, task_id in missing:
                 self._log.debug("task.missing", task_id=task_id, queue=queue)
             self._vanished.add(missing)
