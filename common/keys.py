@@ -16,6 +16,17 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:types                  HASH    task type -> when a live processor last said it handles it (ms)
     p:due                    ZSET    queue -> when to look at its scheduled/retry sets (ms)
     p:leased                 ZSET    queue -> when it last held leases (ms)
+    p:cron                   HASH    periodic entry id -> its definition as JSON (for listings)
+    p:{q}:cron:<entry id>    HASH    last (latest tick ms enqueued), next (tick ms after it)
+    p:{q}:cron:<id>:ticks    ZSET    tick -> tick: the entry's ticks claimed lately
+    p:{q}:rate               STRING  the queue's rate limit state (GCRA theoretical arrival ms)
+
+List intake (processor/intake_list.py), with ``s`` the user's list and ``{t}`` its hash tag
+(the tag Redis Cluster would hash ``s`` by), so these keys share the list's slot and BLMOVE
+and the recovery script can reach them together::
+
+    p:{t}:intake:s:consumers       ZSET  consumer id -> lease deadline (ms)
+    p:{t}:intake:s:processing:<id> LIST  items a consumer moved out of ``s``, not yet tasks
 
 Scripts that must reach a task hash from an id taken out of a list build the name
 ``task_prefix(q) + id`` inside Lua; ``task_prefix`` is passed in as an ARGV for that reason.
@@ -65,6 +76,24 @@ class Keys:
         # SCAN pattern of every task hash under this prefix (glob characters escaped)
         self.task_pattern = _glob_escape(prefix) + ":{*}:t:*"
         self._cache: dict[str, QueueKeys] = {}
+        self.cron_entries = f"{prefix}:cron"
+
+    # -- periodic tasks and rate limits (processor/cron.py, processor/limits.py) ------------
+
+    def cron_state(self, queue: str, entry_id: str) -> str:
+        """The tick state of a periodic entry, in its queue's slot: the script that enqueues
+        a tick checks and moves it in the same atomic step as writing the task."""
+        validate_queue_name(queue)
+        return f"{self.prefix}:{{{queue}}}:cron:{entry_id}"
+
+    def cron_ticks(self, queue: str, entry_id: str) -> str:
+        """The ticks of an entry claimed lately (beside cron_state, same slot)."""
+        return f"{self.cron_state(queue, entry_id)}:ticks"
+
+    def rate(self, queue: str) -> str:
+        """The rate limit state of a queue, in its slot (dequeue.lua reads it)."""
+        validate_queue_name(queue)
+        return f"{self.prefix}:{{{queue}}}:rate"
 
     def queue(self, name: str) -> QueueKeys:
         keys = self._cache.get(name)
@@ -95,6 +124,35 @@ class Keys:
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeKeys:
+    """The keys tandemq keeps beside a user's list it consumes; all in the list's slot."""
+
+    source: str
+    consumers: str
+    processing_prefix: str
+
+    def processing(self, consumer: str) -> str:
+        return self.processing_prefix + consumer
+
+
+def intake_keys(prefix: str, source: str) -> IntakeKeys:
+    """``intake_keys("tandemq", "jobs").processing(consumer_id)``."""
+    base = f"{prefix}:{{{hash_tag(source)}}}:intake:{source}"
+    return IntakeKeys(source, f"{base}:consumers", f"{base}:processing:")
+
+
+def hash_tag(key: str) -> str:
+    """The part of ``key`` Redis Cluster hashes: the text inside the first ``{...}`` that is
+    not empty, else the whole key."""
+    start = key.find("{")
+    if start != -1:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
 
 
 def validate_queue_name(name: str) -> None:

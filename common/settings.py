@@ -22,6 +22,8 @@
 | TANDEMQ_UNKNOWN_TYPE_GRACE_SECONDS | 60 | a task of a type no live processor handles is archived after this long (until then it waits for one) |
 | TANDEMQ_ALLOW_EVICTION | false | start even though Redis may evict keys (an allkeys-* maxmemory-policy): tasks can vanish |
 | TANDEMQ_MAX_LOOP_BLOCK_SECONDS | 3 leases | event loop blocked longer than this: the process is hung, its leases are no longer renewed |
+| TANDEMQ_QUEUE_CONCURRENCY | (none) | per queue, most tasks one processor runs at once: emails=5 |
+| TANDEMQ_RATE_LIMITS | (none) | per queue, across all processors: emails=100/s,sms=20/m:5 (:burst) |
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pydantic_settings import (
 
 from .errors import ConfigError
 from .keys import validate_queue_name
+from .ratelimit import RateLimit, parse_queue_concurrency, parse_rate_limit, parse_rate_limits
 from .redact import redact_url
 
 ENV_PREFIX = "TANDEMQ_"
@@ -96,6 +99,29 @@ class Settings(BaseSettings):
     max_loop_block_seconds: float | None = Field(None, gt=0)
     unknown_type_grace_seconds: float = Field(60.0, ge=0)
     allow_eviction: bool = False
+    # -- per-queue limits (common/ratelimit.py, processor/limits.py) ----------------------
+    queue_concurrency: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(default_factory=dict)
+
+    @field_validator("queue_concurrency", mode="before")
+    @classmethod
+    def _parse_queue_concurrency(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_queue_concurrency(value)
+        if isinstance(value, dict):
+            return parse_queue_concurrency(",".join(f"{k}={v}" for k, v in value.items()))
+        return value
+
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_rate_limits(value)
+        if isinstance(value, dict):
+            for name in value:
+                validate_queue_name(name)
+            return {k: parse_rate_limit(v) if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     @field_validator("queues", mode="before")
     @classmethod

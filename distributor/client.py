@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -28,6 +28,7 @@ from tandemq.common.settings import Settings
 from tandemq.common.task import NewTask, TaskInfo, TaskState
 
 from .encoding import encode, send_type_name
+from .hooks import SendHook, run_hooks
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 
 _CHUNK = 1000  # tasks per enqueue_many script call: short scripts, and overlap (see send_many)
@@ -59,6 +60,7 @@ def _alike(shape: NewTask, task_id: str, type_: str, payload: bytes) -> NewTask:
         shape.timeout_ms,
         shape.deadline_ms,
         shape.retention_ms,
+        headers=shape.headers,
     )
 
 
@@ -76,8 +78,10 @@ class Distributor:
         prefix: str | None = None,
         redis: Redis | None = None,
         settings: Settings | None = None,
+        send_hooks: Sequence[SendHook] = (),
     ) -> None:
         self.settings = settings or Settings.load(env=False, redis_url=redis_url, prefix=prefix)
+        self._send_hooks = list(send_hooks)
         self._owns_redis = redis is None
         s = self.settings
         self.redis = (
@@ -88,9 +92,13 @@ class Distributor:
         self._checked = False  # Redis' eviction policy (see _check_redis)
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Distributor:
+    def from_env(cls, *, send_hooks: Sequence[SendHook] = (), **overrides: Any) -> Distributor:
         """Settings from the environment (REDIS_URL, TANDEMQ_PREFIX); keywords override."""
-        return cls(settings=Settings.load(**overrides))
+        return cls(settings=Settings.load(**overrides), send_hooks=send_hooks)
+
+    def add_send_hook(self, hook: SendHook) -> None:
+        """Run ``hook(outgoing)`` before every send; it may add ``outgoing.headers``."""
+        self._send_hooks.append(hook)
 
     async def __aenter__(self) -> Self:
         await self._broker.load_scripts()
@@ -128,6 +136,7 @@ class Distributor:
         task_id: str | None = None,
         retention: timedelta | None = None,
         unique_for: timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> TaskInfo:
         """Write one task in one round trip and return its info.
 
@@ -149,6 +158,8 @@ class Distributor:
         task = self._new_task(payload, options)
         if not self._checked:
             await self._check_redis()
+        if headers or self._send_hooks:  # nothing to do, and nothing stored, without them
+            task.headers = run_hooks(self._send_hooks, task.type, task.queue, headers)
         try:
             await self._broker.enqueue(task)
         except OutcomeUnknown as exc:
@@ -178,6 +189,7 @@ class Distributor:
         timeout: timedelta | None = None,
         deadline: datetime | None = None,
         retention: timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> list[TaskInfo]:
         """Write many tasks with the same options in pipelined round trips (ids are generated).
 
@@ -193,6 +205,8 @@ class Distributor:
         shape = self._new_task(payloads[0], options, now, due)  # what all tasks share
         if not self._checked:
             await self._check_redis()
+        if headers or self._send_hooks:  # hooks run once for the call: one shared header
+            shape.headers = run_hooks(self._send_hooks, shape.type, queue, headers)
         infos: list[TaskInfo] = []
 
         def chunks() -> Iterator[list[NewTask]]:

@@ -93,9 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Supervisor(options.target, workers).run()
     try:
         if uvloop is not None:
-            uvloop.run(processor.run())
+            uvloop.run(processor.run(install_signal_handlers=True))
         else:  # pragma: no cover
-            asyncio.run(processor.run())
+            asyncio.run(processor.run(install_signal_handlers=True))
     except ConfigError as exc:  # refused login, missing ACL permission, evicting Redis
         get_logger().error("processor.config_error", error=str(exc))
         print(f"tandemq: {exc}", file=sys.stderr)

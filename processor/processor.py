@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import uuid
 from collections import defaultdict
@@ -12,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self
 
 from redis.asyncio import Redis
 
@@ -24,16 +23,21 @@ from tandemq.common.logging import get_logger
 from tandemq.common.preflight import check_redis
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
+from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
 
 from .backoff import Backoff
+from .cron import CronEntry, CronMixin, Scheduler
 from .fetcher import Fetcher
 from .forwarder import Forwarder
-from .handlers import Handler, Handlers, M
+from .handlers import Handler, Handlers, M, S
 from .heartbeat import Heartbeat
+from .intake import IntakeSpec, ListParse, StreamParse
+from .intakes import Intakes
 from .janitor import Janitor
 from .known_types import KnownTypes
 from .leasekeeper import LeaseKeeper
 from .leases import Leases
+from .middleware import HooksMixin, Lifespan
 from .orphans import Orphans
 from .outcome import Outcome
 from .periodic import repeat
@@ -41,6 +45,7 @@ from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
 from .running import Running
+from .signals import signals_to_handle
 from .slots import Slots
 from .syncer import Syncer
 from .wakeup import WakeListener
@@ -66,8 +71,13 @@ class _Parts:
     known_types: KnownTypes
 
 
-class Processor:
-    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM."""
+class Processor(CronMixin, HooksMixin[S], Generic[S]):
+    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM.
+
+    ``lifespan``: an async context manager factory run once per start; what it yields is
+    ``ctx.state`` in every handler and middleware (typed ``S``), and its exit runs at shutdown
+    after the last handler finished. Periodic tasks: ``cron`` and ``every`` (cron.py).
+    """
 
     def __init__(
         self,
@@ -82,6 +92,7 @@ class Processor:
         retry_delay: RetryDelay | None = None,
         settings: Settings | None = None,
         redis: Redis | None = None,
+        lifespan: Lifespan[S] | None = None,
     ) -> None:
         self.settings = settings or Settings.load(
             env=False,
@@ -106,33 +117,77 @@ class Processor:
         self._fetch_task: asyncio.Task[Any] | None = None
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
+        self._intakes = Intakes()
         self._log = get_logger(processor=self.id)
+        self._cron: list[CronEntry] = []  # periodic entries (cron.py)
+        self._init_hooks(lifespan)  # lifespan and middleware (middleware.py)
 
     @classmethod
     def from_env(
-        cls, *, retry_delay: RetryDelay | None = None, redis: Redis | None = None, **overrides: Any
-    ) -> Processor:
+        cls,
+        *,
+        retry_delay: RetryDelay | None = None,
+        redis: Redis | None = None,
+        lifespan: Lifespan[S] | None = None,
+        **overrides: Any,
+    ) -> Processor[S]:
         """Settings from the environment (see README); keyword overrides win."""
-        return cls(settings=Settings.load(**overrides), retry_delay=retry_delay, redis=redis)
+        settings = Settings.load(**overrides)
+        return cls(settings=settings, retry_delay=retry_delay, redis=redis, lifespan=lifespan)
 
-    def handler(self, model: type[M]) -> Callable[[Handler[M]], Handler[M]]:
+    def handler(self, model: type[M]) -> Callable[[Handler[M, S]], Handler[M, S]]:
         """Decorator: ``@processor.handler(SendEmail)`` over ``async def f(email, ctx)``."""
 
-        def register(func: Handler[M]) -> Handler[M]:
+        def register(func: Handler[M, S]) -> Handler[M, S]:
             self.handlers.register(model, func)
             return func
 
         return register
 
+    def consume_list(
+        self,
+        key: str,
+        *,
+        parse: ListParse,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+    ) -> None:
+        """Turn each item producers ``LPUSH`` onto the Redis list ``key`` into a task on
+        ``queue``: ``parse(line)`` returns its payload model; an item it rejects is archived
+        with its raw text. Oldest first; nothing is lost if the processor dies (docs/INTAKE.md)."""
+        self._intakes.add(IntakeSpec(key, parse, queue, max_retry))
+
+    def consume_stream(
+        self,
+        key: str,
+        *,
+        group: str,
+        parse: StreamParse,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+        start_id: str = "0",
+    ) -> None:
+        """Turn each entry producers ``XADD`` to the stream ``key`` into a task on ``queue``,
+        reading as consumer group ``group`` (made at ``start_id`` if new: "0" takes the whole
+        stream, "$" only later entries). ``parse(fields)`` returns the payload model; an entry
+        it rejects is archived with its fields as JSON (docs/INTAKE.md)."""
+        self._intakes.add(IntakeSpec(key, parse, queue, max_retry, group, start_id))
+
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT (or ``stop()``), then shut down gracefully.
+    async def run(self, *, install_signal_handlers: bool | None = None) -> None:
+        """Start, serve until SIGTERM/SIGINT (or ``stop()``, or cancellation), then shut down
+        gracefully. A second signal cuts the wait for running handlers short.
 
-        A second signal cuts the wait for running handlers short.
+        ``install_signal_handlers``: True makes SIGTERM/SIGINT stop this processor (the
+        daemon passes it); False leaves signals alone; None (default) handles only the
+        signals nobody else handles yet, so ``asyncio.run(processor.run())`` stops on SIGTERM
+        while a processor run inside a web server (uvicorn has its own handlers) leaves the
+        server's signal handling as it was. Embedded, prefer ``async with processor``.
         """
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        signals = signals_to_handle(install_signal_handlers)
+        for sig in signals:
             loop.add_signal_handler(sig, self.stop)
         try:
             try:
@@ -144,7 +199,7 @@ class Processor:
             await self._stop.wait()
         finally:
             await self.shutdown()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in signals:
                 loop.remove_signal_handler(sig)
 
     def stop(self) -> None:
@@ -176,6 +231,14 @@ class Processor:
         """Connect, then start the components: storage-side loops first, fetching last."""
         if self._parts is not None:
             raise TandemqError("processor already started")
+        await self._open_resources()
+        try:
+            await self._start_components()
+        except BaseException:
+            await self._close_resources()
+            raise
+
+    async def _start_components(self) -> None:
         s = self.settings
         redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
         broker = Broker(redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
@@ -195,6 +258,7 @@ class Processor:
         except TimeoutError:
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
         self._fetch_task = asyncio.create_task(parts.fetcher.run())
+        self._intakes.start(broker, self.id, int(s.lease_seconds * 1000))
         self._log.info(
             "processor.started",
             queues=s.queues,
@@ -207,7 +271,7 @@ class Processor:
         """Every component, each given what it uses by name."""
         s = self.settings
         lease_ms = int(s.lease_seconds * 1000)
-        slots, leases, syncer = Slots(s.concurrency), Leases(), Syncer()
+        slots, leases, syncer = Slots(s.concurrency, s.queue_concurrency), Leases(), Syncer()
         known_types = KnownTypes(broker, self.handlers, s.unknown_type_grace_seconds)
         outcome = Outcome(
             broker=broker,
@@ -239,6 +303,8 @@ class Processor:
                 default_timeout=s.default_timeout_seconds,
                 executor=executor,
                 running=self.running,
+                middlewares=self._middlewares,
+                state=self.state,
             ),
             fetcher=Fetcher(
                 broker=broker,
@@ -251,6 +317,7 @@ class Processor:
                 wake=wake,
                 lease_ms=lease_ms,
                 poll_interval=s.poll_interval_seconds,
+                rates=s.rate_limits,
             ),
             heartbeat=Heartbeat(
                 broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms, running=self.running
@@ -280,6 +347,8 @@ class Processor:
         self._spawn(repeat(Forwarder(parts.broker, names).step, "forwarder"))
         self._spawn(repeat(janitor.step, "janitor"))
         self._spawn(parts.wake_listener.run())
+        if self._cron:
+            self._spawn(repeat(Scheduler(parts.broker, self._cron).step, "cron"))
 
     def _lease_keeper(self, parts: _Parts) -> LeaseKeeper:
         s = self.settings
@@ -328,6 +397,8 @@ class Processor:
         if parts is None:
             return
         self._log.info("processor.stopping", running=parts.slots.busy)
+        await _cancel(self._intakes.tasks)  # 0. nothing new comes in from consumed lists
+        await self._intakes.closed()
         await _cancel([self._fetch_task] if self._fetch_task else [])
         await self._give_back(parts.fetcher.drain(), "not started")
         try:
@@ -345,6 +416,7 @@ class Processor:
         if self._given_redis is None:
             await parts.redis.aclose()
         self._workers, self._loops, self._fetch_task, self._parts = [], [], None, None
+        await self._close_resources()
         self._log.info("processor.stopped")
 
     async def _give_back(self, tasks: list[TaskMessage], why: str) -> None:

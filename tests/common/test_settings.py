@@ -11,6 +11,7 @@ import pytest
 
 from tandemq.common import settings as settings_module
 from tandemq.common.errors import ConfigError, TandemqError
+from tandemq.common.ratelimit import RateLimit
 from tandemq.common.settings import Settings, parse_queues
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +82,8 @@ GOOD: list[tuple[str, str, str, Any]] = [
     ("TANDEMQ_MAX_LOOP_BLOCK_SECONDS", "30", "max_loop_block_seconds", 30.0),
     ("TANDEMQ_UNKNOWN_TYPE_GRACE_SECONDS", "0", "unknown_type_grace_seconds", 0.0),
     ("TANDEMQ_ALLOW_EVICTION", "true", "allow_eviction", True),
+    ("TANDEMQ_QUEUE_CONCURRENCY", "emails=5, sms=1", "queue_concurrency", {"emails": 5, "sms": 1}),
+    ("TANDEMQ_RATE_LIMITS", "emails=10/m:3", "rate_limits", {"emails": RateLimit(10, 60_000, 3)}),
 ]
 
 
