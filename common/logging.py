@@ -21,6 +21,15 @@ Events (every task event carries task_id, type, queue, attempt):
 | task.forwarded | debug | scheduled/retry tasks moved to pending (count) |
 | processor.started / processor.stopping / processor.stopped | info | lifecycle |
 | redis.unavailable | error | a component step failed on Redis; it backs off and tries again |
+| task.cancelled | warning | a handler cancelled through Running (its lease was lost: reason) |
+| task.deferred | warning | a task of a type this processor lacks, put back uncounted (due_ms) |
+| task.orphan_returned | warning | a task marked active without a lease, back to pending |
+| loop.blocked | warning | the event loop lagged over 1 s (lag_s, running: ids and types) |
+| loop.leases_renewed | warning | the lease keeper thread renewed leases for a blocked loop |
+| loop.hung | error | blocked past TANDEMQ_MAX_LOOP_BLOCK_SECONDS: renewal stopped |
+| redis.eviction_possible | warning | Redis' maxmemory-policy may evict (policy, detail) |
+| redis.policy_unknown | warning | INFO refused: the eviction policy was not checked |
+| processor.config_error | error | start refused: login, ACL, eviction policy (the daemon exits 2) |
 """
 
 from __future__ import annotations
