@@ -80,3 +80,20 @@ async def _unfinished(client: Redis, queue: QueueKeys) -> int:
     pipe = client.pipeline()
     pipe.llen(queue.pending).zcard(queue.active).zcard(queue.retry)
     return int(sum(await pipe.execute()))
+
+
+async def test_a_loop_blocked_past_the_bound_stops_renewing_so_the_task_runs_elsewhere() -> None:
+    async with scenario() as (run, client, distributor):
+        env = {"TANDEMQ_LEASE_SECONDS": "1", "TANDEMQ_MAX_LOOP_BLOCK_SECONDS": "2"}
+        blocked = run.start_processor("blocking", **env)
+        await run.ready(blocked)
+        info = await distributor.send(BlockThenWait(block=8, wait=0), max_retry=25)
+        await eventually(lambda: run.counts(client, "started"), lambda d: info.id in d, timeout=30)
+        other = run.start_processor("blocking", **env)  # takes the task over once renewal stops
+        await eventually(
+            lambda: run.counts(client, "started"), lambda d: d.get(info.id, 0) >= 2, timeout=60
+        )
+        assert '"loop.hung"' in run.logs()
+        for proc in (blocked, other):
+            proc.send_signal(signal.SIGTERM)
+        assert [await asyncio.to_thread(p.wait, 60) for p in (blocked, other)] == [0, 0]
