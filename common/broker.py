@@ -9,26 +9,27 @@ surface as ``BrokerUnavailable`` so callers handle one error type.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 
 from .clock import now_ms
-from .errors import DuplicateTask, SendManyIncomplete, TaskIdConflict
+from .errors import DuplicateTask, TaskIdConflict
+from .indexes import Indexes
 from .keys import Keys
 from .ratelimit import RateLimit
+from .replies import StreamStopped, incomplete_send
 from .task import DEQUEUE_FIELDS, Field, NewTask, TaskInfo, TaskMessage
 from .task_hash import hash_fields, info_from_hash, message_from_row, text
-from .transport import Call, StreamStopped, Transport
+from .transport import Call, Transport
 
 __all__ = ["Broker", "Call", "NewTask"]  # NewTask: still importable from here
 
 _BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
 
 
-class Broker:
+class Broker(Indexes):
     """Task storage on one Redis client, under one key prefix."""
 
     def __init__(self, redis: Redis, keys: Keys, timeout: float = 5.0) -> None:
@@ -125,7 +126,7 @@ class Broker:
         try:
             replies = await self.transport.stream(batches(), lambda: self.register_queues(queues))
         except StreamStopped as stopped:
-            raise _incomplete(stopped) from stopped.cause
+            raise incomplete_send(stopped) from stopped.cause
         existed: list[str] = []
         for conflicts in replies:
             if isinstance(conflicts, list):  # (a mark call answers a count)
@@ -384,125 +385,9 @@ class Broker:
             calls.append(("trim", (qk.completed, qk.archived), args))
         return sum(await self._call_many(calls))
 
-    # -- task types live processors handle (rolling deploys: processor/known_types.py) ----
-
-    async def announce_types(self, types: Sequence[str], now: int) -> None:
-        """Record that a live processor handles ``types``, as of ``now`` (ms)."""
-        if types:
-            async with self.transport.guard():
-                await self.redis.hset(self.keys.types, mapping=dict.fromkeys(types, now))
-
-    async def type_seen(self, type_name: str) -> int | None:
-        """When a processor last announced it handles ``type_name`` (ms), or None."""
-        async with self.transport.guard():
-            seen = await self.redis.hget(self.keys.types, type_name)
-        return int(seen) if seen is not None else None
-
     async def defer(self, queue: str, task_id: str, owner: str, due_ms: int) -> bool:
         """Put a leased task back, due at ``due_ms``, uncounted; False if its lease was lost."""
         qk = self.keys.queue(queue)
         keys = (qk.active, qk.scheduled, qk.task(task_id))
         defer: Call = ("defer", keys, (owner, task_id, due_ms))
         return bool((await self._call_many([defer, self._mark_due_call([queue])]))[0])
-
-    # -- indexes of queues with work (the periodic components' idle cost) -----------------
-
-    def _mark_call(self, index: str, mode: str, score: float, queues: Iterable[str]) -> Call:
-        return ("mark", (index,), (mode, repr(score), *queues))
-
-    def _mark_due_call(self, queues: Iterable[str]) -> Call:
-        """Mark queues to be looked at by the forwarder now (a score unlikely to equal the one
-        it read: see due_settle.lua)."""
-        return self._mark_call(self.keys.due, "", now_ms() + random.random(), queues)
-
-    async def mark_leased(self, queues: Sequence[str]) -> None:
-        """Record that ``queues`` hold leases now (the recoverer visits them)."""
-        if queues:
-            await self._call_many([self._mark_call(self.keys.leased, "GT", now_ms(), queues)])
-
-    async def mark_due(self, queue: str, due_ms: int) -> None:
-        """Index a queue whose next due time the forwarder found outside the index."""
-        await self._call_many([self._mark_call(self.keys.due, "LT", due_ms, [queue])])
-
-    async def due_queues(self, now: int, limit: int) -> list[tuple[str, float]]:
-        """Queues whose scheduled/retry sets should be looked at by ``now``, with the score
-        read (for settle_due)."""
-        async with self.transport.guard():
-            rows = await self.redis.zrangebyscore(
-                self.keys.due, "-inf", now, start=0, num=limit, withscores=True
-            )
-        return [(text(row[0]), float(row[1])) for row in rows]
-
-    async def settle_due(self, rows: Sequence[tuple[str, float, int | None]]) -> None:
-        """Set each queue's p:due score to its next due time, unless marked meanwhile."""
-        if rows:
-            args = [x for q, old, due in rows for x in (q, repr(old), "" if due is None else due)]
-            await self._call_many([("due_settle", (self.keys.due,), args)])
-
-    async def leased_queues(self, since: int) -> list[str]:
-        """Queues that held leases at or after ``since`` (ms)."""
-        async with self.transport.guard():
-            rows = await self.redis.zrangebyscore(self.keys.leased, since, "+inf")
-        return [text(q) for q in rows]
-
-    async def forget_leased(self, before: int) -> None:
-        """Drop index entries older than ``before`` (ms): no lease lives that long."""
-        async with self.transport.guard():
-            await self.redis.zremrangebyscore(self.keys.leased, "-inf", f"({before}")
-
-    async def scan_tasks(self, cursor: int, count: int) -> tuple[int, dict[str, list[str]]]:
-        """One SCAN step over this prefix's task hashes: (next cursor, ids per queue).
-        Cost is bounded by ``count`` whatever the number of keys."""
-        async with self.transport.guard():
-            cursor, found = await self.redis.scan(cursor, match=self.keys.task_pattern, count=count)
-        by_queue: dict[str, list[str]] = {}
-        for key in found:
-            parsed = self.keys.parse_task_key(text(key))
-            if parsed is not None:
-                by_queue.setdefault(parsed[0], []).append(parsed[1])
-        return int(cursor), by_queue
-
-    async def return_orphans(self, candidates: dict[str, list[str]]) -> list[tuple[str, str]]:
-        """Give back to pending the candidates that are active without a lease (orphans.lua);
-        returns (queue, id) of those given back."""
-        queues = [q for q, ids in candidates.items() if ids]
-        calls: list[Call] = []
-        for queue in queues:
-            qk = self.keys.queue(queue)
-            args = (qk.task_prefix, self.keys.wake_channel, queue, *candidates[queue])
-            calls.append(("orphans", (qk.active, qk.pending), args))
-        results = await self._call_many(calls) if calls else []
-        return [(q, text(i)) for q, ids in zip(queues, results, strict=True) for i in ids]
-
-    async def memory_policy(self) -> str | None:
-        """Redis' maxmemory-policy, from INFO memory (None when it does not say)."""
-        async with self.transport.guard():
-            info = await self.redis.info("memory")
-        policy = info.get("maxmemory_policy")
-        return text(policy) if policy is not None else None
-
-
-def _incomplete(stopped: StreamStopped) -> Exception:
-    """What a send_many stopped part-way did: calls with a reply are written (or refused, with
-    an error reply); the next ``unknown`` calls may have run; the rest were not sent. The plain
-    cause when nothing was written and nothing is unknown."""
-    written: list[str] = []
-    not_written: list[str] = []
-    for call, reply in zip(stopped.calls, stopped.replies, strict=False):
-        (not_written if isinstance(reply, Exception) else written).extend(_call_ids(call))
-    rest = stopped.calls[len(stopped.replies) :]
-    maybe = [i for call in rest[: stopped.unknown] for i in _call_ids(call)]
-    not_written += [i for call in rest[stopped.unknown :] for i in _call_ids(call)]
-    if not written and not maybe:
-        return stopped.cause
-    return SendManyIncomplete(stopped.cause, written, not_written, maybe)
-
-
-def _call_ids(call: Call) -> list[str]:
-    """The task ids of an enqueue_many call: its ARGV after the shared fields, each
-    ``id \x1f type \x1f payload`` (see _enqueue_many_call)."""
-    if call[0] != "enqueue_many":
-        return []  # an index mark sent along in the stream
-    args = call[2]
-    first = 5 + int(args[4])
-    return [bytes(a).split(b"\x1f", 1)[0].decode() for a in args[first:]]

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import (
     AuthenticationError,
@@ -27,9 +28,13 @@ from .errors import (
     RedisOutOfMemory,
     RedisPermissionDenied,
     RedisRefused,
+    SendManyIncomplete,
     TandemqError,
 )
 from .wire import WireDown
+
+if TYPE_CHECKING:
+    from .transport import Call
 
 _AUTH_FIX = (
     "check the user and password in REDIS_URL (redis://user:password@host:port/db);"
@@ -87,3 +92,43 @@ def _may_have_run(exc: BaseException) -> bool:
         text = str(exc)
         return "connecting to" not in text and "Timeout connecting" not in text
     return True  # WireLost, our own timeout on the reply, a socket error mid-read
+
+
+class StreamStopped(Exception):  # internal: Broker turns it into SendManyIncomplete
+    """A stream of script calls failed part-way: ``replies`` came for the first calls, the
+    next ``unknown`` calls may have run, the rest were not sent (Transport.stream)."""
+
+    def __init__(
+        self, calls: list[Any], replies: list[Any], cause: Exception, unknown: int
+    ) -> None:
+        super().__init__(str(cause))
+        self.calls = calls
+        self.replies = replies
+        self.cause = cause
+        self.unknown = unknown
+
+
+def incomplete_send(stopped: StreamStopped) -> Exception:
+    """What a send_many stopped part-way did: calls with a reply are written (or refused, with
+    an error reply); the next ``unknown`` calls may have run; the rest were not sent. The plain
+    cause when nothing was written and nothing is unknown."""
+    written: list[str] = []
+    not_written: list[str] = []
+    for call, reply in zip(stopped.calls, stopped.replies, strict=False):
+        (not_written if isinstance(reply, Exception) else written).extend(_call_ids(call))
+    rest = stopped.calls[len(stopped.replies) :]
+    maybe = [i for call in rest[: stopped.unknown] for i in _call_ids(call)]
+    not_written += [i for call in rest[stopped.unknown :] for i in _call_ids(call)]
+    if not written and not maybe:
+        return stopped.cause
+    return SendManyIncomplete(stopped.cause, written, not_written, maybe)
+
+
+def _call_ids(call: Call) -> list[str]:
+    """The task ids of an enqueue_many call: its ARGV after the shared fields, each
+    ``id \x1f type \x1f payload`` (see _enqueue_many_call)."""
+    if call[0] != "enqueue_many":
+        return []  # an index mark sent along in the stream
+    args = call[2]
+    first = 5 + int(args[4])
+    return [bytes(a).split(b"\x1f", 1)[0].decode() for a in args[first:]]

@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import BrokerUnavailable, OutcomeUnknown, RedisOutOfMemory, ScriptError, TandemqError
-from .replies import maybe_sent, raised_error
+from .replies import StreamStopped, maybe_sent, raised_error
 from .scripts import SCRIPTS, Script
 from .wire import Subscription, Wire, WireDown, WireLost, pack
 
@@ -216,20 +216,6 @@ class Transport:
         if isinstance(exc, TimeoutError):
             return kind(f"Redis did not answer within {self.timeout:g}s")
         return kind(f"Redis unreachable: {exc}")
-
-
-class StreamStopped(Exception):  # internal: Broker turns it into SendManyIncomplete
-    """A stream failed part-way: ``replies`` came for the first calls, the next ``unknown``
-    calls may have run, the rest were not sent. Broker.enqueue_chunks reports it."""
-
-    def __init__(
-        self, calls: list[Call], replies: list[Any], cause: Exception, unknown: int
-    ) -> None:
-        super().__init__(str(cause))
-        self.calls = calls
-        self.replies = replies
-        self.cause = cause
-        self.unknown = unknown
 
 
 def _raise_stopped(calls: list[Call], replies: list[Any]) -> None:
