@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from .clock import now_ms
+from .errors import RedisPermissionDenied
 from .keys import Keys
 from .task_hash import text
 from .transport import Call, Transport
@@ -116,3 +117,15 @@ class Indexes:
             info = await self.redis.info("memory")
         policy = info.get("maxmemory_policy")
         return text(policy) if policy is not None else None
+
+    async def probe_channel(self) -> None:
+        """PUBLISH an empty wake-up (ignored by listeners): a user whose ACL lacks the channel
+        fails here, at start, with RedisPermissionDenied, not later in every script."""
+        try:
+            async with self.transport.guard():
+                await self.redis.publish(self.keys.wake_channel, b"")
+        except RedisPermissionDenied as exc:
+            raise RedisPermissionDenied(
+                f"PUBLISH/SUBSCRIBE on channel {self.keys.wake_channel!r} refused: {exc}"
+                f" (add &{self.keys.wake_channel} to the user's ACL)"
+            ) from exc

@@ -375,6 +375,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 # One script call, as every component makes them: an ACL that refuses them
                 # fails here, at start, naming the command, not in a loop of fetch.failed.
                 await broker.forward(list(self.settings.queues)[:1])
+                await broker.probe_channel()  # wake-ups: the channel's ACL too
                 return
             except BrokerUnavailable as exc:
                 if self._stop.is_set():

@@ -150,17 +150,22 @@ def test_a_wrong_password_exits_2_at_once_without_printing_it(server: RedisServe
     _no_secret(done.stdout + done.stderr)
 
 
-def test_a_missing_acl_permission_exits_2_naming_the_command() -> None:
+@pytest.mark.parametrize(
+    ("rules", "command"), [(("&*", "-evalsha"), "evalsha"), (("resetchannels",), "publish")]
+)
+def test_a_missing_acl_permission_exits_2_naming_the_command(
+    rules: tuple[str, ...], command: str
+) -> None:
     server = RedisServer().start()
     try:
         user = "tq-limited"
         with SyncRedis.from_url(server.url) as admin:
             admin.execute_command(
-                "ACL", "SETUSER", user, "on", f">{PASSWORD}", "~*", "&*", "+@all", "-evalsha"
+                "ACL", "SETUSER", user, "on", f">{PASSWORD}", "~*", "+@all", *rules
             )
         done = _daemon(f"redis://{user}:{PASSWORD}@127.0.0.1:{server.port}/0")
         assert done.returncode == 2, done.stderr
-        assert "evalsha" in done.stderr.lower() and "ACL" in done.stderr
+        assert command in done.stderr.lower() and "ACL" in done.stderr
         _no_secret(done.stdout + done.stderr)
     finally:
         server.stop()
