@@ -26,6 +26,7 @@ from tandemq.common.task import TaskMessage
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
 
 from .backoff import Backoff
+from .cancels import CancelListener
 from .cron import CronEntry, CronMixin, Scheduler
 from .fetcher import Fetcher
 from .forwarder import Forwarder
@@ -65,6 +66,7 @@ class _Parts:
     outcome: Outcome
     executor: ThreadPoolExecutor
     wake_listener: WakeListener
+    cancel_listener: CancelListener
     runner: Runner
     fetcher: Fetcher
     heartbeat: Heartbeat
@@ -255,6 +257,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         try:  # a send right after start() should not wait for the fallback poll
             async with asyncio.timeout(2.0):
                 await parts.wake_listener.subscribed.wait()
+                await parts.cancel_listener.subscribed.wait()
         except TimeoutError:
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
         self._fetch_task = asyncio.create_task(parts.fetcher.run())
@@ -284,6 +287,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
         fetched: asyncio.Queue[TaskMessage] = asyncio.Queue()
         wake = asyncio.Event()
+        running = self.running  # the handlers running now: heartbeat and cancels stop them
         return _Parts(
             redis=redis,
             broker=broker,
@@ -295,6 +299,14 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
             wake_listener=WakeListener(
                 redis, broker.keys.wake_channel, set(s.queues), wake, transport=broker.transport
             ),
+            cancel_listener=CancelListener(
+                redis=redis,
+                channel=broker.keys.cancel_channel,
+                running=running,
+                leases=leases,
+                outcome=outcome,
+                transport=broker.transport,
+            ),
             runner=Runner(
                 handlers=self.handlers,
                 outcome=outcome,
@@ -302,7 +314,8 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 tasks=fetched,
                 default_timeout=s.default_timeout_seconds,
                 executor=executor,
-                running=self.running,
+                running=running,
+                max_result_bytes=s.max_payload_bytes,
                 middlewares=self._middlewares,
                 state=self.state,
             ),
@@ -320,7 +333,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 rates=s.rate_limits,
             ),
             heartbeat=Heartbeat(
-                broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms, running=self.running
+                broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms, running=running
             ),
             known_types=known_types,
         )
@@ -347,6 +360,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         self._spawn(repeat(Forwarder(parts.broker, names).step, "forwarder"))
         self._spawn(repeat(janitor.step, "janitor"))
         self._spawn(parts.wake_listener.run())
+        self._spawn(parts.cancel_listener.run())
         if self._cron:
             self._spawn(repeat(Scheduler(parts.broker, self._cron).step, "cron"))
 
