@@ -43,7 +43,10 @@ async def test_an_idle_step_costs_the_same_on_100_and_2000_queues(
     many = [f"many{i}" for i in range(2_000)]
     for small, large in zip(_components(broker, few), _components(broker, many), strict=True):
         await small(), await large()  # first steps out of the way
-        assert await _commands(redis, large) <= await _commands(redis, small) + 2
+        # the fewest of three steps each: a stray command of another client cannot tip it
+        large_cost = min([await _commands(redis, large) for _ in range(3)])
+        small_cost = min([await _commands(redis, small) for _ in range(3)])
+        assert large_cost <= small_cost + 2
 
 
 async def test_a_task_scheduled_on_a_far_queue_is_forwarded_at_the_next_step(
