@@ -30,6 +30,8 @@ Events (every task event carries task_id, type, queue, attempt):
 | redis.eviction_possible | warning | Redis' maxmemory-policy may evict (policy, detail) |
 | redis.policy_unknown | warning | INFO refused: the eviction policy was not checked |
 | processor.config_error | error | start refused: login, ACL, eviction policy (the daemon exits 2) |
+| queue.paused / queue.unpaused | info | this processor noticed an operator's pause / unpause (queue) |
+| processor.leave_failed | warning | at shutdown, the last counts or the heartbeat record could not be written |
 """
 
 from __future__ import annotations

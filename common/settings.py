@@ -22,6 +22,10 @@
 | TANDEMQ_UNKNOWN_TYPE_GRACE_SECONDS | 60 | a task of a type no live processor handles is archived after this long (until then it waits for one) |
 | TANDEMQ_ALLOW_EVICTION | false | start even though Redis may evict keys (an allkeys-* maxmemory-policy): tasks can vanish |
 | TANDEMQ_MAX_LOOP_BLOCK_SECONDS | 3 leases | event loop blocked longer than this: the process is hung, its leases are no longer renewed |
+| TANDEMQ_METRICS_PORT | (off) | serve /metrics, /healthz, /readyz on this port (docs/OPERATIONS.md, metrics) |
+| TANDEMQ_METRICS_HOST | 0.0.0.0 | address the metrics port listens on |
+| TANDEMQ_METRICS_QUEUE_GAUGES | true | also export queue sizes (turn off on all but one exporter) |
+| TANDEMQ_METRICS_QUEUE_GAUGES_INTERVAL_SECONDS | 10 | how often the queue gauges are read from Redis |
 | TANDEMQ_QUEUE_CONCURRENCY | (none) | per queue, most tasks one processor runs at once: emails=5 |
 | TANDEMQ_RATE_LIMITS | (none) | per queue, across all processors: emails=100/s,sms=20/m:5 (:burst) |
 """
@@ -99,6 +103,11 @@ class Settings(BaseSettings):
     max_loop_block_seconds: float | None = Field(None, gt=0)
     unknown_type_grace_seconds: float = Field(60.0, ge=0)
     allow_eviction: bool = False
+    # -- ops port: metrics and health probes (processor/ops.py, docs/OPERATIONS.md, metrics) --
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
+    metrics_queue_gauges: bool = True
+    metrics_queue_gauges_interval_seconds: float = Field(10.0, gt=0, le=3600)
     # -- per-queue limits (common/ratelimit.py, processor/limits.py) ----------------------
     queue_concurrency: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(default_factory=dict)

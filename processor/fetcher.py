@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 from tandemq.common.broker import Broker
 from tandemq.common.logging import failure_event, get_logger
@@ -42,8 +42,10 @@ class Fetcher:
         lease_ms: int,
         poll_interval: float,
         rates: Mapping[str, RateLimit] | None = None,
+        paused: Set[str] = frozenset(),
     ) -> None:
         self._broker = broker
+        self._paused = paused  # queues paused by an operator (processor/pauses.py keeps it)
         self._owner = owner
         self._queues = queues
         self._order = list(queues)
@@ -57,6 +59,7 @@ class Fetcher:
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
         self._vanished = Vanished()
         self._marked: dict[str, float] = {}  # queue -> when it was last marked in p:leased
+        self.fetching = False  # the last fetch reached Redis (readiness, processor/health.py)
         self._rates = dict(rates or {})
         self._rate_wait_ms: int | None = None  # the soonest a rate-limited queue may give more
         self._log = get_logger(component="fetcher")
@@ -72,7 +75,9 @@ class Fetcher:
                     await self._reclaim()
                 got = await self.fetch(free)
                 backoff.succeeded()
+                self.fetching = True
             except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
+                self.fetching = False
                 self._orphans_possible = True  # a dequeue may have run without its reply
                 event = failure_event(exc, "fetch.failed")
                 error = str(exc) or repr(exc)
@@ -126,6 +131,7 @@ class Fetcher:
         """Lease up to ``slots`` tasks; a queue that comes back short is empty for this fetch
         and its unfilled slots are drawn again among the others."""
         empty: set[str] = self._slots.full() if self._slots.capped else set()
+        empty.update(self._paused)  # paused by an operator: left out like an empty queue
         got = 0
         self._rate_wait_ms = None
         while slots > got:

@@ -1,7 +1,8 @@
 """tandemq: typed, weighted, reliable background jobs for asyncio on Redis.
 
 The app side sends with :class:`Distributor`; the worker side runs handlers with
-:class:`Processor`. Everything tandemq raises derives from :class:`TandemqError`.
+:class:`Processor`; operators see and act on queues with :class:`Inspector` (or the
+``tandemq`` command). Everything tandemq raises derives from :class:`TandemqError`.
 """
 
 from tandemq.common.errors import (
@@ -40,6 +41,14 @@ from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo, TaskState
 from tandemq.distributor import CancelResult, Distributor, SendOptions, SyncDistributor
+from tandemq.inspector import (
+    InspectError,
+    Inspector,
+    InvalidRequest,
+    QueueNotEmpty,
+    QueueNotFound,
+    TaskStateError,
+)
 from tandemq.processor import Processor, RetryDelay, TaskContext, default_retry_delay
 
 __version__ = "0.1.0"
@@ -52,7 +61,10 @@ __all__ = [
     "DeadlineExceeded",
     "Distributor",
     "DuplicateTask",
+    "InspectError",
+    "Inspector",
     "InvalidPayload",
+    "InvalidRequest",
     "InvalidResult",
     "InvalidSendOptions",
     "LeaseExpired",
@@ -61,6 +73,8 @@ __all__ = [
     "PayloadNotEncodable",
     "PayloadTooLarge",
     "Processor",
+    "QueueNotEmpty",
+    "QueueNotFound",
     "RedisAuthFailed",
     "RedisOutOfMemory",
     "RedisPermissionDenied",
@@ -82,6 +96,7 @@ __all__ = [
     "TaskInfo",
     "TaskNotFound",
     "TaskState",
+    "TaskStateError",
     "TaskTimeout",
     "UnknownTaskType",
     "WaitTimeout",
