@@ -19,6 +19,7 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:types                  HASH    task type -> when a live processor last said it handles it (ms)
     p:due                    ZSET    queue -> when to look at its scheduled/retry sets (ms)
     p:leased                 ZSET    queue -> when it last held leases (ms)
+    p:paused                 SET     names of the paused queues (an index of the p:{q}:paused flags)
     p:cancel                 CHANNEL "queue\x1fid" of a running task whose handler must stop
     p:cron                   HASH    periodic entry id -> its definition as JSON (for listings)
     p:{q}:cron:<entry id>    HASH    last (latest tick ms enqueued), next (tick ms after it)
@@ -103,6 +104,7 @@ class Keys:
         self.types = f"{prefix}:types"
         self.due = f"{prefix}:due"  # ZSET queue -> when to look at its scheduled/retry sets
         self.leased = f"{prefix}:leased"  # ZSET queue -> when it last held leases
+        self.paused_queues = f"{prefix}:paused"  # SET of paused queue names (flags' index)
         # SCAN pattern of every task hash under this prefix (glob characters escaped)
         self.task_pattern = _glob_escape(prefix) + ":{*}:t:*"
         self.processors = f"{prefix}:processors"

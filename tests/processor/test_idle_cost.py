@@ -13,8 +13,10 @@ from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
 from tandemq.distributor import Distributor
+from tandemq.inspector import Inspector
 from tandemq.processor.forwarder import Forwarder
 from tandemq.processor.janitor import Janitor
+from tandemq.processor.pauses import Pauses
 from tandemq.processor.recoverer import Recoverer
 
 
@@ -33,6 +35,7 @@ def _components(broker: Broker, queues: list[str]) -> list[Callable[[], Awaitabl
         Forwarder(broker, queues).step,
         Recoverer(broker, queues, 1.0).step,
         Janitor(broker, queues, 100, 10_000, 1.0).step,
+        Pauses(broker, broker.keys, queues).step,
     ]
 
 
@@ -63,3 +66,19 @@ async def test_a_task_scheduled_on_a_far_queue_is_forwarded_at_the_next_step(
     await forwarder.step()
     qk = broker.keys.queue(queues[-1])
     assert [v.decode() for v in await redis.lrange(qk.pending, 0, -1)] == [info.id]
+
+
+async def test_a_queue_paused_among_2000_is_seen_at_the_next_step(
+    broker: Broker, redis: Redis, prefix: str
+) -> None:
+    queues = [f"q{i}" for i in range(2_000)]
+    pauses = Pauses(broker, broker.keys, queues)
+    await broker.register_queues(queues)  # known queues, as a processor's start makes them
+    await pauses.step()
+    async with Inspector(redis=redis, prefix=prefix) as inspector:
+        await inspector.pause(queues[-1])
+        await pauses.step()
+        assert pauses.paused == {queues[-1]}
+        await inspector.unpause(queues[-1])
+        await pauses.step()
+        assert pauses.paused == set()
