@@ -28,7 +28,6 @@ import redis.asyncio.sentinel as async_sentinel
 import redis.sentinel as sync_sentinel
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import parse_url
-from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.connection import parse_url as sync_parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -36,6 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry as SyncRetry
 
 from .cluster import cluster_client
+from .connection import _RememberingRetry as RememberingRetry
 from .errors import ConfigError
 from .redis_settings import Address, RedisSettings
 
@@ -165,14 +165,17 @@ class RedisOptions:
             return cluster_client(self)
         if self.topology == "sentinel":
             kwargs = self._connection_kwargs(sentinel=True)
-            kwargs["retry"] = Retry(ExponentialBackoff(cap=0.5, base=0.05), _SENTINEL_RETRIES)
+            backoff = ExponentialBackoff(cap=0.5, base=0.05)
+            kwargs["retry"] = RememberingRetry(backoff, _SENTINEL_RETRIES)
             manager = async_sentinel.Sentinel(  # type: ignore[no-untyped-call]
                 self.sentinels, sentinel_kwargs=self._sentinel_kwargs(), **kwargs
             )
             client: Redis = manager.master_for(self.sentinel_master or "", redis_class=Redis)
             return client
         kwargs = self._connection_kwargs(sentinel=False)
-        kwargs["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.05), self.retries)
+        # The retry keeps an earlier attempt's failure that may have reached Redis as the
+        # final error's cause (OutcomeUnknown, not "never sent": common/connection.py).
+        kwargs["retry"] = RememberingRetry(ExponentialBackoff(cap=1.0, base=0.05), self.retries)
         # A caller waits (up to the connect timeout) for a free connection rather than fail:
         # redis-py's plain pool raises "Too many connections" past its 100th at once.
         kwargs.setdefault("max_connections", _POOL_SIZE)

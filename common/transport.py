@@ -19,13 +19,21 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import AuthenticationError, NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .cluster import is_cluster
 from .cluster_wire import ClusterWire
-from .errors import BrokerUnavailable, RedisOutOfMemory, ScriptError
+from .errors import (
+    BrokerUnavailable,
+    OutcomeUnknown,
+    RedisOutOfMemory,
+    RedisPermissionDenied,
+    ScriptError,
+    TandemqError,
+)
+from .replies import StreamStopped, maybe_sent, raised_error
 from .scripts import SCRIPTS, Script
 from .wire import Subscription, Wire, WireDown, WireLost, pack
 
@@ -34,6 +42,7 @@ Call = tuple[str, Sequence[str], Sequence[Any]]  # script name, KEYS, ARGV
 _PIPELINE = 10  # calls per round trip when a stream is sent again through redis-py
 _CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 _SCRIPT_LINE = re.compile(r"@?user_script:(\d+)")  # how Redis names a line of the running script
+_CALLED = re.compile(r"redis\.p?call\(\s*[\"'](\w+)")  # the command a Lua line calls
 
 
 class Transport:
@@ -61,6 +70,8 @@ class Transport:
         try:
             async with asyncio.timeout(self.timeout if bounded else None):
                 yield
+        except (AuthenticationError, ResponseError) as exc:  # refused login, ACL, bad db
+            raise raised_error(exc) from exc
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
             raise self._unavailable(exc) from exc
 
@@ -116,17 +127,25 @@ class Transport:
             for batch in batches:  # the batches not made yet: each made as the caller asks
                 await before_each()
                 calls += batch
-            replies = []
-            for start in range(0, len(calls), _PIPELINE):
-                replies += await self.call_many(calls[start : start + _PIPELINE])
-            return replies
+            return await self._resend(calls)
         try:
             replies = await self._settle(calls, replies, resend=True)
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
             raise self._unavailable(exc) from exc
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        _raise_stopped(calls, replies)
+        return replies
+
+    async def _resend(self, calls: list[Call]) -> list[Any]:
+        """A stream's calls again through redis-py, ``_PIPELINE`` per round trip."""
+        replies: list[Any] = []
+        for start in range(0, len(calls), _PIPELINE):
+            batch = calls[start : start + _PIPELINE]
+            try:
+                replies += await self.run(batch)
+            except BrokerUnavailable as exc:
+                unknown = len(batch) if isinstance(exc, OutcomeUnknown) else 0
+                raise StreamStopped(calls, replies, exc, unknown) from exc
+            _raise_stopped(calls, replies)
         return replies
 
     async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> Subscription:
@@ -155,16 +174,23 @@ class Transport:
         are held by nobody (see Broker.dequeue), so ``resend=False`` raises instead."""
         if self._cluster is not None:
             return await self._cluster_round_trip(calls, resend)
+        lost: WireLost | None = None
         if self._wire is not None:
             try:
                 return await self._wire.call_many([_evalsha(c) for c in calls], self.timeout)
             except WireDown:
                 pass  # nothing was sent: sending through redis-py is a first try
-            except WireLost:
+            except WireLost as exc:
                 if not resend:
                     raise
-        async with asyncio.timeout(self.timeout):
-            return await self._pipeline(calls)
+                lost = exc  # the calls may have run: if the resend fails too, say so
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._pipeline(calls)
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            if lost is not None:
+                raise exc from lost
+            raise
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         """The calls through redis-py (reconnects and retries on a dropped connection)."""
@@ -271,10 +297,23 @@ class Transport:
         async with asyncio.timeout(timeout):
             return list(await pipe.execute(raise_on_error=False))
 
-    def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
+    def _unavailable(self, exc: BaseException) -> TandemqError:
+        """The error for a failed round trip: OutcomeUnknown when the commands may have
+        reached Redis (see common/replies.py), else BrokerUnavailable (they did not); a
+        refused login is a configuration error."""
+        if isinstance(exc, AuthenticationError):
+            return raised_error(exc)
+        kind = OutcomeUnknown if maybe_sent(exc) else BrokerUnavailable
         if isinstance(exc, TimeoutError):
-            return BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s")
-        return BrokerUnavailable(f"Redis unreachable: {exc}")
+            return kind(f"Redis did not answer within {self.timeout:g}s")
+        return kind(f"Redis unreachable: {exc}")
+
+
+def _raise_stopped(calls: list[Call], replies: list[Any]) -> None:
+    """Raise StreamStopped for the first error reply of a stream."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise StreamStopped(calls, replies, reply, 0)
 
 
 def wire_for(redis: Redis) -> Wire | None:
@@ -312,12 +351,36 @@ def _typed(error: ResponseError, script: Script) -> Exception:
         )
         refused.__cause__ = error
         return refused
-    if "user_script:" not in text:
-        return error  # not a script's runtime error (READONLY, WRONGTYPE from a plain command)
+    if "can't run this command" in text:  # an ACL denial inside a script (Redis 7.0)
+        return _denied_in_script(error, script)
+    if "user_script:" not in text or "NOPERM" in text:
+        # not a script's runtime error (READONLY, WRONGTYPE from a plain command), or an ACL
+        # denial inside one: as a TandemqError that names what Redis said
+        typed = raised_error(error)
+        typed.__cause__ = error
+        return typed
     where = _SCRIPT_LINE.sub(lambda m: script.where(int(m.group(1))), text)
     failed = ScriptError(f"Lua script {script.name!r} failed in Redis: {where}")
     failed.__cause__ = error
     return failed
+
+
+def _denied_in_script(error: ResponseError, script: Script) -> Exception:
+    """Redis 7.0 reports an ACL denial inside a script without naming the command: name it
+    from the script's line, so the fix (which ``+command`` to grant) is in the message."""
+    text = str(error)
+    found = _SCRIPT_LINE.search(text)
+    line = int(found.group(1)) if found else 0
+    lines = script.source.splitlines()
+    called = _CALLED.search(lines[line - 1]) if 0 < line <= len(lines) else None
+    command = called.group(1).lower() if called else "a command"
+    denied = RedisPermissionDenied(
+        f"the Redis user may not run {command!r} (called by {script.where(line)}): {text};"
+        f" grant +{command} in the user's ACL (the least rule tandemq needs is in README,"
+        " Production Redis)"
+    )
+    denied.__cause__ = error
+    return denied
 
 
 def _evalsha(call: Call) -> bytes:
