@@ -12,17 +12,24 @@ been seen, so a new script cannot slip by untested."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
 import threading
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
 import redis
+from pydantic import BaseModel
+from redis.asyncio import Redis
 
+from tandemq.common.broker import Broker
 from tandemq.common.cluster import slot_of
+from tandemq.common.keys import Keys
 from tandemq.common.scripts import SCRIPTS
+from tandemq.distributor import Distributor
 from tests.support import RedisServer, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,12 +43,20 @@ SCRIPT_TESTS = (
     "tests/processor/test_cron.py",
     "tests/inspector/test_actions.py",  # task_action, bulk_action
     "tests/inspector/test_reads.py",  # peek
+    "tests/common/test_defer_types.py",  # defer
+    "tests/processor/test_scheduling.py",  # due_settle, through the forwarder
 )
 # Scripts whose KEYS[1] is the user's list or stream (or a key in its slot): on a cluster it
 # must carry the queue's hash tag, which the user chooses (docs/INTAKE.md, "Redis Cluster");
 # the tests here use untagged sources, so that one declared key is let off; every other key,
 # and every key built inside the script, must be in the queue's slot.
 USER_KEY_FIRST = {"intake_list", "intake_stream"}
+
+
+class _Orphan(BaseModel):
+    n: int = 0
+
+
 _ESCAPES = {"n": b"\n", "r": b"\r", "t": b"\t", "a": b"\a", "b": b"\b", '"': b'"', "\\": b"\\"}
 
 
@@ -109,12 +124,31 @@ class _KeyFinder:
         return out
 
 
-def test_every_script_touches_only_its_queues_slot() -> None:
+async def _orphan_returned(url: str) -> None:
+    """orphans.lua, whose test runs on a server of its own: a task made an orphan (active,
+    its lease gone) and given back."""
+    client = Redis.from_url(url)
+    broker = Broker(client, Keys(f"orphans-{uuid.uuid4().hex[:8]}"))
+    try:
+        await broker.load_scripts()
+        async with Distributor(redis=client, prefix=broker.keys.prefix) as d:
+            info = await d.send(_Orphan())
+        await broker.dequeue({"default": 1}, "owner", 60_000)
+        await client.zrem(broker.keys.queue("default").active, info.id)
+        assert await broker.return_orphans({"default": [info.id]}) == [("default", info.id)]
+    finally:
+        await broker.aclose()
+        await client.aclose()
+
+
+async def test_every_script_touches_only_its_queues_slot() -> None:
     server = RedisServer().start()
     try:
         monitor = _Monitor(server.port)
         monitor.start()
-        run = subprocess.run(
+        await _orphan_returned(server.url)
+        run = await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-x", *SCRIPT_TESTS],
             cwd=ROOT,
             env=subprocess_env(TANDEMQ_TEST_REDIS_URL=server.url),
