@@ -43,6 +43,7 @@ class Fetcher:
         self._lease_ms = lease_ms
         self._poll_interval = poll_interval
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
+        self.idle = asyncio.Event()  # set while it waits for work: every queue was empty
         self._log = get_logger(component="fetcher")
 
     async def run(self) -> None:
@@ -76,11 +77,14 @@ class Fetcher:
             self._log.warning("task.reclaimed", count=given_back)
 
     async def _wait_for_work(self) -> None:
+        self.idle.set()
         try:
             async with asyncio.timeout(self._poll_interval):
                 await self._wake.wait()
         except TimeoutError:
             pass
+        finally:
+            self.idle.clear()
 
     async def fetch(self, slots: int) -> int:
         """Lease up to ``slots`` tasks; a queue that comes back short is empty for this fetch

@@ -72,18 +72,16 @@ async def make_processor(
     """``p = await make_processor(queues=..., concurrency=...)`` (any Settings field, plus
     retry_delay): configured, not started;
     every processor made is shut down at the end of the test."""
-    made: list[Processor] = []
 
-    async def make(retry_delay: RetryDelay | None = None, **options: Any) -> Processor:
-        options.setdefault("queues", {"default": 1})
-        settings = Settings.load(env=False, redis_url=redis_url, prefix=prefix, **options)
-        p = Processor(settings=settings, retry_delay=retry_delay)
-        made.append(p)
-        return p
+    # Each shutdown registered on the stack, not awaited in a loop: one that fails still
+    # lets the others run (the stack calls every callback, then raises the first error).
+    async with AsyncExitStack() as stack:
 
-    try:
+        async def make(retry_delay: RetryDelay | None = None, **options: Any) -> Processor:
+            options.setdefault("queues", {"default": 1})
+            settings = Settings.load(env=False, redis_url=redis_url, prefix=prefix, **options)
+            p = Processor(settings=settings, retry_delay=retry_delay)
+            stack.push_async_callback(p.shutdown)
+            return p
+
         yield make
-    finally:
-        async with AsyncExitStack():
-            for p in made:
-                await p.shutdown()
