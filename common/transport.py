@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -96,7 +96,7 @@ class Transport:
         batches = iter(batches)
         try:
             if self._wire is None:
-                raise WireLost("no pipelining connection for this kind of Redis connection")
+                raise WireDown("no pipelining connection for this kind of Redis connection")
             # Each write and each reply is bounded, not the whole stream: a million tasks
             # take longer than one round trip may.
             async with self.guard(bounded=False):
@@ -107,11 +107,7 @@ class Transport:
                     await stream.send([_evalsha(call) for call in batch], self.timeout)
                 replies = await stream.replies()
         except (BrokerUnavailable, WireLost):
-            calls += [call for batch in batches for call in batch]
-            replies = []
-            for start in range(0, len(calls), _PIPELINE):
-                replies += await self.call_many(calls[start : start + _PIPELINE])
-            return replies
+            return await self._stream_again(calls, batches, before_each)
         try:
             replies = await self._settle(calls, replies, resend=True)
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
@@ -119,6 +115,23 @@ class Transport:
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
+        return replies
+
+    async def _stream_again(
+        self,
+        calls: list[Call],
+        batches: Iterator[Sequence[Call]],
+        before_each: Callable[[], Awaitable[None]],
+    ) -> list[Any]:
+        """``stream`` through redis-py: the calls made so far, then the other batches."""
+        if calls:
+            await before_each()  # the last batch's, in case it failed before it had run
+        for batch in batches:
+            calls += batch
+            await before_each()
+        replies = []
+        for start in range(0, len(calls), _PIPELINE):
+            replies += await self.call_many(calls[start : start + _PIPELINE])
         return replies
 
     async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> Subscription:
@@ -194,13 +207,16 @@ class Transport:
         return BrokerUnavailable(f"Redis unreachable: {exc}")
 
 
+def wire_enabled() -> bool:
+    """False when ``TANDEMQ_WIRE=off``: every call goes through redis-py, the path TLS and
+    other special connections take (CI runs the test suite both ways)."""
+    return os.environ.get("TANDEMQ_WIRE", "on").lower() not in ("off", "0", "false", "no")
+
+
 def wire_for(redis: Redis) -> Wire | None:
     """The pipelining connection for ``redis``'s server, or None: when its connections are of
-    a kind Wire does not make, or when ``TANDEMQ_WIRE=off`` (every call through redis-py, the
-    path TLS users take; the test suite runs both)."""
-    if os.environ.get("TANDEMQ_WIRE", "on").lower() in ("off", "0", "false", "no"):
-        return None
-    return Wire.for_pool(redis.connection_pool)
+    a kind Wire does not make, or when it is switched off (``wire_enabled``)."""
+    return Wire.for_pool(redis.connection_pool) if wire_enabled() else None
 
 
 def _typed(error: ResponseError, script: Script) -> Exception:

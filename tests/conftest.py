@@ -15,11 +15,23 @@ from redis.asyncio import Redis
 from tandemq.common.broker import Broker
 from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
+from tandemq.common.transport import wire_enabled
 from tandemq.distributor import Distributor
 from tandemq.processor import Processor, RetryDelay
 from tests.support import RedisServer
 
 ProcessorFactory = Callable[..., Awaitable[Processor]]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """TANDEMQ_WIRE=off runs the suite on the redis-py path (as TLS users do): the tests of
+    the pipelining connection itself have nothing to test there."""
+    if wire_enabled():
+        return
+    skip = pytest.mark.skip(reason="TANDEMQ_WIRE=off: no pipelining connection to test")
+    for item in items:
+        if item.get_closest_marker("wire") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

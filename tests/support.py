@@ -103,8 +103,13 @@ async def eventually(
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    """The environment for a subprocess: this one, minus TANDEMQ_* settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEMQ_") and k != "REDIS_URL"}
+    """The environment for a subprocess: this one, minus TANDEMQ_* settings (but the
+    TANDEMQ_WIRE switch: the subprocess takes the same path), plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if (k == "TANDEMQ_WIRE" or not k.startswith("TANDEMQ_")) and k != "REDIS_URL"
+    }
     env.update(extra)
     return env
 

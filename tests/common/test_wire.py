@@ -16,6 +16,8 @@ from tandemq.common.keys import Keys
 from tandemq.common.wire import Wire, WireDown, pack
 from tests.support import eventually, free_port
 
+pytestmark = pytest.mark.wire
+
 
 async def test_concurrent_calls_each_get_their_own_reply(redis_url: str) -> None:
     client = Redis.from_url(redis_url)
