@@ -78,7 +78,7 @@ class Distributor:
             redis if redis is not None else create_redis(s.redis_url, retries=s.redis_retries)
         )
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
-        self._log = get_logger()
+        self._log = get_logger(__name__)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Distributor:

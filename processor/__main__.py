@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:  # pragma: no cover
             asyncio.run(processor.run())
     except TandemqError as exc:
-        get_logger().error("processor.failed", error=str(exc))
+        get_logger("tandemq.processor").error("processor.failed", error=str(exc))
         return 1
     _abandon_stuck_threads()
     return 0
@@ -110,7 +110,7 @@ def _abandon_stuck_threads() -> None:
     stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if not stuck:
         return
-    get_logger().warning("processor.threads_abandoned", threads=len(stuck))
+    get_logger("tandemq.processor").warning("processor.threads_abandoned", threads=len(stuck))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -44,7 +44,7 @@ class Fetcher:
         self._poll_interval = poll_interval
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
         self.idle = asyncio.Event()  # set while it waits for work: every queue was empty
-        self._log = get_logger(component="fetcher")
+        self._log = get_logger(__name__, component="fetcher")
 
     async def run(self) -> None:
         backoff = Backoff()

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from structlog.typing import FilteringBoundLogger
 
 from tandemq.common.errors import CorruptTask, InvalidPayload, RegistryError, UnknownTaskType
+from tandemq.common.logging import Logger
 from tandemq.common.registry import PayloadRegistry
 
 M = TypeVar("M", bound=BaseModel)
@@ -33,7 +33,7 @@ class TaskContext:
     queue: str
     retried: int
     max_retry: int
-    logger: FilteringBoundLogger
+    logger: Logger
 
     @property
     def attempt(self) -> int:

@@ -97,7 +97,7 @@ class Processor:
         self._fetch_task: asyncio.Task[Any] | None = None
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
-        self._log = get_logger(processor=self.id)
+        self._log = get_logger(__name__, processor=self.id)
 
     @classmethod
     def from_env(
@@ -344,7 +344,7 @@ async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
         _, pending = await asyncio.wait(pending, timeout=0.5)
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
-            get_logger().error("processor.component_failed", error=repr(task.exception()))
+            get_logger(__name__).error("processor.component_failed", error=repr(task.exception()))
 
 
 async def _first(*aws: Coroutine[Any, Any, Any]) -> None:

@@ -14,7 +14,7 @@ class Recoverer:
         self._broker = broker
         self._queues = queues
         self._interval = interval
-        self._log = get_logger(component="recoverer")
+        self._log = get_logger(__name__, component="recoverer")
 
     async def step(self) -> float:
         retried, archived = await self._broker.recover(self._queues, LEASE_EXPIRED)

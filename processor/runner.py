@@ -38,7 +38,7 @@ class Runner:
         self._tasks = tasks
         self._default_timeout = default_timeout
         self._executor = executor
-        self._log = get_logger()
+        self._log = get_logger(__name__)
 
     async def work(self) -> None:
         """One worker: runs tasks one after another until cancelled."""

@@ -12,7 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import pytest
 
 T = TypeVar("T")
 
@@ -100,6 +102,15 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
         await asyncio.sleep(every)
+
+
+def logged(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]]:
+    """The fields of each ``event`` tandemq logged (as captured by pytest's caplog)."""
+    return [
+        dict(record.tandemq_fields)
+        for record in caplog.records
+        if getattr(record, "tandemq_event", None) == event
+    ]
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
