@@ -7,6 +7,8 @@
 -- ARGV[3] -> task key prefix p:{q}:t:
 -- ARGV[4..] -> task ids
 -- The unique lock key is read from the task hash (same queue, so same slot).
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[3] .. id)
+--   and p:{q}:u:<digest> unique lock, named by the task hash's "u" field
 -- Returns the ids NOT acknowledged because their lease was lost (they will run again).
 local lost = {}
 for i = 4, #ARGV do

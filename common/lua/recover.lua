@@ -7,6 +7,7 @@
 -- ARGV[2] -> most tasks to recover in this call
 -- ARGV[3] -> task key prefix p:{q}:t:
 -- ARGV[4] -> error text to record
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[3] .. id)
 -- Returns {ids moved to retry, ids archived}.
 local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, ARGV[2])
 local retried, archived = {}, {}

@@ -6,6 +6,7 @@
 -- ARGV[3] -> archive max size
 -- ARGV[4] -> task key prefix p:{q}:t:
 -- ARGV[5] -> most tasks to delete per rule in this call
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[4] .. id), deleted
 -- Returns how many tasks were deleted.
 local deleted = 0
 local function drop(zset, ids)
