@@ -14,6 +14,13 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:u:<digest>         STRING  unique lock, value is the owning task id, with a TTL
     p:wake                   CHANNEL published when a queue goes from empty to non-empty
 
+List intake (processor/intake_list.py), with ``s`` the user's list and ``{t}`` its hash tag
+(the tag Redis Cluster would hash ``s`` by), so these keys share the list's slot and BLMOVE
+and the recovery script can reach them together::
+
+    p:{t}:intake:s:consumers       ZSET  consumer id -> lease deadline (ms)
+    p:{t}:intake:s:processing:<id> LIST  items a consumer moved out of ``s``, not yet tasks
+
 Scripts that must reach a task hash from an id taken out of a list build the name
 ``task_prefix(q) + id`` inside Lua; ``task_prefix`` is passed in as an ARGV for that reason.
 """
@@ -75,6 +82,35 @@ class Keys:
             )
             self._cache[name] = keys
         return keys
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeKeys:
+    """The keys tandemq keeps beside a user's list it consumes; all in the list's slot."""
+
+    source: str
+    consumers: str
+    processing_prefix: str
+
+    def processing(self, consumer: str) -> str:
+        return self.processing_prefix + consumer
+
+
+def intake_keys(prefix: str, source: str) -> IntakeKeys:
+    """``intake_keys("tandemq", "jobs").processing(consumer_id)``."""
+    base = f"{prefix}:{{{hash_tag(source)}}}:intake:{source}"
+    return IntakeKeys(source, f"{base}:consumers", f"{base}:processing:")
+
+
+def hash_tag(key: str) -> str:
+    """The part of ``key`` Redis Cluster hashes: the text inside the first ``{...}`` that is
+    not empty, else the whole key."""
+    start = key.find("{")
+    if start != -1:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
 
 
 def validate_queue_name(name: str) -> None:

@@ -28,6 +28,9 @@ _NAMES = (
     "requeue",
     "reclaim",
     "trim",
+    "intake_list",
+    "intake_recover",
+    "intake_stream",
 )
 
 

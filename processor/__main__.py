@@ -93,9 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Supervisor(options.target, workers).run()
     try:
         if uvloop is not None:
-            uvloop.run(processor.run())
+            uvloop.run(processor.run(install_signal_handlers=True))
         else:  # pragma: no cover
-            asyncio.run(processor.run())
+            asyncio.run(processor.run(install_signal_handlers=True))
     except TandemqError as exc:
         get_logger("tandemq.processor").error("processor.failed", error=str(exc))
         return 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import uuid
 from collections import defaultdict
@@ -23,12 +22,15 @@ from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
+from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
 
 from .backoff import Backoff
 from .fetcher import Fetcher
 from .forwarder import Forwarder
 from .handlers import Handler, Handlers, M
 from .heartbeat import Heartbeat
+from .intake import IntakeSpec, ListParse, StreamParse
+from .intakes import Intakes
 from .janitor import Janitor
 from .leases import Leases
 from .outcome import Outcome
@@ -36,6 +38,7 @@ from .periodic import repeat
 from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
+from .signals import signals_to_handle
 from .slots import Slots
 from .syncer import Syncer
 from .wakeup import WakeListener
@@ -97,6 +100,7 @@ class Processor:
         self._fetch_task: asyncio.Task[Any] | None = None
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
+        self._intakes = Intakes()
         self._log = get_logger(__name__, processor=self.id)
 
     @classmethod
@@ -115,15 +119,50 @@ class Processor:
 
         return register
 
+    def consume_list(
+        self,
+        key: str,
+        *,
+        parse: ListParse,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+    ) -> None:
+        """Turn each item producers ``LPUSH`` onto the Redis list ``key`` into a task on
+        ``queue``: ``parse(line)`` returns its payload model; an item it rejects is archived
+        with its raw text. Oldest first; nothing is lost if the processor dies (docs/INTAKE.md)."""
+        self._intakes.add(IntakeSpec(key, parse, queue, max_retry))
+
+    def consume_stream(
+        self,
+        key: str,
+        *,
+        group: str,
+        parse: StreamParse,
+        queue: str = DEFAULT_QUEUE,
+        max_retry: int = DEFAULT_MAX_RETRY,
+        start_id: str = "0",
+    ) -> None:
+        """Turn each entry producers ``XADD`` to the stream ``key`` into a task on ``queue``,
+        reading as consumer group ``group`` (made at ``start_id`` if new: "0" takes the whole
+        stream, "$" only later entries). ``parse(fields)`` returns the payload model; an entry
+        it rejects is archived with its fields as JSON (docs/INTAKE.md)."""
+        self._intakes.add(IntakeSpec(key, parse, queue, max_retry, group, start_id))
+
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT (or ``stop()``), then shut down gracefully.
+    async def run(self, *, install_signal_handlers: bool | None = None) -> None:
+        """Start, serve until SIGTERM/SIGINT (or ``stop()``, or cancellation), then shut down
+        gracefully. A second signal cuts the wait for running handlers short.
 
-        A second signal cuts the wait for running handlers short.
+        ``install_signal_handlers``: True makes SIGTERM/SIGINT stop this processor (the
+        daemon passes it); False leaves signals alone; None (default) handles only the
+        signals nobody else handles yet, so ``asyncio.run(processor.run())`` stops on SIGTERM
+        while a processor run inside a web server (uvicorn has its own handlers) leaves the
+        server's signal handling as it was. Embedded, prefer ``async with processor``.
         """
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        signals = signals_to_handle(install_signal_handlers)
+        for sig in signals:
             loop.add_signal_handler(sig, self.stop)
         try:
             try:
@@ -135,7 +174,7 @@ class Processor:
             await self._stop.wait()
         finally:
             await self.shutdown()
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in signals:
                 loop.remove_signal_handler(sig)
 
     def stop(self) -> None:
@@ -186,6 +225,7 @@ class Processor:
         except TimeoutError:
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
         self._fetch_task = asyncio.create_task(parts.fetcher.run())
+        self._intakes.start(broker, self.id, int(s.lease_seconds * 1000))
         self._log.info(
             "processor.started",
             queues=s.queues,
@@ -289,6 +329,8 @@ class Processor:
         if parts is None:
             return
         self._log.info("processor.stopping", running=parts.slots.busy)
+        await _cancel(self._intakes.tasks)  # 0. nothing new comes in from consumed lists
+        await self._intakes.closed()
         await _cancel([self._fetch_task] if self._fetch_task else [])
         await self._give_back(parts.fetcher.drain(), "not started")
         try:

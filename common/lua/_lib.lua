@@ -89,3 +89,26 @@ local function read_payload(key, first, second, third)
   end
   return table.concat(parts)
 end
+
+-- Intake (intake_list.lua, intake_stream.lua): write one task made from an item of a user's
+-- list or stream. A parsed item is a pending task (its id added to `to_push`, pushed by the
+-- caller in one go); an item parse rejected (`err` not empty) is archived at once, its raw
+-- text as the payload, so it can be inspected and is never dropped.
+local function write_intake(task_prefix, archived_key, now, max_retry, id, type, payload, err,
+                            to_push)
+  local key = task_prefix .. id
+  local fields = payload_fields({"t", type, "m", max_retry, "e", now}, payload)
+  if err ~= "" then
+    fields[#fields + 1] = "s"
+    fields[#fields + 1] = "archived"
+    fields[#fields + 1] = "err"
+    fields[#fields + 1] = err
+    fields[#fields + 1] = "f"
+    fields[#fields + 1] = now
+    redis.call("HSET", key, unpack(fields))
+    redis.call("ZADD", archived_key, now, id)
+  else
+    redis.call("HSET", key, unpack(fields))
+    to_push[#to_push + 1] = id
+  end
+end
