@@ -8,27 +8,52 @@
 -- ARGV[4] -> task key prefix p:{q}:t: (task hashes are built as prefix .. id)
 -- ARGV[5] -> now, epoch ms
 -- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[4] .. id)
--- Returns a flat array, 8 entries per task taken: id, then the fields type, payload, retried,
--- max_retry, timeout, deadline, enqueued (false where absent). An id whose hash is gone, or
+-- Returns a flat array, 9 entries per task taken: id, then the fields type, payload, retried,
+-- max_retry, timeout, deadline, enqueued, headers (false where absent; headers of 65-128
+-- bytes are stored in two pieces, h and h2, joined here). An id whose hash is gone, or
 -- whose key is not a hash (put in the archive), comes back with false fields and is not
 -- leased (the caller logs it); a hash without a type is leased with type "" (the caller
 -- archives it as corrupt). Every popped id ends somewhere: a script that stopped on an error
 -- half-way would have popped ids it never leased, and Redis does not undo the pop.
-local ids = redis.call("RPOP", KEYS[1], ARGV[1])
+-- With a rate limit (processor/limits.py), three more:
+-- KEYS[4] -> p:{q}:rate (STRING: the GCRA theoretical arrival time, epoch ms, with a TTL)
+-- ARGV[6] -> emission interval ms (period / limit)
+-- ARGV[7] -> burst tolerance ms ((burst - 1) * interval)
+-- then at most as many tasks are taken as the limit allows now (GCRA: over any window W at
+-- most W / interval + burst tasks across all processors), and when it allowed fewer than N
+-- one more entry ends the array: ms until the next task is allowed.
+local n = tonumber(ARGV[1])
+local rate_wait = nil
+if KEYS[4] then
+  local interval, tolerance, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[5])
+  local tat = math.max(tonumber(redis.call("GET", KEYS[4]) or "0"), now)
+  n = math.min(n, redis.call("LLEN", KEYS[1]))  -- only tasks that exist spend the allowance
+  local allowed = math.floor((now + tolerance - tat) / interval) + 1
+  if allowed < n then
+    n = math.max(allowed, 0)
+    rate_wait = math.max(1, math.ceil(tat + n * interval - tolerance - now))
+  end
+  if n > 0 then
+    tat = tat + n * interval
+    redis.call("SET", KEYS[4], string.format("%.3f", tat), "PX", math.ceil(tat - now) + 1)
+  end
+end
+local ids = n > 0 and redis.call("RPOP", KEYS[1], n)
 if not ids then
-  return {}
+  return rate_wait and {rate_wait} or {}
 end
 local out = {}
 for _, id in ipairs(ids) do
   local key = ARGV[4] .. id
   local f = redis.pcall("HMGET", key,
-    "t", "p", "r", "m", "to", "dl", "e", "p2", "p3")
+    "t", "p", "r", "m", "to", "dl", "e", "p2", "p3", "h", "h2")
   if f.err then
     redis.call("ZADD", KEYS[3], ARGV[5], id)
-    f = {false, false, false, false, false, false, false}
+    f = {false, false, false, false, false, false, false, false, false, false}
   elseif f[1] or redis.call("EXISTS", key) == 1 then
     f[1] = f[1] or ""
     f[2] = read_payload(key, f[2], f[8], f[9])
+    if f[10] and f[11] then f[10] = f[10] .. f[11] end
     redis.call("ZADD", KEYS[2], ARGV[2], id)
     redis.call("HSET", key, "s", "active", "o", ARGV[3])
   end
@@ -36,5 +61,7 @@ for _, id in ipairs(ids) do
   for i = 1, 7 do
     out[#out + 1] = f[i]
   end
+  out[#out + 1] = f[10]
 end
+if rate_wait then out[#out + 1] = rate_wait end
 return out

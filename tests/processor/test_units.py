@@ -59,6 +59,12 @@ class StandInBroker:
                 self.short.add(queue)
         return taken, gone
 
+    async def dequeue_limited(
+        self, counts: dict[str, int], owner: str, lease_ms: int, rates: object
+    ) -> tuple[dict[str, list[TaskMessage]], list[tuple[str, str]], dict[str, int]]:
+        taken, gone = await self.dequeue(counts, owner, lease_ms)
+        return taken, gone, {}  # no rate limits here
+
     async def _write(self, *write: Any) -> bool:
         if self.down:
             raise BrokerUnavailable("Redis unreachable: stand-in")
