@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from tandemq.common.broker import Broker
 from tandemq.common.errors import ScriptError, TandemqError
 from tandemq.common.keys import Keys
+from tandemq.common.scripts import SCRIPTS
 from tandemq.common.task import NewTask
 
 LUA = Path(__file__).parents[2] / "common" / "lua"
@@ -74,3 +75,15 @@ async def test_enqueue_many_registers_its_queues_on_either_path(
     assert await redis.smembers(Keys(prefix).queues) == {b"q0", b"q1"}
     assert await redis.llen(Keys(prefix).queue("q1").pending) == 2
     await either_broker.aclose()
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_every_line_of_a_loaded_script_maps_back_to_its_file(name: str) -> None:
+    """Script.where, on every script (composed ones too): line n of the loaded source is the
+    line of the .lua file it names."""
+    script = SCRIPTS[name]
+    loaded = script.source.splitlines()
+    for file, start in script.files:
+        for n, text in enumerate((LUA / f"{file}.lua").read_text().splitlines(), 1):
+            assert loaded[start + n - 2] == text
+            assert script.where(start + n - 1) == f"common/lua/{file}.lua:{n}"
