@@ -1,7 +1,7 @@
 """tandemq's logging: structlog events that go through the standard ``logging`` module.
 
 As a library, tandemq follows Python's convention: every event is a ``logging`` record on a
-logger under ``tandemq`` (``tandemq.distributor.client``, ``tandemq.processor.fetcher``, ...),
+logger under ``tandemq`` (``tandemq.distributor.core``, ``tandemq.processor.fetcher``, ...),
 so the host application's logging configuration decides what shows and where;
 ``logging.getLogger("tandemq").setLevel(logging.WARNING)``, a WARNING root logger or
 ``logging.disable`` silence it. A record's message is ``event key=value ...``; the event name

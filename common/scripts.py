@@ -1,10 +1,10 @@
 """The Lua scripts, read once from ``common/lua/*.lua`` and called by SHA.
 
 Each script is prefixed with ``_lib.lua`` (the helpers every script shares) before its SHA is
-taken, so Redis numbers a script's lines from the start of ``_lib.lua``: ``Script.where`` maps
-such a line number back to the file it is in (composed scripts join several files). Calls use EVALSHA; when Redis answers NOSCRIPT
-(it restarted, or SCRIPT FLUSH ran) the transport loads every script again and repeats the
-call (common/transport.py). A new script: add ``common/lua/<name>.lua`` and its name here.
+taken, so Redis numbers a script's lines from the start of ``_lib.lua``: ``Script.where``
+maps such a line number back to the file it is in (composed scripts join several files).
+Calls use EVALSHA; when Redis answers NOSCRIPT (it restarted, or SCRIPT FLUSH ran) the
+transport loads every script again and repeats the call (common/transport.py). A new script: add ``common/lua/<name>.lua`` and its name here.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from .task import DEFAULT_KEEP_MS
 
 _LUA = Path(__file__).with_name("lua")
 
@@ -28,6 +30,11 @@ _NAMES = (
     "requeue",
     "reclaim",
     "trim",
+    # results, waiting and cancellation (docs/RESULTS.md)
+    "ack_result",
+    "watch",
+    "cancel",
+    "canceled",
     "intake_list",
     "intake_recover",
     "intake_stream",
@@ -56,9 +63,15 @@ def _read(name: str) -> str:
     return (_LUA / f"{name}.lua").read_text("utf-8")
 
 
+def _lib() -> str:
+    """``_lib.lua``, with the default keep window from its one place, common/task.py (see
+    keep_ms in _lib.lua), put on its first line (a comment), so line numbers still match."""
+    return f"local DEFAULT_KEEP_MS = {DEFAULT_KEEP_MS} {_read('_lib')}"
+
+
 def _joined(name: str, files: tuple[str, ...]) -> Script:
     """``_lib.lua`` and ``files`` as one script, each file after a comment naming it."""
-    source, starts = _read("_lib"), [("_lib", 1)]
+    source, starts = _lib(), [("_lib", 1)]
     for file in files:
         source += f"\n-- {file}.lua\n"
         starts.append((file, source.count("\n") + 1))

@@ -28,6 +28,7 @@ class SendOptions:
     task_id: str | None = None
     retention: timedelta | None = None
     unique_for: timedelta | None = None
+    result_ttl: timedelta | None = None  # None: DEFAULT_RESULT_TTL (docs/RESULTS.md)
 
     def __post_init__(self) -> None:
         try:
@@ -54,7 +55,7 @@ class SendOptions:
             raise InvalidSendOptions(
                 f"process_in must end before {LATEST:%Y}, got {self.process_in}"
             )
-        for name in ("timeout", "retention", "unique_for"):
+        for name in ("timeout", "retention", "unique_for", "result_ttl"):
             span = getattr(self, name)
             if span is not None and span <= timedelta(0):
                 raise InvalidSendOptions(f"{name} must be positive, got {span}")
