@@ -4,7 +4,8 @@ Each script is prefixed with ``_lib.lua`` (the helpers every script shares) befo
 taken, so Redis numbers a script's lines from the start of ``_lib.lua``: ``Script.where``
 maps such a line number back to the file it is in (composed scripts join several files).
 Calls use EVALSHA; when Redis answers NOSCRIPT (it restarted, or SCRIPT FLUSH ran) the
-transport loads every script again and repeats the call (common/transport.py). A new script: add ``common/lua/<name>.lua`` and its name here.
+transport loads every script again and repeats the call (common/transport.py). A new
+script: add ``common/lua/<name>.lua`` and its name here.
 """
 
 from __future__ import annotations

@@ -71,7 +71,9 @@ class StandInBroker:
         self.writes.append(write)
         return True
 
-    async def ack(self, owner: str, done: dict[str, list[str]]) -> list[tuple[str, str]]:
+    async def ack(
+        self, owner: str, done: dict[str, list[str]], results: object = None
+    ) -> list[tuple[str, str]]:
         await self._write("ack", {q: sorted(ids) for q, ids in done.items()})
         return []
 
