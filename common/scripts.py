@@ -39,6 +39,10 @@ _NAMES = (
     "intake_list",
     "intake_recover",
     "intake_stream",
+    # the operating surface (tandemq/inspector)
+    "task_action",
+    "bulk_action",
+    "peek",
 )
 
 # Scripts made of several files, run in order as one chunk (a guard in front of a shared body).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 from tandemq.common.broker import Broker
 from tandemq.common.logging import failure_event, get_logger
@@ -38,8 +38,10 @@ class Fetcher:
         lease_ms: int,
         poll_interval: float,
         rates: Mapping[str, RateLimit] | None = None,
+        paused: Set[str] = frozenset(),
     ) -> None:
         self._broker = broker
+        self._paused = paused  # queues paused by an operator (processor/pauses.py keeps it)
         self._owner = owner
         self._queues = queues
         self._order = list(queues)
@@ -51,6 +53,7 @@ class Fetcher:
         self._lease_ms = lease_ms
         self._poll_interval = poll_interval
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
+        self.fetching = False  # the last fetch reached Redis (readiness, processor/health.py)
         self._rates = dict(rates or {})
         self._rate_wait_ms: int | None = None  # the soonest a rate-limited queue may give more
         self.idle = asyncio.Event()  # set while it waits for work: every queue was empty
@@ -67,7 +70,9 @@ class Fetcher:
                     await self._reclaim()
                 got = await self.fetch(free)
                 backoff.succeeded()
+                self.fetching = True
             except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
+                self.fetching = False
                 self._orphans_possible = True  # a dequeue may have run without its reply
                 event = failure_event(exc, "fetch.failed")
                 error = str(exc) or repr(exc)
@@ -107,6 +112,7 @@ class Fetcher:
         """Lease up to ``slots`` tasks; a queue that comes back short is empty for this fetch
         and its unfilled slots are drawn again among the others."""
         empty: set[str] = self._slots.full() if self._slots.capped else set()
+        empty.update(self._paused)  # paused by an operator: left out like an empty queue
         got = 0
         self._rate_wait_ms = None
         while slots > got:
