@@ -12,7 +12,7 @@ import signal
 
 import uvicorn
 
-from tandemq.common.logging import get_logger
+from tandemq.common.logging import configure, get_logger
 from tandemq.common.settings import Settings
 from tandemq.inspector import Inspector
 
@@ -26,6 +26,7 @@ DEFAULT_PORT = 8080
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, read_only: bool = False) -> None:
     """Serve the dashboard until SIGINT/SIGTERM. Raises ConfigError for bad settings."""
     settings = Settings.load()
+    configure(settings.log_format, settings.log_level)  # a server program: it owns the output
     auth = Auth.from_env()
     if auth is None and host not in ("127.0.0.1", "localhost", "::1"):
         get_logger(__name__).warning(
