@@ -46,10 +46,12 @@ async def test_a_warning_level_on_tandemq_drops_its_info_events(
 
 APP = """
 import asyncio, logging, sys
+from typing import ClassVar
 from pydantic import BaseModel
 from tandemq import Distributor
 
 class Note(BaseModel):
+    tandemq_type: ClassVar[str] = "logtest.note"
     text: str
 
 mode = sys.argv[2]
