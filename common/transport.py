@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -113,7 +113,7 @@ class Transport:
         batches = iter(batches)
         try:
             if self._wire is None:
-                raise WireLost("no pipelining connection for this kind of Redis connection")
+                raise WireDown("no pipelining connection for this kind of Redis connection")
             # Each write and each reply is bounded, not the whole stream: a million tasks
             # take longer than one round trip may.
             async with self.guard(bounded=False):
@@ -124,10 +124,7 @@ class Transport:
                     await stream.send([_evalsha(call) for call in batch], self.timeout)
                 replies = await stream.replies()
         except (BrokerUnavailable, WireLost):
-            for batch in batches:  # the batches not made yet: each made as the caller asks
-                await before_each()
-                calls += batch
-            return await self._resend(calls)
+            return await self._stream_again(calls, batches, before_each)
         try:
             replies = await self._settle(calls, replies, resend=True)
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
@@ -147,6 +144,21 @@ class Transport:
                 raise StreamStopped(calls, replies, exc, unknown) from exc
             _raise_stopped(calls, replies)
         return replies
+
+    async def _stream_again(
+        self,
+        calls: list[Call],
+        batches: Iterator[Sequence[Call]],
+        before_each: Callable[[], Awaitable[None]],
+    ) -> list[Any]:
+        """``stream`` through redis-py: the calls made so far, then the other batches (each
+        after ``before_each``, as on the pipelining connection)."""
+        if calls:
+            await before_each()  # the last batch's, in case it failed before it had run
+        for batch in batches:
+            calls += batch
+            await before_each()
+        return await self._resend(calls)
 
     async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> Subscription:
         """A subscription to ``channel`` on a connection of its own, ``on_message`` called
@@ -316,11 +328,17 @@ def _raise_stopped(calls: list[Call], replies: list[Any]) -> None:
             raise StreamStopped(calls, replies, reply, 0)
 
 
+def wire_enabled() -> bool:
+    """False when ``TANDEMQ_WIRE=off``: every call goes through redis-py, the path TLS and
+    other special connections take (CI runs the test suite both ways)."""
+    return os.environ.get("TANDEMQ_WIRE", "on").lower() not in ("off", "0", "false", "no")
+
+
 def wire_for(redis: Redis) -> Wire | None:
     """The pipelining connection for ``redis``'s server, or None: when its connections are of
-    a kind Wire does not make, or when ``TANDEMQ_WIRE=off`` (every call through redis-py; the
-    test suite runs both, on plain TCP, TLS and Sentinel)."""
-    if wire_for_disabled() or is_cluster(redis):
+    a kind Wire does not make, or when it is switched off (``wire_enabled``; the test suite
+    runs both, on plain TCP, TLS and Sentinel). None on a cluster (see cluster_wire_for)."""
+    if not wire_enabled() or is_cluster(redis):
         return None
     return Wire.for_pool(redis.connection_pool)
 
@@ -328,13 +346,9 @@ def wire_for(redis: Redis) -> Wire | None:
 def cluster_wire_for(redis: Redis) -> ClusterWire | None:
     """The pipelining connections to a cluster's primaries, or None (not a cluster, or
     ``TANDEMQ_WIRE=off``)."""
-    if not is_cluster(redis) or wire_for_disabled():
+    if not is_cluster(redis) or not wire_enabled():
         return None
     return ClusterWire(cast(RedisCluster, redis))
-
-
-def wire_for_disabled() -> bool:
-    return os.environ.get("TANDEMQ_WIRE", "on").lower() in ("off", "0", "false", "no")
 
 
 def _typed(error: ResponseError, script: Script) -> Exception:

@@ -241,8 +241,7 @@ class Wire:
         exception. Raises WireLost, or TimeoutError (and the connection is dropped, since it
         cannot be trusted to answer any more) when a reply takes longer than ``timeout``."""
         protocol = await self._connected()
-        futures = protocol.send(commands, timeout)
-        return [_typed(await f) for f in futures]
+        return await _replies(protocol.send(commands, timeout))
 
     async def stream(self) -> CommandStream:
         """A stream of commands whose replies are read at the end (see CommandStream)."""
@@ -386,4 +385,20 @@ class CommandStream:
         await self._protocol.drain()
 
     async def replies(self) -> list[Any]:
-        return [_typed(await f) for f in self._futures]
+        return await _replies(self._futures)
+
+
+async def _replies(futures: list[asyncio.Future[Any]]) -> list[Any]:
+    """Each future's reply, in order. When the caller is cancelled or a reply fails, the
+    futures not yet awaited are let go of: cancelled if pending (the protocol skips a done
+    waiter), their error marked retrieved if failed; else asyncio logs "Future exception
+    was never retrieved" for each when the connection closes (every shutdown did)."""
+    try:
+        return [_typed(await f) for f in futures]
+    except BaseException:
+        for future in futures:
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled():
+                future.exception()
+        raise

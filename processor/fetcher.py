@@ -62,7 +62,8 @@ class Fetcher:
         self.fetching = False  # the last fetch reached Redis (readiness, processor/health.py)
         self._rates = dict(rates or {})
         self._rate_wait_ms: int | None = None  # the soonest a rate-limited queue may give more
-        self._log = get_logger(component="fetcher")
+        self.idle = asyncio.Event()  # set while it waits for work: every queue was empty
+        self._log = get_logger(__name__, component="fetcher")
 
     async def run(self) -> None:
         backoff = Backoff()
@@ -112,6 +113,7 @@ class Fetcher:
         self._marked.update(dict.fromkeys(due, now))
 
     async def _wait_for_work(self) -> None:
+        self.idle.set()
         # Wake-ups are the way work is noticed (and every resubscription wakes us); the
         # fallback poll only covers a lost message. It asks every queue, so it is spread out
         # with their number: an idle processor's cost stays flat (a queue in 100 per interval).
@@ -126,6 +128,8 @@ class Fetcher:
                     await self._wake.wait()
         except TimeoutError:
             pass
+        finally:
+            self.idle.clear()
 
     async def fetch(self, slots: int) -> int:
         """Lease up to ``slots`` tasks; a queue that comes back short is empty for this fetch

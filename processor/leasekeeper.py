@@ -65,7 +65,7 @@ class LeaseKeeper:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._log = get_logger(component="leasekeeper")
+        self._log = get_logger(__name__, component="leasekeeper")
 
     async def tick(self) -> None:
         """The loop's side: prove every TICK that the loop runs (and own the thread)."""

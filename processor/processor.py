@@ -126,7 +126,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._intakes = Intakes()
-        self._log = get_logger(processor=self.id)
+        self._log = get_logger(__name__, processor=self.id)
         self._extras: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._cron: list[CronEntry] = []  # periodic entries (cron.py)
         self._init_hooks(lifespan)  # lifespan and middleware (middleware.py)
@@ -528,7 +528,7 @@ async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
         _, pending = await asyncio.wait(pending, timeout=0.5)
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
-            get_logger().error("processor.component_failed", error=repr(task.exception()))
+            get_logger(__name__).error("processor.component_failed", error=repr(task.exception()))
 
 
 async def _first(*aws: Coroutine[Any, Any, Any]) -> None:

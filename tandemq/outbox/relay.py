@@ -76,7 +76,7 @@ class Relay:
         s = self.settings
         self.redis = redis or s.redis_options().client()  # TLS, ACL user, Sentinel
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
-        self._log = get_logger(component="outbox.relay")
+        self._log = get_logger(__name__, component="outbox.relay")
 
     @classmethod
     def from_url(cls, database_url: str, **options: Any) -> Relay:
