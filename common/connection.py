@@ -19,7 +19,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .replies import maybe_sent
+from .replies import hidden_send
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ class _RememberingRetry(Retry):
         try:
             return await super().call_with_retry(attempt, fail, *args, **kw)
         except Exception as exc:
-            earlier = next((e for e in failures[:-1] if maybe_sent(e)), None)
-            if earlier is not None and exc.__cause__ is None and not maybe_sent(exc):
+            earlier = hidden_send(exc, failures)
+            if earlier is not None:
                 raise exc from earlier
             raise
