@@ -7,22 +7,22 @@ thread-safe: each command takes a connection of its own from the pool.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from .calls import CANCEL_REPLIES, ScriptCalls, tombstone_info
 from .clock import now_ms
+from .connection import SyncRememberingRetry
 from .errors import OutcomeUnknown, TandemqError
 from .keys import Keys
 from .preflight import policy_from_info
-from .replies import StreamStopped, hidden_send, incomplete_send, raised_error, unavailable
+from .replies import StreamStopped, incomplete_send, raised_error, unavailable
 from .scripts import SCRIPTS
 from .task import NewTask, TaskInfo
 from .task_hash import info_from_hash, text
@@ -30,7 +30,6 @@ from .transport import Call
 from .transport import _typed as typed_error
 
 _PIPELINE = 10  # enqueue_many script calls per round trip, as the async broker
-T = TypeVar("T")
 
 
 def create_sync_redis(url: str, *, retries: int = 3, timeout: float = 5.0) -> Redis:
@@ -43,35 +42,9 @@ def create_sync_redis(url: str, *, retries: int = 3, timeout: float = 5.0) -> Re
         socket_timeout=timeout,
         socket_keepalive=True,
         health_check_interval=15,
-        retry=_RememberingRetry(ExponentialBackoff(cap=1.0, base=0.05), retries),
+        retry=SyncRememberingRetry(ExponentialBackoff(cap=1.0, base=0.05), retries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
-
-
-class _RememberingRetry(Retry):
-    """redis-py's retry keeping, as the final error's ``__cause__``, an earlier attempt's
-    failure after which the command may have run (common/connection.py has the async twin;
-    both decide with ``hidden_send``). The failures are the call's own: thread-safe."""
-
-    def call_with_retry(
-        self, do: Callable[[], T], fail: Callable[..., Any], *args: Any, **kw: Any
-    ) -> T:
-        failures: list[Exception] = []
-
-        def attempt() -> T:
-            try:
-                return do()
-            except Exception as exc:
-                failures.append(exc)
-                raise
-
-        try:
-            return super().call_with_retry(attempt, fail, *args, **kw)
-        except Exception as exc:
-            earlier = hidden_send(exc, failures)
-            if earlier is not None:
-                raise exc from earlier
-            raise
 
 
 class SyncBroker(ScriptCalls):
