@@ -6,6 +6,7 @@ one task or a whole state, pause queues, live processors. The CLI and the dashbo
             print(stats.queue, stats.pending, stats.paused)
 """
 
+from tandemq.common.cron_registry import CronEntryInfo
 from tandemq.common.errors import (
     InspectError,
     InvalidRequest,
@@ -33,6 +34,7 @@ from .models import (
 __all__ = [
     "Action",
     "BulkResult",
+    "CronEntryInfo",
     "HistoryPoint",
     "InspectError",
     "Inspector",
