@@ -18,6 +18,7 @@ from tandemq.common.errors import (
 from tandemq.common.presence import ProcessorInfo, RunningTask
 
 from ._actions import Progress
+from ._cron_cancel import schedule_and_tz
 from .client import Inspector
 from .models import (
     Action,
@@ -52,4 +53,5 @@ __all__ = [
     "TaskStateError",
     "TaskSummary",
     "queues_payload",
+    "schedule_and_tz",
 ]

@@ -26,3 +26,14 @@ async def cancel_task(store: Store, queue: str, task_id: str) -> CancelResult:
     if reply == "not_found":
         raise TaskNotFound(task_id, queue)
     return cast(CancelResult, reply)
+
+
+def schedule_and_tz(entry: CronEntryInfo) -> tuple[str, str]:
+    """The entry's spec or interval and its time zone, for listings' two columns: a cron spec
+    in a zone is recorded as ``"0 9 * * * (Europe/Riga)"``; intervals have no zone ("-")."""
+    if entry.kind == "every":
+        return entry.schedule, "-"
+    spec, sep, zone = entry.schedule.rpartition(" (")
+    if sep and zone.endswith(")"):
+        return spec, zone[:-1]
+    return entry.schedule, "UTC"
