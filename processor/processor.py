@@ -9,18 +9,18 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self
 
 from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
-from tandemq.common.connection import create_redis
 from tandemq.common.errors import BrokerUnavailable, TandemqError
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.preflight import check_redis
+from tandemq.common.redis_checks import refuse_bad_connection
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
@@ -254,9 +254,11 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
 
     async def _start_components(self) -> None:
         s = self.settings
-        redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
+        options = None if self._given_redis is not None else s.redis_options()
+        redis = self._given_redis or s.redis_options().client()
         broker = Broker(redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         try:
+            await refuse_bad_connection(redis, options)  # TLS, Sentinel name: exit, not retry
             await self._connect(broker)
         except BaseException:
             await broker.aclose()
@@ -388,8 +390,11 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
 
     def _lease_keeper(self, parts: _Parts) -> LeaseKeeper:
         s = self.settings
+        # Its own blocking client, bounded to a third of a lease per call (it runs while the
+        # loop is stuck); built from the same options as the processor's (TLS, Sentinel).
+        options = replace(s.redis_options(), connect_timeout=2.0)
         return LeaseKeeper(
-            redis_url=s.redis_url,
+            connect=lambda: options.sync_client(read_timeout=s.lease_seconds / 3),
             keys=parts.broker.keys,
             owner=self.id,
             leases=parts.leases,
