@@ -11,14 +11,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis import Redis
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .calls import CANCEL_REPLIES, ScriptCalls, tombstone_info
 from .clock import now_ms
-from .connection import SyncRememberingRetry
 from .errors import OutcomeUnknown, TandemqError
 from .keys import Keys
 from .preflight import policy_from_info
@@ -30,21 +28,6 @@ from .transport import Call
 from .transport import _typed as typed_error
 
 _PIPELINE = 10  # enqueue_many script calls per round trip, as the async broker
-
-
-def create_sync_redis(url: str, *, retries: int = 3, timeout: float = 5.0) -> Redis:
-    """A synchronous client for ``url`` with reconnect and backoff; a round trip is bounded
-    by ``timeout`` (a socket timeout: the sync client has no other way to bound a call)."""
-    return Redis.from_url(
-        url,
-        decode_responses=False,
-        socket_connect_timeout=5.0,
-        socket_timeout=timeout,
-        socket_keepalive=True,
-        health_check_interval=15,
-        retry=SyncRememberingRetry(ExponentialBackoff(cap=1.0, base=0.05), retries),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-    )
 
 
 class SyncBroker(ScriptCalls):
