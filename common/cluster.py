@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+import redis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.cluster import ClusterNode as SyncClusterNode
+from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,7 +32,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .redis_options import RedisOptions
 
-__all__ = ["cluster_client", "is_cluster", "slot_of"]
+__all__ = ["cluster_client", "is_cluster", "slot_of", "sync_cluster_client"]
 
 # A failover takes the cluster about node-timeout (15 s by default, 1 s in the tests) plus an
 # election; redis-py retries a command this many times with backoff, reloading the slot map
@@ -51,6 +54,11 @@ def cluster_client(options: RedisOptions) -> Redis:
 
     Typed as ``Redis``: RedisCluster offers every command tandemq sends (EVALSHA routed by its
     keys, pipelines split per node, pub/sub on one node) under the same names."""
+    return cast(Redis, RedisCluster(**cluster_client_kwargs(options)))
+
+
+def cluster_client_kwargs(options: RedisOptions) -> dict[str, Any]:
+    """The keywords of a cluster client; ConfigError for a database other than 0."""
     from redis.asyncio.connection import parse_url  # noqa: PLC0415 - only for clusters
 
     url = parse_url(options.url)
@@ -75,4 +83,18 @@ def cluster_client(options: RedisOptions) -> Redis:
         kwargs["max_connections"] = options.pool_size
     if options.tls is not None:
         kwargs.update(ssl=True, **options.tls.redis_kwargs())
-    return cast(Redis, RedisCluster(**kwargs))
+    return kwargs
+
+
+def sync_cluster_client(options: RedisOptions, read_timeout: float | None = None) -> redis.Redis:
+    """The blocking cluster client (the processor's lease keeper): EVALSHA routed by its key,
+    SCRIPT LOAD to every primary. Typed as ``redis.Redis`` for the same reason as above."""
+    kwargs = cluster_client_kwargs(options)
+    kwargs["startup_nodes"] = [
+        SyncClusterNode(h, p)  # type: ignore[no-untyped-call]
+        for h, p in options.cluster_nodes
+    ]
+    kwargs.pop("retry")
+    if read_timeout is not None:
+        kwargs["socket_timeout"] = read_timeout
+    return cast(redis.Redis, SyncRedisCluster(**kwargs))

@@ -32,9 +32,9 @@ from redis.backoff import ExponentialBackoff
 from redis.connection import parse_url as sync_parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry as SyncRetry
 
-from .cluster import cluster_client
+from .cluster import cluster_client, sync_cluster_client
+from .connection import SyncRememberingRetry
 from .connection import _RememberingRetry as RememberingRetry
 from .errors import ConfigError
 from .redis_settings import Address, RedisSettings
@@ -186,12 +186,10 @@ class RedisOptions:
         """The same connection as a blocking client (SyncDistributor, work off the event
         loop); ``read_timeout`` overrides TANDEMQ_REDIS_READ_TIMEOUT_SECONDS."""
         if self.topology == "cluster":
-            raise ConfigError(
-                "TANDEMQ_CLUSTER_NODES is set: the blocking client does not run on Redis"
-                " Cluster; use the asyncio Distributor"
-            )
+            return sync_cluster_client(self, read_timeout)
         retry_count = _SENTINEL_RETRIES if self.topology == "sentinel" else self.retries
-        retry = SyncRetry(ExponentialBackoff(cap=0.5, base=0.05), retry_count)
+        # as the async client's: a command cut off after its write stays OutcomeUnknown
+        retry = SyncRememberingRetry(ExponentialBackoff(cap=0.5, base=0.05), retry_count)
         kwargs = self._connection_kwargs(sentinel=self.topology == "sentinel", sync=True)
         kwargs["retry"] = retry
         if read_timeout is not None:

@@ -197,3 +197,14 @@ async def test_cluster_failover_is_followed(
 
 def _port_of_default(cluster: Cluster) -> int:
     return cluster.primary_of("x:{default}:pending").port
+
+
+def test_blocking_client_runs_scripts_on_every_shard(steady: Cluster) -> None:
+    """The processor's lease keeper renews leases with a blocking client of its own."""
+    client = _settings(steady).redis_options().sync_client(read_timeout=2)
+    try:
+        sha = client.script_load("return redis.call('incr', KEYS[1])")
+        keys = [f"sync-{uuid.uuid4().hex[:6]}:{{{q}}}:n" for q in spread_queues(steady)]
+        assert [client.evalsha(sha, 1, key) for key in keys] == [1, 1, 1]
+    finally:
+        client.close()
