@@ -17,8 +17,8 @@ from redis.asyncio import Redis
 from .clock import now_ms
 from .errors import DuplicateTask, TaskIdConflict
 from .keys import Keys
-from .task import DEQUEUE_FIELDS, Field, NewTask, TaskInfo, TaskMessage
-from .task_hash import hash_fields, info_from_hash, message_from_row, text
+from .task import Field, NewTask, TaskInfo, TaskMessage
+from .task_hash import hash_fields, info_from_hash, messages_from_rows, text
 from .transport import Call, Transport
 
 __all__ = ["Broker", "Call", "NewTask"]  # NewTask: still importable from here
@@ -171,16 +171,10 @@ class Broker:
             calls.append(("dequeue", keys, (n, now + lease_ms, owner, qk.task_prefix, now)))
         taken: dict[str, list[TaskMessage]] = {}
         missing: list[tuple[str, str]] = []
-        width = 1 + len(DEQUEUE_FIELDS)
         results = await self._call_many(calls, resend=False)
         for (queue, _), flat in zip(wanted, results, strict=True):
-            tasks = taken.setdefault(queue, [])
-            for i in range(0, len(flat), width):
-                task = message_from_row(queue, flat[i : i + width])
-                if task is None:
-                    missing.append((queue, text(flat[i])))
-                else:
-                    tasks.append(task)
+            taken[queue], gone = messages_from_rows(queue, flat)
+            missing += [(queue, task_id) for task_id in gone]
         return taken, missing
 
     async def ack(self, owner: str, done: dict[str, list[str]]) -> list[tuple[str, str]]:
@@ -278,6 +272,17 @@ class Broker:
             retried += [text(i) for i in to_retry]
             archived += [text(i) for i in to_archive]
         return retried, archived
+
+    async def recover_takes(self, queues: Sequence[str]) -> int:
+        """Give back to pending what blocking takes of dead processors moved and never leased
+        (see common/take.py); returns how many ids."""
+        now = now_ms()
+        calls: list[Call] = []
+        for queue in queues:
+            qk = self.keys.queue(queue)
+            args = (now, qk.taking_prefix, self.keys.wake_channel, queue)
+            calls.append(("take_recover", (qk.takers, qk.pending), args))
+        return sum(await self._call_many(calls)) if calls else 0
 
     async def trim(
         self, queues: Sequence[str], archive_max_size: int, archive_max_age_ms: int

@@ -12,6 +12,8 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:completed          ZSET    task id -> expiry (ms); only tasks sent with a retention
     p:{q}:t:<id>             HASH    the task: envelope fields and mutable state (see TaskFields)
     p:{q}:u:<digest>         STRING  unique lock, value is the owning task id, with a TTL
+    p:{q}:takers             ZSET    idle processor id -> deadline of its taking list
+    p:{q}:taking:<owner>     LIST    ids a blocking move took, until take.lua leases them
     p:wake                   CHANNEL published when a queue goes from empty to non-empty
 
 List intake (processor/intake_list.py), with ``s`` the user's list and ``{t}`` its hash tag
@@ -45,6 +47,8 @@ class QueueKeys:
     completed: str
     task_prefix: str
     unique_prefix: str
+    takers: str
+    taking_prefix: str
 
     def task(self, task_id: str) -> str:
         return self.task_prefix + task_id
@@ -52,6 +56,9 @@ class QueueKeys:
     def unique(self, type_name: str, payload: bytes) -> str:
         digest = hashlib.sha256(type_name.encode() + b"\0" + payload).hexdigest()
         return self.unique_prefix + digest
+
+    def taking(self, owner: str) -> str:
+        return self.taking_prefix + owner
 
 
 class Keys:
@@ -79,6 +86,8 @@ class Keys:
                 completed=f"{base}:completed",
                 task_prefix=f"{base}:t:",
                 unique_prefix=f"{base}:u:",
+                takers=f"{base}:takers",
+                taking_prefix=f"{base}:taking:",
             )
             self._cache[name] = keys
         return keys

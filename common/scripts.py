@@ -31,6 +31,8 @@ _NAMES = (
     "intake_list",
     "intake_recover",
     "intake_stream",
+    "take",
+    "take_recover",
 )
 
 

@@ -104,7 +104,7 @@ class Transport:
                 for batch in batches:
                     calls += batch
                     await before_each()
-                    await stream.send([_evalsha(call) for call in batch], self.timeout)
+                    await stream.send([evalsha(call) for call in batch], self.timeout)
                 replies = await stream.replies()
         except (BrokerUnavailable, WireLost):
             calls += [call for batch in batches for call in batch]
@@ -129,6 +129,20 @@ class Transport:
             raise WireDown("no pipelining connection for this kind of Redis connection")
         return await self._wire.subscribe(channel, on_message)
 
+    def blocking_wire(self) -> Wire | None:
+        """A pipelining connection of its own to the same server, for a blocking command
+        (it holds its connection until it returns); None where there is no pipelining
+        connection (TLS, ``TANDEMQ_WIRE=off``)."""
+        return None if self._wire is None else Wire(self._wire.target)
+
+    async def settle(self, calls: Sequence[Call], replies: list[Any]) -> list[Any]:
+        """Replies of script calls sent some other way (a blocking take) settled as ``run``
+        settles its own: NOSCRIPT reloads and repeats, errors typed."""
+        try:
+            return await self._settle(calls, replies, resend=False)
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
+
     @property
     def can_subscribe(self) -> bool:
         """False for TLS and other special connections: subscribe through redis-py there."""
@@ -144,7 +158,7 @@ class Transport:
         are held by nobody (see Broker.dequeue), so ``resend=False`` raises instead."""
         if self._wire is not None:
             try:
-                return await self._wire.call_many([_evalsha(c) for c in calls], self.timeout)
+                return await self._wire.call_many([evalsha(c) for c in calls], self.timeout)
             except WireDown:
                 pass  # nothing was sent: sending through redis-py is a first try
             except WireLost:
@@ -218,6 +232,6 @@ def _typed(error: ResponseError, script: Script) -> Exception:
     return failed
 
 
-def _evalsha(call: Call) -> bytes:
+def evalsha(call: Call) -> bytes:
     name, keys, args = call
     return pack(["EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args])

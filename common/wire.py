@@ -58,7 +58,7 @@ def pack(args: Sequence[Arg]) -> bytes:
     return b"".join(parts)
 
 
-def _typed(reply: Any) -> Any:
+def typed(reply: Any) -> Any:
     """A command's reply, an error reply as the redis-py exception callers already handle.
     The reader makes every error reply a ResponseError (at any depth, so nothing is walked
     here: a dequeue's reply holds hundreds of items); NOSCRIPT and OOM get their subclasses."""
@@ -262,7 +262,13 @@ class Wire:
         cannot be trusted to answer any more) when a reply takes longer than ``timeout``."""
         protocol = await self._connected()
         futures = protocol.send(commands, timeout)
-        return [_typed(await f) for f in futures]
+        return [typed(await f) for f in futures]
+
+    async def send(self, commands: Sequence[bytes], timeout: float) -> list[asyncio.Future[Any]]:
+        """Send packed commands; one future per reply (a raw reply: error replies are
+        ResponseError values, see ``typed``), so a caller can read the first replies of a
+        batch while a later one (a blocking command) is still awaited."""
+        return (await self._connected()).send(commands, timeout)
 
     async def stream(self) -> CommandStream:
         """A stream of commands whose replies are read at the end (see CommandStream)."""
@@ -374,4 +380,4 @@ class CommandStream:
         await self._protocol.drain()
 
     async def replies(self) -> list[Any]:
-        return [_typed(await f) for f in self._futures]
+        return [typed(await f) for f in self._futures]

@@ -11,6 +11,7 @@ from tandemq.common.logging import failure_event, get_logger
 from tandemq.common.task import TaskMessage
 
 from .backoff import Backoff
+from .idle import IdleTakes
 from .leases import Leases
 from .selection import strict_counts, weighted_counts
 from .slots import Slots
@@ -44,8 +45,21 @@ class Fetcher:
         self._poll_interval = poll_interval
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
         self._log = get_logger(component="fetcher")
+        self._idle = IdleTakes(
+            broker=broker,
+            owner=owner,
+            lease_ms=lease_ms,
+            block_seconds=poll_interval,
+            on_taken=self._taken,
+        )
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:  # tasks parked takes bring are handed over, for shutdown to give back
+            await self._idle.aclose()
+
+    async def _run(self) -> None:
         backoff = Backoff()
         while True:
             free = await self._slots.wait_free()
@@ -53,7 +67,9 @@ class Fetcher:
             try:
                 if self._orphans_possible:
                     await self._reclaim()
-                got = await self.fetch(free)
+                got = await self.fetch(free - self._idle.outstanding)
+                if got == 0:
+                    await self._wait_for_work(free)
                 backoff.succeeded()
             except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
                 self._orphans_possible = True  # a dequeue may have run without its reply
@@ -61,13 +77,11 @@ class Fetcher:
                 error = str(exc) or repr(exc)
                 self._log.error(event, step="fetch", error=error, retry_in=backoff.delay)
                 await backoff.wait()
-                continue
-            if got == 0:
-                await self._wait_for_work()
 
     async def _reclaim(self) -> None:
         """Tasks a failed dequeue may have leased to us go back to pending (see
         Broker.dequeue); done before the next fetch, so nothing we hold is in flight."""
+        await self._idle.settle()
         given_back = await self._broker.reclaim(
             list(self._queues), self._owner, self._leases.held()
         )
@@ -75,7 +89,13 @@ class Fetcher:
         if given_back:
             self._log.warning("task.reclaimed", count=given_back)
 
-    async def _wait_for_work(self) -> None:
+    async def _wait_for_work(self, free: int) -> None:
+        """Every queue was empty: park a blocking take on each (the task comes in the reply
+        that wakes us) when there is a slot for each; else wait for a wake-up message."""
+        queues = self._blocking_queues(free)
+        if queues:
+            await self._idle.wait(queues)
+            return
         try:
             async with asyncio.timeout(self._poll_interval):
                 await self._wake.wait()
@@ -116,6 +136,18 @@ class Fetcher:
                 for tasks in taken.values():
                     self._hand_over(tasks)
             raise
+
+    def _blocking_queues(self, free: int) -> list[str]:
+        """The queues to park blocking takes on, or none (wait for a wake-up instead)."""
+        if not self._idle.usable or len(self._queues) > free:
+            return []
+        return list(self._queues)
+
+    def _taken(self, queue: str, tasks: list[TaskMessage], missing: list[str]) -> None:
+        """What a blocking take leased (see processor/idle.py)."""
+        for task_id in missing:
+            self._log.warning("task.missing", task_id=task_id, queue=queue)
+        self._hand_over(tasks)
 
     def _counts(self, slots: int, empty: set[str]) -> dict[str, int]:
         if self._strict:

@@ -18,6 +18,9 @@ class Recoverer:
 
     async def step(self) -> float:
         retried, archived = await self._broker.recover(self._queues, LEASE_EXPIRED)
+        given_back = await self._broker.recover_takes(self._queues)
+        if given_back:
+            self._log.warning("task.take_recovered", count=given_back)
         if retried or archived:
             self._log.warning(
                 "task.recovered",
