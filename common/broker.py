@@ -83,7 +83,8 @@ class Broker:
         """Write one task. Raises TaskIdConflict, DuplicateTask or BrokerUnavailable.
 
         Concurrent calls share round trips (the pipelining connection)."""
-        await self.register_queues((task.queue,))
+        if task.queue not in self._known_queues:
+            await self.register_queues((task.queue,))
         result = (await self.transport.run([self._enqueue_call(task)]))[0]
         if isinstance(result, Exception):
             raise result
