@@ -9,7 +9,7 @@ surface as ``BrokerUnavailable`` so callers handle one error type.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -17,7 +17,8 @@ from redis.asyncio import Redis
 from .clock import now_ms
 from .errors import DuplicateTask, TaskIdConflict
 from .keys import Keys
-from .task import Field, NewTask, TaskInfo, TaskMessage
+from .ratelimit import RateLimit
+from .task import DEQUEUE_FIELDS, Field, NewTask, TaskInfo, TaskMessage
 from .task_hash import hash_fields, info_from_hash, messages_from_rows, text
 from .transport import Call, Transport
 
@@ -118,13 +119,50 @@ class Broker:
             existed += [text(c) for c in conflicts]
         return existed
 
+    # -- periodic tasks (processor/cron.py) ----------------------------------------------
+
+    async def enqueue_tick(
+        self, task: NewTask, entry_id: str, tick_ms: int, next_ms: int
+    ) -> tuple[str, int | None]:
+        """Write a periodic entry's task for one tick, unless any processor claimed the tick
+        already. Returns ("written" | "existed" | "duplicate" | "refused", the entry's latest
+        tick when refused)."""
+        await self.register_queues((task.queue,))
+        _, keys, args = self._enqueue_call(task)
+        state = self.keys.cron_state(task.queue, entry_id)
+        ticks = self.keys.cron_ticks(task.queue, entry_id)
+        horizon = max(60_000, 10 * (next_ms - tick_ms))  # claims kept: ten ticks, at least 60 s
+        args = (*args, tick_ms, next_ms, horizon)
+        result = await self._call("cron_enqueue", (*keys, state, ticks), args)
+        if isinstance(result, list):
+            if int(result[0]) == -2:
+                return "refused", int(result[1])
+            return "duplicate", None
+        return ("written" if result == 1 else "existed"), None
+
+    async def cron_last(self, entries: Sequence[tuple[str, str]]) -> list[int | None]:
+        """The last tick enqueued for each (queue, entry id), None for one never run."""
+        async with self.transport.guard():
+            pipe = self.redis.pipeline(transaction=False)
+            for queue, entry_id in entries:
+                pipe.hget(self.keys.cron_state(queue, entry_id), "last")
+            values = await pipe.execute()
+        return [None if v is None else int(v) for v in values]
+
+    async def register_cron(self, definitions: dict[str, str]) -> None:
+        """Record periodic entries (id -> JSON) where listings find them."""
+        if definitions:
+            async with self.transport.guard():
+                flat = [item for pair in definitions.items() for item in pair]
+                await self.redis.hset(self.keys.cron_entries, items=flat)
+
     def _enqueue_many_calls(self, tasks: Sequence[NewTask]) -> list[Call]:
         if any(t.unique_ttl_ms for t in tasks):
             raise ValueError("enqueue_many does not take unique tasks: send them with enqueue")
         groups: dict[tuple[Any, ...], list[NewTask]] = {}
         for t in tasks:  # one group per set of shared fields (see hash_fields)
             shared = (t.queue, t.due_ms, t.max_retry, t.enqueued_ms, t.timeout_ms,
-                      t.deadline_ms, t.retention_ms)  # fmt: skip
+                      t.deadline_ms, t.retention_ms, t.headers)  # fmt: skip
             groups.setdefault(shared, []).append(t)
         return [
             self._enqueue_many_call(group[start : start + _BATCH])
@@ -153,7 +191,11 @@ class Broker:
     # -- the processor's side -------------------------------------------------------------
 
     async def dequeue(
-        self, counts: dict[str, int], owner: str, lease_ms: int
+        self,
+        counts: dict[str, int],
+        owner: str,
+        lease_ms: int,
+        rates: Mapping[str, RateLimit] | None = None,
     ) -> tuple[dict[str, list[TaskMessage]], list[tuple[str, str]]]:
         """Lease up to ``counts[q]`` pending tasks of each queue, in one round trip.
 
@@ -161,22 +203,42 @@ class Broker:
         Not sent again when the connection fails under it (BrokerUnavailable instead): if the
         script had run, its tasks are leased to ``owner`` yet held by no one; ``reclaim``
         gives them back to pending, so they neither wait for their lease to expire nor have
-        that counted as a failed attempt.
+        that counted as a failed attempt. See dequeue_limited for ``rates``.
         """
+        taken, missing, _ = await self.dequeue_limited(counts, owner, lease_ms, rates or {})
+        return taken, missing
+
+    async def dequeue_limited(
+        self, counts: dict[str, int], owner: str, lease_ms: int, rates: Mapping[str, RateLimit]
+    ) -> tuple[dict[str, list[TaskMessage]], list[tuple[str, str]], dict[str, int]]:
+        """dequeue, where a queue in ``rates`` gives no more tasks than its limit allows (in
+        the same script, across all processors); the third result maps each queue held back
+        by its limit to the ms until its next task is allowed."""
         wanted = [(q, n) for q, n in counts.items() if n > 0]
         now = now_ms()
         calls: list[Call] = []
         for queue, n in wanted:
             qk = self.keys.queue(queue)
-            keys = (qk.pending, qk.active, qk.archived)
-            calls.append(("dequeue", keys, (n, now + lease_ms, owner, qk.task_prefix, now)))
+            keys: tuple[str, ...] = (qk.pending, qk.active, qk.archived)
+            args: tuple[Any, ...] = (n, now + lease_ms, owner, qk.task_prefix, now)
+            rate = rates.get(queue)
+            if rate is not None:
+                keys += (self.keys.rate(queue),)
+                args += (f"{rate.interval_ms:.6f}", f"{rate.tolerance_ms:.6f}")
+            calls.append(("dequeue", keys, args))
         taken: dict[str, list[TaskMessage]] = {}
         missing: list[tuple[str, str]] = []
+        waits: dict[str, int] = {}
+        width = 1 + len(DEQUEUE_FIELDS)
         results = await self._call_many(calls, resend=False)
-        for (queue, _), flat in zip(wanted, results, strict=True):
+        for (queue, _), reply in zip(wanted, results, strict=True):
+            flat = reply
+            if len(reply) % width:  # held back by its rate limit: the wait comes last
+                waits[queue] = int(reply[-1])
+                flat = reply[:-1]
             taken[queue], gone = messages_from_rows(queue, flat)
             missing += [(queue, task_id) for task_id in gone]
-        return taken, missing
+        return taken, missing, waits
 
     async def ack(self, owner: str, done: dict[str, list[str]]) -> list[tuple[str, str]]:
         """Acknowledge finished tasks, per queue; returns (queue, id) whose lease was lost."""

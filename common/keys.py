@@ -15,6 +15,10 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:takers             ZSET    idle processor id -> deadline of its taking list
     p:{q}:taking:<owner>     LIST    ids a blocking move took, until take.lua leases them
     p:wake                   CHANNEL published when a queue goes from empty to non-empty
+    p:cron                   HASH    periodic entry id -> its definition as JSON (for listings)
+    p:{q}:cron:<entry id>    HASH    last (latest tick ms enqueued), next (tick ms after it)
+    p:{q}:cron:<id>:ticks    ZSET    tick -> tick: the entry's ticks claimed lately
+    p:{q}:rate               STRING  the queue's rate limit state (GCRA theoretical arrival ms)
 
 List intake (processor/intake_list.py), with ``s`` the user's list and ``{t}`` its hash tag
 (the tag Redis Cluster would hash ``s`` by), so these keys share the list's slot and BLMOVE
@@ -71,6 +75,24 @@ class Keys:
         self.queues = f"{prefix}:queues"
         self.wake_channel = f"{prefix}:wake"
         self._cache: dict[str, QueueKeys] = {}
+        self.cron_entries = f"{prefix}:cron"
+
+    # -- periodic tasks and rate limits (processor/cron.py, processor/limits.py) ------------
+
+    def cron_state(self, queue: str, entry_id: str) -> str:
+        """The tick state of a periodic entry, in its queue's slot: the script that enqueues
+        a tick checks and moves it in the same atomic step as writing the task."""
+        validate_queue_name(queue)
+        return f"{self.prefix}:{{{queue}}}:cron:{entry_id}"
+
+    def cron_ticks(self, queue: str, entry_id: str) -> str:
+        """The ticks of an entry claimed lately (beside cron_state, same slot)."""
+        return f"{self.cron_state(queue, entry_id)}:ticks"
+
+    def rate(self, queue: str) -> str:
+        """The rate limit state of a queue, in its slot (dequeue.lua reads it)."""
+        validate_queue_name(queue)
+        return f"{self.prefix}:{{{queue}}}:rate"
 
     def queue(self, name: str) -> QueueKeys:
         keys = self._cache.get(name)

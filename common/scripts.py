@@ -35,6 +35,11 @@ _NAMES = (
     "take_recover",
 )
 
+# Scripts made of several files, run in order as one chunk (a guard in front of a shared body).
+_COMPOSED = {
+    "cron_enqueue": ("cron_guard", "enqueue"),  # processor/cron.py: each tick enqueued once
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Script:
@@ -60,6 +65,12 @@ def _load_all() -> dict[str, Script]:
     for name in _NAMES:
         head = f"{lib}\n-- {name}.lua\n"
         source = head + _read(name)
+        sha = hashlib.sha1(source.encode()).hexdigest()
+        scripts[name] = Script(name, source, sha, lib_lines=head.count("\n"))
+    for name, parts in _COMPOSED.items():
+        # Lines are numbered from the first part on (where() names the composed script).
+        head = f"{lib}\n"
+        source = head + "\n".join(f"-- {part}.lua\n{_read(part)}" for part in parts)
         sha = hashlib.sha1(source.encode()).hexdigest()
         scripts[name] = Script(name, source, sha, lib_lines=head.count("\n"))
     return scripts

@@ -19,6 +19,8 @@
 | TANDEMQ_ARCHIVE_MAX_AGE_SECONDS | 7776000 | archived tasks older than this are deleted (90 days) |
 | TANDEMQ_LOG_FORMAT | auto | json, console, or auto (console on a TTY, else json) |
 | TANDEMQ_LOG_LEVEL | INFO | DEBUG, INFO, WARNING, ERROR |
+| TANDEMQ_QUEUE_CONCURRENCY | (none) | per queue, most tasks one processor runs at once: emails=5 |
+| TANDEMQ_RATE_LIMITS | (none) | per queue, across all processors: emails=100/s,sms=20/m:5 (:burst) |
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pydantic_settings import (
 
 from .errors import ConfigError
 from .keys import validate_queue_name
+from .ratelimit import RateLimit, parse_queue_concurrency, parse_rate_limit, parse_rate_limits
 
 ENV_PREFIX = "TANDEMQ_"
 
@@ -87,6 +90,29 @@ class Settings(BaseSettings):
     archive_max_age_seconds: float = Field(90 * 86_400, gt=0)
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # -- per-queue limits (common/ratelimit.py, processor/limits.py) ----------------------
+    queue_concurrency: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(default_factory=dict)
+
+    @field_validator("queue_concurrency", mode="before")
+    @classmethod
+    def _parse_queue_concurrency(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_queue_concurrency(value)
+        if isinstance(value, dict):
+            return parse_queue_concurrency(",".join(f"{k}={v}" for k, v in value.items()))
+        return value
+
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_rate_limits(value)
+        if isinstance(value, dict):
+            for name in value:
+                validate_queue_name(name)
+            return {k: parse_rate_limit(v) if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     @field_validator("queues", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ the stored hash."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -48,6 +49,7 @@ class Field:
     FAILED = "f"  # epoch ms of the last failure
     DONE = "c"  # epoch ms of completion
     NONCE = "n"  # random per send() call, only with a caller's task_id: a resend is its own
+    HEADERS = "h"  # headers as compact JSON (absent: none); 65-128 bytes: pieces h and h2
 
 
 # What dequeue.lua returns for each task, in this order (after the id).
@@ -59,6 +61,7 @@ DEQUEUE_FIELDS = (
     Field.TIMEOUT,
     Field.DEADLINE,
     Field.ENQUEUED,
+    Field.HEADERS,
 )
 
 
@@ -78,6 +81,7 @@ class NewTask:
     retention_ms: int | None = None
     unique_ttl_ms: int = 0  # 0: not unique
     nonce: str | None = None  # with a caller's task_id: tells this send's resend from a conflict
+    headers: str | None = None  # compact JSON of the sender's headers (trace context ...)
 
 
 @dataclass(slots=True)
@@ -94,6 +98,7 @@ class TaskMessage:
     deadline_ms: int | None
     enqueued_ms: int
     corrupt: str | None = None  # why the stored fields could not be read, if they could not
+    headers: Mapping[str, str] | None = None  # what the sender attached (trace context ...)
 
 
 class TaskInfo(BaseModel):

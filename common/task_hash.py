@@ -3,6 +3,7 @@ NewTask is written as, a dequeued row as a TaskMessage, a read hash as a TaskInf
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,14 +25,25 @@ def hash_fields(task: NewTask) -> list[Any]:
         (Field.NONCE, task.nonce),
     )
     fields += [item for name, value in optional if value is not None for item in (name, value)]
+    if task.headers is not None:
+        fields += _header_fields(task.headers)
     return fields
+
+
+def _header_fields(headers: str) -> list[str]:
+    """The headers' JSON as hash fields: in two pieces when 65-128 characters long, so the
+    task hash stays compact (values up to 64 bytes: see _lib.lua's payload_fields);
+    dequeue.lua joins them."""
+    if 64 < len(headers) <= 128:
+        return [Field.HEADERS, headers[:64], f"{Field.HEADERS}2", headers[64:]]
+    return [Field.HEADERS, headers]
 
 
 def message_from_row(queue: str, row: Sequence[Any]) -> TaskMessage | None:
     """A dequeued row (id, then DEQUEUE_FIELDS) as a TaskMessage; None when the hash was
     gone. Fields that cannot be read give a message marked corrupt, which the processor
     archives with that reason."""
-    task_id, type_, payload, retried, max_retry, timeout, deadline, enqueued = row
+    task_id, type_, payload, retried, max_retry, timeout, deadline, enqueued, headers = row
     if type_ is None:
         return None
     if not type_:
@@ -47,6 +59,7 @@ def message_from_row(queue: str, row: Sequence[Any]) -> TaskMessage | None:
             timeout_ms=_optional_int(timeout),
             deadline_ms=_optional_int(deadline),
             enqueued_ms=int(enqueued or 0),
+            headers=json.loads(headers) if headers else None,
         )
     except (ValueError, UnicodeDecodeError) as exc:
         type_text = bytes(type_).decode(errors="replace")

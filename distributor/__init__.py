@@ -12,6 +12,7 @@ from tandemq.common.errors import (
 from tandemq.common.task import TaskInfo, TaskState
 
 from .client import Distributor
+from .hooks import Outgoing, SendHook
 from .options import SendOptions
 
 __all__ = [
@@ -19,9 +20,11 @@ __all__ = [
     "Distributor",
     "DuplicateTask",
     "InvalidSendOptions",
+    "Outgoing",
     "PayloadTooLarge",
     "RedisOutOfMemory",
     "SendError",
+    "SendHook",
     "SendOptions",
     "TaskIdConflict",
     "TaskInfo",

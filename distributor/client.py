@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -22,6 +22,7 @@ from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
 from tandemq.common.task import NewTask, TaskInfo, TaskState
 
+from .hooks import SendHook, run_hooks
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 
 _CHUNK = 1000  # tasks per enqueue_many script call: short scripts, and overlap (see send_many)
@@ -53,6 +54,7 @@ def _alike(shape: NewTask, task_id: str, type_: str, payload: bytes) -> NewTask:
         shape.timeout_ms,
         shape.deadline_ms,
         shape.retention_ms,
+        headers=shape.headers,
     )
 
 
@@ -70,8 +72,10 @@ class Distributor:
         prefix: str | None = None,
         redis: Redis | None = None,
         settings: Settings | None = None,
+        send_hooks: Sequence[SendHook] = (),
     ) -> None:
         self.settings = settings or Settings.load(env=False, redis_url=redis_url, prefix=prefix)
+        self._send_hooks = list(send_hooks)
         self._owns_redis = redis is None
         s = self.settings
         self.redis = (
@@ -81,9 +85,13 @@ class Distributor:
         self._log = get_logger()
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Distributor:
+    def from_env(cls, *, send_hooks: Sequence[SendHook] = (), **overrides: Any) -> Distributor:
         """Settings from the environment (REDIS_URL, TANDEMQ_PREFIX); keywords override."""
-        return cls(settings=Settings.load(**overrides))
+        return cls(settings=Settings.load(**overrides), send_hooks=send_hooks)
+
+    def add_send_hook(self, hook: SendHook) -> None:
+        """Run ``hook(outgoing)`` before every send; it may add ``outgoing.headers``."""
+        self._send_hooks.append(hook)
 
     async def __aenter__(self) -> Self:
         await self._broker.load_scripts()
@@ -115,6 +123,7 @@ class Distributor:
         task_id: str | None = None,
         retention: timedelta | None = None,
         unique_for: timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> TaskInfo:
         """Write one task in one round trip and return its info.
 
@@ -134,6 +143,8 @@ class Distributor:
             unique_for,
         )
         task = self._new_task(payload, options)
+        if headers or self._send_hooks:  # nothing to do, and nothing stored, without them
+            task.headers = run_hooks(self._send_hooks, task.type, task.queue, headers)
         try:
             await self._broker.enqueue(task)
         except TaskIdConflict:
@@ -155,6 +166,7 @@ class Distributor:
         timeout: timedelta | None = None,
         deadline: datetime | None = None,
         retention: timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> list[TaskInfo]:
         """Write many tasks with the same options in pipelined round trips (ids are generated).
 
@@ -168,6 +180,8 @@ class Distributor:
         if not encoded:
             return []
         shape = self._new_task(payloads[0], options, now, due)  # what all tasks share
+        if headers or self._send_hooks:  # hooks run once for the call: one shared header
+            shape.headers = run_hooks(self._send_hooks, shape.type, queue, headers)
         infos: list[TaskInfo] = []
 
         def chunks() -> Iterator[list[NewTask]]:

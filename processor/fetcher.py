@@ -1,13 +1,20 @@
 """Fills free slots: draws queues for them, leases tasks in one round trip, hands them to the
-workers; waits for a wake-up (or the fallback poll) when every queue is empty."""
+workers; waits for a wake-up (or the fallback poll) when every queue is empty.
+
+Per-queue limits: a queue at its concurrency cap (Slots.room) is left out of the draw until
+one of its tasks finishes; a queue held back by its rate limit (enforced in dequeue.lua) is
+left out of this fetch, and an idle fetcher waits no longer than until its next task is
+allowed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 
 from tandemq.common.broker import Broker
 from tandemq.common.logging import failure_event, get_logger
+from tandemq.common.ratelimit import RateLimit
 from tandemq.common.task import TaskMessage
 
 from .backoff import Backoff
@@ -31,6 +38,7 @@ class Fetcher:
         wake: asyncio.Event,
         lease_ms: int,
         poll_interval: float,
+        rates: Mapping[str, RateLimit] | None = None,
     ) -> None:
         self._broker = broker
         self._owner = owner
@@ -44,6 +52,8 @@ class Fetcher:
         self._lease_ms = lease_ms
         self._poll_interval = poll_interval
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
+        self._rates = dict(rates or {})
+        self._rate_wait_ms: int | None = None  # the soonest a rate-limited queue may give more
         self._log = get_logger(component="fetcher")
         self._idle = IdleTakes(
             broker=broker,
@@ -64,6 +74,7 @@ class Fetcher:
         while True:
             free = await self._slots.wait_free()
             self._wake.clear()
+            self._slots.cap_freed.clear()
             try:
                 if self._orphans_possible:
                     await self._reclaim()
@@ -96,21 +107,32 @@ class Fetcher:
         if queues:
             await self._idle.wait(queues)
             return
+        timeout = self._poll_interval
+        if self._rate_wait_ms is not None:
+            timeout = min(timeout, self._rate_wait_ms / 1000)
         try:
-            async with asyncio.timeout(self._poll_interval):
-                await self._wake.wait()
+            async with asyncio.timeout(timeout):
+                if self._slots.capped:  # a capped queue's finished task frees room too
+                    await _either(self._wake, self._slots.cap_freed)
+                else:
+                    await self._wake.wait()
         except TimeoutError:
             pass
 
     async def fetch(self, slots: int) -> int:
         """Lease up to ``slots`` tasks; a queue that comes back short is empty for this fetch
         and its unfilled slots are drawn again among the others."""
-        empty: set[str] = set()
+        empty: set[str] = self._slots.full() if self._slots.capped else set()
         got = 0
+        self._rate_wait_ms = None
         while slots > got:
             counts = self._counts(slots - got, empty)
+            if self._slots.capped:
+                counts = self._within_caps(counts, empty)
             if not counts:
-                break
+                if empty.issuperset(self._queues):
+                    break
+                continue
             taken, missing = await self._dequeue(counts)
             for queue, task_id in missing:
                 self._log.warning("task.missing", task_id=task_id, queue=queue)
@@ -127,19 +149,39 @@ class Fetcher:
     ) -> tuple[dict[str, list[TaskMessage]], list[tuple[str, str]]]:
         """Lease tasks; if cancelled (shutdown) mid-call, still take what the script leased,
         so shutdown gives it back at once instead of after the lease expires."""
-        call = asyncio.ensure_future(self._broker.dequeue(counts, self._owner, self._lease_ms))
+        call = asyncio.ensure_future(
+            self._broker.dequeue_limited(counts, self._owner, self._lease_ms, self._rates)
+        )
         try:
-            return await asyncio.shield(call)
+            taken, missing, waits = await asyncio.shield(call)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                taken, _ = await call
+                taken, _, _ = await call
                 for tasks in taken.values():
                     self._hand_over(tasks)
             raise
+        if waits:
+            soonest = min(waits.values())
+            self._rate_wait_ms = min(self._rate_wait_ms or soonest, soonest)
+        return taken, missing
+
+    def _within_caps(self, counts: dict[str, int], empty: set[str]) -> dict[str, int]:
+        """``counts`` cut to each queue's room; a queue that reaches its cap is left out of
+        the rest of this fetch (its cut slots are drawn again among the others)."""
+        within = {}
+        for queue, n in counts.items():
+            room = self._slots.room(queue)
+            if room <= n:
+                empty.add(queue)
+            if min(n, room) > 0:
+                within[queue] = min(n, room)
+        return within
 
     def _blocking_queues(self, free: int) -> list[str]:
         """The queues to park blocking takes on, or none (wait for a wake-up instead)."""
-        if not self._idle.usable or len(self._queues) > free:
+        # A take bypasses the dequeue's rate limit and the draw's per-queue caps: those
+        # queues wait for wake-ups as before.
+        if not self._idle.usable or len(self._queues) > free or self._rates or self._slots.capped:
             return []
         return list(self._queues)
 
@@ -155,7 +197,8 @@ class Fetcher:
         return weighted_counts(self._queues, slots, empty)
 
     def _hand_over(self, tasks: list[TaskMessage]) -> None:
-        self._slots.take(len(tasks))
+        if tasks:
+            self._slots.take(len(tasks), tasks[0].queue)
         self._leases.hold(tasks)
         for task in tasks:
             self._out.put_nowait(task)
@@ -164,6 +207,17 @@ class Fetcher:
         """Fetched tasks no worker has started (at shutdown); their slots are freed."""
         left = []
         while not self._out.empty():
-            left.append(self._out.get_nowait())
-            self._slots.finish()
+            task = self._out.get_nowait()
+            left.append(task)
+            self._slots.finish(task.queue)
         return left
+
+
+async def _either(*events: asyncio.Event) -> None:
+    """Wait until any of ``events`` is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

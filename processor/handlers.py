@@ -6,27 +6,31 @@ import asyncio
 import contextvars
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from structlog.typing import FilteringBoundLogger
+from typing_extensions import TypeVar as DefaultTypeVar
 
 from tandemq.common.errors import CorruptTask, InvalidPayload, RegistryError, UnknownTaskType
 from tandemq.common.registry import PayloadRegistry
 
 M = TypeVar("M", bound=BaseModel)
+# The type of the shared state a processor's lifespan yields (processor.py); Any without one.
+S = DefaultTypeVar("S", default=Any)
 
-AsyncHandler = Callable[[M, "TaskContext"], Awaitable[None]]
-SyncHandler = Callable[[M, "TaskContext"], None]
-Handler = AsyncHandler[M] | SyncHandler[M]
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
-class TaskContext:
-    """Given to every handler call: which task and attempt this is, and a bound logger."""
+class TaskContext(Generic[S]):
+    """Given to every handler call: which task and attempt this is, a bound logger, the
+    headers the task was sent with, and the processor's shared ``state`` (what its lifespan
+    yielded: annotate ``ctx: TaskContext[AppState]`` to have it typed)."""
 
     id: str
     type: str
@@ -34,11 +38,18 @@ class TaskContext:
     retried: int
     max_retry: int
     logger: FilteringBoundLogger
+    headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)
+    state: S = field(default=None)  # type: ignore[assignment]  # None only without a lifespan
 
     @property
     def attempt(self) -> int:
         """1 for the first run, 2 for the first retry, ..."""
         return self.retried + 1
+
+
+AsyncHandler = Callable[[M, TaskContext[S]], Awaitable[None]]
+SyncHandler = Callable[[M, TaskContext[S]], None]
+Handler = AsyncHandler[M, S] | SyncHandler[M, S]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +66,13 @@ class _Entry:
                 raise CorruptTask(f"payload is not valid JSON: {exc}") from None
             raise InvalidPayload(f"payload does not fit {self.model.__qualname__}: {exc}") from None
 
-    async def call(self, payload: BaseModel, ctx: TaskContext, executor: Executor | None) -> None:
+    async def call(self, payload: BaseModel, ctx: TaskContext, executor: Executor | None) -> Any:
         if self.is_async:
-            await self.func(payload, ctx)
-            return
+            return await self.func(payload, ctx)
         # A plain def runs in the pool so blocking code does not stall the loop; contextvars
         # are copied so structlog's bound context follows the call.
         call = functools.partial(contextvars.copy_context().run, self.func, payload, ctx)
-        await asyncio.get_running_loop().run_in_executor(executor, call)
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
 class Handlers:
@@ -72,7 +82,7 @@ class Handlers:
         self._payloads = PayloadRegistry()
         self._entries: dict[str, _Entry] = {}
 
-    def register(self, model: type[M], func: Handler[M]) -> None:
+    def register(self, model: type[M], func: Handler[M, Any]) -> None:
         name = self._payloads.register(model)
         if name in self._entries:
             raise RegistryError(f"a handler for {name!r} is already registered")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self
 
 from redis.asyncio import Redis
 
@@ -25,14 +25,16 @@ from tandemq.common.task import TaskMessage
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
 
 from .backoff import Backoff
+from .cron import CronEntry, CronMixin, Scheduler
 from .fetcher import Fetcher
 from .forwarder import Forwarder
-from .handlers import Handler, Handlers, M
+from .handlers import Handler, Handlers, M, S
 from .heartbeat import Heartbeat
 from .intake import IntakeSpec, ListParse, StreamParse
 from .intakes import Intakes
 from .janitor import Janitor
 from .leases import Leases
+from .middleware import HooksMixin, Lifespan
 from .outcome import Outcome
 from .periodic import repeat
 from .recoverer import Recoverer
@@ -63,8 +65,13 @@ class _Parts:
     heartbeat: Heartbeat
 
 
-class Processor:
-    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM."""
+class Processor(CronMixin, HooksMixin[S], Generic[S]):
+    """Runs handlers for tasks from weighted queues. ``await processor.run()`` until SIGTERM.
+
+    ``lifespan``: an async context manager factory run once per start; what it yields is
+    ``ctx.state`` in every handler and middleware (typed ``S``), and its exit runs at shutdown
+    after the last handler finished. Periodic tasks: ``cron`` and ``every`` (cron.py).
+    """
 
     def __init__(
         self,
@@ -79,6 +86,7 @@ class Processor:
         retry_delay: RetryDelay | None = None,
         settings: Settings | None = None,
         redis: Redis | None = None,
+        lifespan: Lifespan[S] | None = None,
     ) -> None:
         self.settings = settings or Settings.load(
             env=False,
@@ -102,18 +110,26 @@ class Processor:
         self._force = asyncio.Event()
         self._intakes = Intakes()
         self._log = get_logger(processor=self.id)
+        self._cron: list[CronEntry] = []  # periodic entries (cron.py)
+        self._init_hooks(lifespan)  # lifespan and middleware (middleware.py)
 
     @classmethod
     def from_env(
-        cls, *, retry_delay: RetryDelay | None = None, redis: Redis | None = None, **overrides: Any
-    ) -> Processor:
+        cls,
+        *,
+        retry_delay: RetryDelay | None = None,
+        redis: Redis | None = None,
+        lifespan: Lifespan[S] | None = None,
+        **overrides: Any,
+    ) -> Processor[S]:
         """Settings from the environment (see README); keyword overrides win."""
-        return cls(settings=Settings.load(**overrides), retry_delay=retry_delay, redis=redis)
+        settings = Settings.load(**overrides)
+        return cls(settings=settings, retry_delay=retry_delay, redis=redis, lifespan=lifespan)
 
-    def handler(self, model: type[M]) -> Callable[[Handler[M]], Handler[M]]:
+    def handler(self, model: type[M]) -> Callable[[Handler[M, S]], Handler[M, S]]:
         """Decorator: ``@processor.handler(SendEmail)`` over ``async def f(email, ctx)``."""
 
-        def register(func: Handler[M]) -> Handler[M]:
+        def register(func: Handler[M, S]) -> Handler[M, S]:
             self.handlers.register(model, func)
             return func
 
@@ -206,6 +222,14 @@ class Processor:
         """Connect, then start the components: storage-side loops first, fetching last."""
         if self._parts is not None:
             raise TandemqError("processor already started")
+        await self._open_resources()
+        try:
+            await self._start_components()
+        except BaseException:
+            await self._close_resources()
+            raise
+
+    async def _start_components(self) -> None:
         s = self.settings
         redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
         broker = Broker(redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
@@ -238,7 +262,7 @@ class Processor:
         """Every component, each given what it uses by name."""
         s = self.settings
         lease_ms = int(s.lease_seconds * 1000)
-        slots, leases, syncer = Slots(s.concurrency), Leases(), Syncer()
+        slots, leases, syncer = Slots(s.concurrency, s.queue_concurrency), Leases(), Syncer()
         outcome = Outcome(
             broker=broker, owner=self.id, leases=leases, syncer=syncer, retry_delay=self.retry_delay
         )
@@ -263,6 +287,8 @@ class Processor:
                 tasks=fetched,
                 default_timeout=s.default_timeout_seconds,
                 executor=executor,
+                middlewares=self._middlewares,
+                state=self.state,
             ),
             fetcher=Fetcher(
                 broker=broker,
@@ -275,6 +301,7 @@ class Processor:
                 wake=wake,
                 lease_ms=lease_ms,
                 poll_interval=s.poll_interval_seconds,
+                rates=s.rate_limits,
             ),
             heartbeat=Heartbeat(broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms),
         )
@@ -298,6 +325,8 @@ class Processor:
         self._spawn(repeat(Forwarder(parts.broker, names).step, "forwarder"))
         self._spawn(repeat(janitor.step, "janitor"))
         self._spawn(parts.wake_listener.run())
+        if self._cron:
+            self._spawn(repeat(Scheduler(parts.broker, self._cron).step, "cron"))
 
     async def _connect(self, broker: Broker) -> None:
         """Load the scripts, retrying with backoff while Redis is away (a daemon started
@@ -348,6 +377,7 @@ class Processor:
         if self._given_redis is None:
             await parts.redis.aclose()
         self._workers, self._loops, self._fetch_task, self._parts = [], [], None, None
+        await self._close_resources()
         self._log.info("processor.stopped")
 
     async def _give_back(self, tasks: list[TaskMessage], why: str) -> None:

@@ -8,15 +8,19 @@ the task stays held and shutdown gives it back to pending.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Sequence
 from concurrent.futures import Executor
+from typing import Any
 
 from tandemq.common.clock import now_ms
 from tandemq.common.errors import CorruptTask, DeadlineExceeded, TaskTimeout
 from tandemq.common.logging import get_logger
 from tandemq.common.task import TaskMessage
 
-from .handlers import Handlers, TaskContext
+from .handlers import NO_HEADERS, Handlers, TaskContext
+from .middleware import Middleware, chain
 from .outcome import Outcome
 from .slots import Slots
 
@@ -31,8 +35,12 @@ class Runner:
         tasks: asyncio.Queue[TaskMessage],
         default_timeout: float,
         executor: Executor | None,
+        middlewares: Sequence[Middleware[Any]] = (),
+        state: Any = None,
     ) -> None:
         self._handlers = handlers
+        self._middlewares = list(middlewares)
+        self._state = state
         self._outcome = outcome
         self._slots = slots
         self._tasks = tasks
@@ -47,7 +55,7 @@ class Runner:
             try:
                 await self.run_one(task)
             finally:
-                self._slots.finish()
+                self._slots.finish(task.queue)
 
     async def run_one(self, task: TaskMessage) -> None:
         started = time.perf_counter()
@@ -72,11 +80,18 @@ class Runner:
         log = self._log.bind(
             task_id=task.id, type=task.type, queue=task.queue, attempt=task.retried + 1
         )
-        ctx = TaskContext(task.id, task.type, task.queue, task.retried, task.max_retry, log)
+        ctx = TaskContext(
+            task.id, task.type, task.queue, task.retried, task.max_retry, log,
+            task.headers or NO_HEADERS, self._state,
+        )  # fmt: skip
         log.info("task.started")
         try:
             async with asyncio.timeout(budget):
-                await entry.call(payload, ctx, self._executor)
+                if self._middlewares:
+                    call = functools.partial(entry.call, payload, ctx, self._executor)
+                    await chain(self._middlewares, payload, ctx, call)
+                else:
+                    await entry.call(payload, ctx, self._executor)
         except TimeoutError as exc:
             if deadline_bound:
                 raise DeadlineExceeded(f"deadline passed after {budget:.3f}s of running") from exc

@@ -11,6 +11,7 @@ import pytest
 
 from tandemq.common import settings as settings_module
 from tandemq.common.errors import ConfigError, TandemqError
+from tandemq.common.ratelimit import RateLimit
 from tandemq.common.settings import Settings, parse_queues
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +79,8 @@ GOOD: list[tuple[str, str, str, Any]] = [
     ("TANDEMQ_LOG_FORMAT", "console", "log_format", "console"),
     ("TANDEMQ_LOG_LEVEL", "debug", "log_level", "DEBUG"),
     ("TANDEMQ_LOG_LEVEL", "WARNING", "log_level", "WARNING"),
+    ("TANDEMQ_QUEUE_CONCURRENCY", "emails=5, sms=1", "queue_concurrency", {"emails": 5, "sms": 1}),
+    ("TANDEMQ_RATE_LIMITS", "emails=10/m:3", "rate_limits", {"emails": RateLimit(10, 60_000, 3)}),
 ]
 
 

@@ -1,0 +1,1 @@
+"""OpenTelemetry tracing for tandemq: a send hook and a middleware (see README.md here)."""
