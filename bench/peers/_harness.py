@@ -135,7 +135,10 @@ def main(measurements: Mapping[str, Measurement]) -> None:
     parser.add_argument("--url", required=True)
     parser.add_argument("--n", type=int, required=True)
     args = parser.parse_args()
-    logging.disable(logging.WARNING)  # per-task log lines would dominate the measurement
+    # Every library's logging filtered to WARNING alike (per-task INFO lines would dominate
+    # the measurement): the root logger's level, as an application sets it. tandemq's
+    # module configures the same level (TANDEMQ_LOG_LEVEL) before calling this.
+    logging.basicConfig(level=logging.WARNING)
     func = measurements.get(args.measurement)
     if func is None:
         _report({"value": None})
