@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 from datetime import timedelta
+from typing import ClassVar
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -24,6 +25,9 @@ CHUNK = 10_000  # send_many batch: bounds client memory while filling big backlo
 
 
 class Noop(BaseModel):
+    # A stable wire name, as the README recommends (and as short as the peers' "noop"):
+    # the default, module.QualName, would name this module.
+    tandemq_type: ClassVar[str] = "noop"
     n: int
     s: str
 
