@@ -23,6 +23,8 @@ from .leases import Leases
 from .selection import strict_counts, weighted_counts
 from .slots import Slots
 
+MAX_BLOCKING_QUEUES = 8  # an idle processor parks a take (a connection) per queue up to this
+
 
 class Fetcher:
     def __init__(
@@ -180,8 +182,13 @@ class Fetcher:
     def _blocking_queues(self, free: int) -> list[str]:
         """The queues to park blocking takes on, or none (wait for a wake-up instead)."""
         # A take bypasses the dequeue's rate limit and the draw's per-queue caps: those
-        # queues wait for wake-ups as before.
-        if not self._idle.usable or len(self._queues) > free or self._rates or self._slots.capped:
+        # queues wait for wake-ups as before; so do many queues (a connection each).
+        if (
+            not self._idle.usable
+            or len(self._queues) > min(free, MAX_BLOCKING_QUEUES)
+            or self._rates
+            or self._slots.capped
+        ):
             return []
         return list(self._queues)
 

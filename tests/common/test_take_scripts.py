@@ -4,8 +4,10 @@ against the real test Redis: what they lease, what they leave, and what they giv
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 
+import pytest
 from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
@@ -15,6 +17,12 @@ from tandemq.common.task import Field, NewTask
 
 OWNER = "host:1:take"
 LEASE = 60_000
+
+# Blocking takes run on the pipelining connection: none where TANDEMQ_WIRE=off.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("TANDEMQ_WIRE", "on").lower() in ("off", "0", "false", "no"),
+    reason="no pipelining connection (TANDEMQ_WIRE=off)",
+)
 
 
 def _task() -> NewTask:

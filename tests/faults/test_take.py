@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 
+import pytest
 from redis.asyncio import Redis
 
 from tandemq.common.clock import now_ms
@@ -21,6 +23,12 @@ from tests.faults.harness import Scenario, scenario
 from tests.support import eventually
 
 ENV = {"TANDEMQ_LEASE_SECONDS": "3", "TANDEMQ_POLL_INTERVAL_SECONDS": "1"}
+
+# Blocking takes run on the pipelining connection: none where TANDEMQ_WIRE=off.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("TANDEMQ_WIRE", "on").lower() in ("off", "0", "false", "no"),
+    reason="no pipelining connection (TANDEMQ_WIRE=off)",
+)
 
 
 async def _write_pending(client: Redis, run: Scenario, work: Work) -> str:
