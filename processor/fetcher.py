@@ -40,6 +40,7 @@ class Fetcher:
         wake: asyncio.Event,
         lease_ms: int,
         poll_interval: float,
+        blocking_take: bool = True,
         rates: Mapping[str, RateLimit] | None = None,
     ) -> None:
         self._broker = broker
@@ -63,6 +64,7 @@ class Fetcher:
             lease_ms=lease_ms,
             block_seconds=poll_interval,
             on_taken=self._taken,
+            enabled=blocking_take,
         )
 
     async def run(self) -> None:

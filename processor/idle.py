@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
 
+from redis.exceptions import ResponseError
+
 from tandemq.common.broker import Broker
 from tandemq.common.logging import get_logger
 from tandemq.common.take import BlockingTake
@@ -29,7 +31,14 @@ _SETTLE_SECONDS = 0.4
 
 class IdleTakes:
     def __init__(
-        self, *, broker: Broker, owner: str, lease_ms: int, block_seconds: float, on_taken: Taken
+        self,
+        *,
+        broker: Broker,
+        owner: str,
+        lease_ms: int,
+        block_seconds: float,
+        on_taken: Taken,
+        enabled: bool = True,
     ) -> None:
         self._broker = broker
         self._owner = owner
@@ -39,7 +48,7 @@ class IdleTakes:
         self._on_taken = on_taken
         self._takes: dict[str, BlockingTake] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
-        self.usable = broker.transport.blocking_wire() is not None
+        self.usable = enabled and broker.transport.blocking_wire() is not None
         self._log = get_logger(component="fetcher")
 
     @property
@@ -66,13 +75,18 @@ class IdleTakes:
         self._on_taken(queue, tasks, missing)
 
     def _reap(self) -> None:
-        """Forget finished takes; raise the first one's error."""
+        """Forget finished takes; raise the first one's error. A command Redis refuses
+        (an ACL without BLMOVE or CLIENT, a proxy without blocking commands) turns blocking
+        takes off for good: wake-ups and dequeues serve as before."""
         error: BaseException | None = None
         for queue, task in list(self._running.items()):
             if task.done():
                 del self._running[queue]
                 if not task.cancelled() and task.exception() is not None and error is None:
                     error = task.exception()
+        if isinstance(error, ResponseError) and self.usable:
+            self.usable = False
+            self._log.warning("take.disabled", error=str(error), detail="waiting for wake-ups")
         if error is not None:
             raise error
 

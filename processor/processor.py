@@ -301,6 +301,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 wake=wake,
                 lease_ms=lease_ms,
                 poll_interval=s.poll_interval_seconds,
+                blocking_take=s.blocking_take,
                 rates=s.rate_limits,
             ),
             heartbeat=Heartbeat(broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms),

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 
 import pytest
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from tandemq.common.keys import Keys
+from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
-from tandemq.processor import TaskContext
+from tandemq.processor import Processor, TaskContext
 from tests.conftest import ProcessorFactory
 from tests.support import eventually
 
@@ -71,3 +73,29 @@ async def test_fewer_free_slots_than_queues_waits_for_wake_ups(
         await distributor.send(Ping(n=1), queue="b")
         await asyncio.wait_for(got.wait(), 10)
         assert await _takers(redis, keys, queues) == [0, 0]  # a take per queue: 2 > 1 slot
+
+
+async def test_a_user_refused_blmove_still_gets_its_tasks(
+    distributor: Distributor, redis: Redis, redis_url: str,
+    prefix: str,
+) -> None:  # fmt: skip
+    user, password = f"notake-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    rules = ["on", f">{password}", f"~{prefix}:*", f"&{prefix}:wake", "+@all", "-blmove"]
+    await redis.execute_command("ACL", "SETUSER", user, "reset", *rules)
+    limited = f"redis://{user}:{password}@{redis_url.split('//', 1)[1]}"
+    got: asyncio.Queue[int] = asyncio.Queue()
+    p = Processor(settings=Settings.load(env=False, redis_url=limited, prefix=prefix))
+
+    @p.handler(Ping)
+    async def ping(task: Ping, ctx: TaskContext) -> None:
+        await got.put(task.n)
+
+    try:
+        async with p:
+            for n in range(3):  # the first idle wait is refused; wake-ups serve from then on
+                await distributor.send(Ping(n=n))
+                assert await asyncio.wait_for(got.get(), 10) == n
+            parts = p._parts
+            assert parts is not None and not parts.fetcher._idle.usable  # off, not retried
+    finally:
+        await redis.acl_deluser(user)
