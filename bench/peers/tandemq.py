@@ -37,7 +37,8 @@ def _distributor(url: str) -> Distributor:
 
 
 def _processor(url: str) -> Processor:
-    processor = Processor(
+    # from_env: other TANDEMQ_* settings apply too (TANDEMQ_BLOCKING_TAKE=false for an A/B)
+    processor = Processor.from_env(
         redis_url=url, prefix=PREFIX, queues={QUEUE: 1}, concurrency=h.CONCURRENCY
     )
 
