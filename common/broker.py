@@ -9,17 +9,18 @@ surface as ``BrokerUnavailable`` so callers handle one error type.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 
+from .calls import CANCEL_REPLIES, ScriptCalls, tombstone_info
 from .clock import now_ms
-from .errors import DuplicateTask, TaskIdConflict
 from .keys import Keys
 from .ratelimit import RateLimit
-from .task import DEQUEUE_FIELDS, Field, NewTask, TaskInfo, TaskMessage
-from .task_hash import hash_fields, info_from_hash, messages_from_rows, text
+from .task import DEQUEUE_FIELDS, NewTask, TaskInfo, TaskMessage
+from .task_hash import info_from_hash, messages_from_rows, text
 from .transport import Call, Transport
 
 __all__ = ["Broker", "Call", "NewTask"]  # NewTask: still importable from here
@@ -27,7 +28,7 @@ __all__ = ["Broker", "Call", "NewTask"]  # NewTask: still importable from here
 _BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
 
 
-class Broker:
+class Broker(ScriptCalls):
     """Task storage on one Redis client, under one key prefix."""
 
     def __init__(self, redis: Redis, keys: Keys, timeout: float = 5.0) -> None:
@@ -63,22 +64,6 @@ class Broker:
         self._known_queues.update(new)
 
     # -- the distributor's side -----------------------------------------------------------
-
-    def _enqueue_call(self, task: NewTask) -> Call:
-        qk = self.keys.queue(task.queue)
-        unique_key = qk.unique(task.type, task.payload) if task.unique_ttl_ms else qk.unique_prefix
-        target = qk.scheduled if task.due_ms else qk.pending
-        header = (task.due_ms, task.unique_ttl_ms, Field.TYPE, task.type, *hash_fields(task))
-        packed = "\x1f".join(map(str, header))  # see enqueue.lua: fewer arguments to pack
-        args = (task.id, task.payload, packed, self.keys.wake_channel, task.queue)
-        return ("enqueue", (qk.task(task.id), target, unique_key), args)
-
-    @staticmethod
-    def _check_enqueued(task: NewTask, result: Any) -> None:
-        if result == 0:
-            raise TaskIdConflict(task.id, task.queue)
-        if isinstance(result, list):
-            raise DuplicateTask(task.type, task.queue, text(result[1]) or None)
 
     async def enqueue(self, task: NewTask) -> None:
         """Write one task. Raises TaskIdConflict, DuplicateTask or BrokerUnavailable.
@@ -156,37 +141,41 @@ class Broker:
                 flat = [item for pair in definitions.items() for item in pair]
                 await self.redis.hset(self.keys.cron_entries, items=flat)
 
-    def _enqueue_many_calls(self, tasks: Sequence[NewTask]) -> list[Call]:
-        if any(t.unique_ttl_ms for t in tasks):
-            raise ValueError("enqueue_many does not take unique tasks: send them with enqueue")
-        groups: dict[tuple[Any, ...], list[NewTask]] = {}
-        for t in tasks:  # one group per set of shared fields (see hash_fields)
-            shared = (t.queue, t.due_ms, t.max_retry, t.enqueued_ms, t.timeout_ms,
-                      t.deadline_ms, t.retention_ms, t.headers)  # fmt: skip
-            groups.setdefault(shared, []).append(t)
-        return [
-            self._enqueue_many_call(group[start : start + _BATCH])
-            for group in groups.values()
-            for start in range(0, len(group), _BATCH)
-        ]
-
-    def _enqueue_many_call(self, tasks: Sequence[NewTask]) -> Call:
-        first = tasks[0]
-        qk = self.keys.queue(first.queue)
-        shared = hash_fields(first)  # the same for the whole chunk
-        args: list[Any] = [qk.task_prefix, self.keys.wake_channel, first.queue, first.due_ms]
-        args += [len(shared), *shared]
-        sep = b"\x1f"
-        args += [sep.join((t.id.encode(), t.type.encode(), t.payload)) for t in tasks]
-        target = qk.scheduled if first.due_ms else qk.pending
-        return ("enqueue_many", (target,), args)
-
     async def get(self, queue: str, task_id: str) -> TaskInfo | None:
+        """The task; its tombstone (``forgotten``) once its data expired; else None."""
+        qk = self.keys.queue(queue)
         async with self.transport.guard():
-            raw = await self.redis.hgetall(self.keys.queue(queue).task(task_id))
-        if not raw:
-            return None
+            raw = await self.redis.hgetall(qk.task(task_id))
+            if not raw:  # a second read only for a task that is not there
+                return tombstone_info(task_id, queue, await self.redis.get(qk.tombstone(task_id)))
         return info_from_hash(task_id, queue, raw)
+
+    # -- results, waiting and cancellation (docs/RESULTS.md) ------------------------------
+
+    async def watch(self, queue: str, task_id: str) -> int:
+        """Register a waiter on the task: WATCH_MISSING, WATCH_REGISTERED or WATCH_FINAL."""
+        return int(await self._call(*self._watch_call(queue, task_id)))
+
+    async def wait_signal(self, queue: str, task_id: str, seconds: float) -> bool:
+        """Block up to ``seconds`` for a token on the task's waiter list; True if one came.
+        A token taken is put back, so every waiter of the task wakes (each re-reads it)."""
+        key = self.keys.queue(queue).waiter(task_id)
+        # a pool connection of its own for the blocking read; redis-py drops it if cancelled
+        async with self.transport.guard(bounded=False), asyncio.timeout(seconds + self.timeout):
+            got = await self.redis.blpop([key], timeout=seconds)
+            if got is not None:
+                await self.redis.lpush(key, b"1")
+        return got is not None
+
+    async def cancel(self, queue: str, task_id: str) -> str:
+        """Run cancel.lua; returns one of CANCEL_REPLIES' names."""
+        return CANCEL_REPLIES[int(await self._call(*self._cancel_call(queue, task_id, now_ms())))]
+
+    async def finish_canceled(self, queue: str, task_id: str, owner: str, error: str) -> bool:
+        """Record a running task stopped by cancel(); False if its lease was lost."""
+        qk = self.keys.queue(queue)
+        keys = (qk.active, qk.canceled, qk.task(task_id))
+        return bool(await self._call("canceled", keys, (owner, task_id, now_ms(), error)))
 
     # -- the processor's side -------------------------------------------------------------
 
@@ -240,8 +229,15 @@ class Broker:
             missing += [(queue, task_id) for task_id in gone]
         return taken, missing, waits
 
-    async def ack(self, owner: str, done: dict[str, list[str]]) -> list[tuple[str, str]]:
-        """Acknowledge finished tasks, per queue; returns (queue, id) whose lease was lost."""
+    async def ack(
+        self,
+        owner: str,
+        done: dict[str, list[str]],
+        results: dict[str, list[tuple[str, bytes]]] | None = None,
+    ) -> list[tuple[str, str]]:
+        """Acknowledge finished tasks, per queue, in one round trip; ``results`` (queue ->
+        (id, JSON)) are those whose handler returned a value (ack_result.lua stores it).
+        Returns (queue, id) whose lease was lost."""
         now = now_ms()
         calls: list[Call] = []
         queues = [q for q, ids in done.items() if ids]
@@ -250,13 +246,17 @@ class Broker:
             calls.append(
                 ("ack", (qk.active, qk.completed), (owner, now, qk.task_prefix, *done[queue]))
             )
-        results = await self._call_many(calls) if calls else []
-        return [(q, text(i)) for q, lost in zip(queues, results, strict=True) for i in lost]
+        for queue, pairs in (results or {}).items():
+            for call in self._ack_result_calls(queue, owner, now, pairs):
+                calls.append(call)
+                queues.append(queue)
+        replies = await self._call_many(calls) if calls else []
+        return [(q, text(i)) for q, lost in zip(queues, replies, strict=True) for i in lost]
 
     async def retry(self, queue: str, task_id: str, owner: str, due_ms: int, error: str) -> bool:
         """Move a failed task to retry; False if its lease was lost."""
         qk = self.keys.queue(queue)
-        keys = (qk.active, qk.retry, qk.task(task_id))
+        keys = (qk.active, qk.retry, qk.task(task_id), qk.canceled)
         return bool(await self._call("retry", keys, (owner, task_id, now_ms(), due_ms, error)))
 
     async def archive(self, queue: str, task_id: str, owner: str, error: str) -> bool:
@@ -327,11 +327,11 @@ class Broker:
         calls: list[Call] = []
         for queue in queues:
             qk = self.keys.queue(queue)
-            keys = (qk.active, qk.retry, qk.archived)
+            keys = (qk.active, qk.retry, qk.archived, qk.canceled)
             calls.append(("recover", keys, (now, _BATCH, qk.task_prefix, error)))
         retried: list[str] = []
         archived: list[str] = []
-        for to_retry, to_archive in await self._call_many(calls):
+        for to_retry, to_archive, *_canceled in await self._call_many(calls):
             retried += [text(i) for i in to_retry]
             archived += [text(i) for i in to_archive]
         return retried, archived
@@ -350,11 +350,8 @@ class Broker:
     async def trim(
         self, queues: Sequence[str], archive_max_size: int, archive_max_age_ms: int
     ) -> int:
-        """Delete expired completed tasks and archived tasks past the limits; returns count."""
+        """Delete expired completed and canceled tasks and archived tasks past the limits,
+        each leaving a tombstone (trim.lua); returns count."""
         now = now_ms()
-        calls: list[Call] = []
-        for queue in queues:
-            qk = self.keys.queue(queue)
-            args = (now, now - archive_max_age_ms, archive_max_size, qk.task_prefix, _BATCH)
-            calls.append(("trim", (qk.completed, qk.archived), args))
+        calls = [self._trim_call(q, now, archive_max_size, archive_max_age_ms) for q in queues]
         return sum(await self._call_many(calls))

@@ -11,13 +11,17 @@
      │    ├── TaskIdConflict      a task with this task_id already exists in the queue
      │    ├── DuplicateTask       an equal task is still locked by unique_for
      │    └── PayloadTooLarge     the encoded payload is over TANDEMQ_MAX_PAYLOAD_BYTES
+     ├── TaskNotFound             wait() or cancel() named a task that is not (or no longer) there
+     ├── WaitTimeout              wait() gave up before the task finished (also a TimeoutError)
      └── TaskError                why a task failed, as recorded in its last_error
           ├── UnknownTaskType     no handler is registered for the task's type
           ├── InvalidPayload      the payload failed validation against the handler's model
           ├── CorruptTask         the task data in Redis could not be decoded
           ├── TaskTimeout         the handler ran past its timeout and was cancelled
           ├── DeadlineExceeded    the task's deadline passed before or while it ran
-          └── LeaseExpired        the processor running it died or stalled past its lease
+          ├── LeaseExpired        the processor running it died or stalled past its lease
+          ├── TaskCanceled        cancel() stopped the task while its handler ran
+          └── InvalidResult       the handler returned a value that cannot be stored as JSON
 
 Handlers control retries with two exceptions that are not errors of tandemq itself:
 ``SkipRetry`` archives the task at once, ``RetryIn(delay)`` retries after ``delay``.
@@ -121,6 +125,39 @@ class DeadlineExceeded(TaskError):
 
 class LeaseExpired(TaskError):
     """The processor holding the task stopped renewing its lease."""
+
+
+class TaskCanceled(TaskError):
+    """cancel() stopped the task while its handler ran; it is not retried."""
+
+
+class InvalidResult(TaskError):
+    """The handler's return value cannot be stored: not JSON-able, or over the size limit."""
+
+
+class TaskNotFound(TandemqError):
+    """No task with this id in the queue: it never existed, or it finished and was deleted."""
+
+    def __init__(self, task_id: str, queue: str) -> None:
+        super().__init__(
+            f"no task {task_id!r} in queue {queue!r}: it never existed, or it finished without"
+            " a result, retention or waiter and was deleted (send it with retention=... to keep"
+            " it; see docs/RESULTS.md)"
+        )
+        self.task_id = task_id
+        self.queue = queue
+
+
+class WaitTimeout(TandemqError, TimeoutError):
+    """wait() returned before the task reached a final state; the task goes on."""
+
+    def __init__(self, task_id: str, queue: str, timeout: float) -> None:
+        super().__init__(
+            f"task {task_id!r} in queue {queue!r} did not finish within {timeout:g}s;"
+            " it still runs or waits: call wait() again or raise the timeout"
+        )
+        self.task_id = task_id
+        self.queue = queue
 
 
 class SkipRetry(Exception):

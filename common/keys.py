@@ -14,7 +14,11 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:u:<digest>         STRING  unique lock, value is the owning task id, with a TTL
     p:{q}:takers             ZSET    idle processor id -> deadline of its taking list
     p:{q}:taking:<owner>     LIST    ids a blocking move took, until take.lua leases them
+    p:{q}:canceled           ZSET    task id -> expiry (ms): canceled tasks, kept for their window
+    p:{q}:w:<id>             LIST    wake-up tokens for callers of wait() on that task (short TTL)
+    p:{q}:x:<id>             STRING  tombstone of a finished task whose data expired (short TTL)
     p:wake                   CHANNEL published when a queue goes from empty to non-empty
+    p:cancel                 CHANNEL "queue\x1fid" of a running task whose handler must stop
     p:cron                   HASH    periodic entry id -> its definition as JSON (for listings)
     p:{q}:cron:<entry id>    HASH    last (latest tick ms enqueued), next (tick ms after it)
     p:{q}:cron:<id>:ticks    ZSET    tick -> tick: the entry's ticks claimed lately
@@ -53,9 +57,19 @@ class QueueKeys:
     unique_prefix: str
     takers: str
     taking_prefix: str
+    # results, waiting and cancellation (docs/RESULTS.md)
+    canceled: str = ""
+    waiter_prefix: str = ""
+    tombstone_prefix: str = ""
 
     def task(self, task_id: str) -> str:
         return self.task_prefix + task_id
+
+    def waiter(self, task_id: str) -> str:
+        return self.waiter_prefix + task_id
+
+    def tombstone(self, task_id: str) -> str:
+        return self.tombstone_prefix + task_id
 
     def unique(self, type_name: str, payload: bytes) -> str:
         digest = hashlib.sha256(type_name.encode() + b"\0" + payload).hexdigest()
@@ -74,6 +88,7 @@ class Keys:
         self.prefix = prefix
         self.queues = f"{prefix}:queues"
         self.wake_channel = f"{prefix}:wake"
+        self.cancel_channel = f"{prefix}:cancel"
         self._cache: dict[str, QueueKeys] = {}
         self.cron_entries = f"{prefix}:cron"
 
@@ -110,6 +125,9 @@ class Keys:
                 unique_prefix=f"{base}:u:",
                 takers=f"{base}:takers",
                 taking_prefix=f"{base}:taking:",
+                canceled=f"{base}:canceled",
+                waiter_prefix=f"{base}:w:",
+                tombstone_prefix=f"{base}:x:",
             )
             self._cache[name] = keys
         return keys

@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .task import DEFAULT_KEEP_MS
+
 _LUA = Path(__file__).with_name("lua")
 
 _NAMES = (
@@ -28,6 +30,11 @@ _NAMES = (
     "requeue",
     "reclaim",
     "trim",
+    # results, waiting and cancellation (docs/RESULTS.md)
+    "ack_result",
+    "watch",
+    "cancel",
+    "canceled",
     "intake_list",
     "intake_recover",
     "intake_stream",
@@ -60,7 +67,9 @@ def _read(name: str) -> str:
 
 
 def _load_all() -> dict[str, Script]:
-    lib = _read("_lib")
+    # The default keep window comes from one place, common/task.py (see keep_ms in _lib.lua);
+    # put on _lib's first line (a comment), so line numbers still match the file's.
+    lib = f"local DEFAULT_KEEP_MS = {DEFAULT_KEEP_MS} {_read('_lib')}"
     scripts = {}
     for name in _NAMES:
         head = f"{lib}\n-- {name}.lua\n"

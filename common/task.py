@@ -24,6 +24,18 @@ class TaskState(StrEnum):
     RETRY = "retry"
     ARCHIVED = "archived"
     COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
+# How long a finished task with something to show (a result, a cancellation, a waiter) is
+# kept when sent without result_ttl (the longer of this and its retention): send option default.
+DEFAULT_RESULT_TTL = timedelta(hours=1)
+DEFAULT_KEEP_MS = int(DEFAULT_RESULT_TTL.total_seconds() * 1000)
+# A finished task's tombstone (state, type, time) outlives its data by this much (trim.lua).
+TOMBSTONE_TTL = timedelta(hours=1)
+
+# States a task does not leave: wait() returns once the task is in one of them.
+FINAL_STATES = frozenset({TaskState.COMPLETED, TaskState.ARCHIVED, TaskState.CANCELED})
 
 
 class Field:
@@ -49,6 +61,10 @@ class Field:
     FAILED = "f"  # epoch ms of the last failure
     DONE = "c"  # epoch ms of completion
     NONCE = "n"  # random per send() call, only with a caller's task_id: a resend is its own
+    RESULT = "rs"  # the handler's return value as JSON (absent: it returned None)
+    RESULT_TTL = "rl"  # keep a finished task with something to show this many ms (absent: default)
+    WAITER = "w"  # key of the wake-up list of wait() callers (absent: nobody waits)
+    CANCEL = "x"  # cancel() was asked while the task ran: never retried (absent: no)
     HEADERS = "h"  # headers as compact JSON (absent: none); 65-128 bytes: pieces h and h2
 
 
@@ -81,6 +97,7 @@ class NewTask:
     retention_ms: int | None = None
     unique_ttl_ms: int = 0  # 0: not unique
     nonce: str | None = None  # with a caller's task_id: tells this send's resend from a conflict
+    result_ttl_ms: int | None = None  # None: DEFAULT_RESULT_TTL
     headers: str | None = None  # compact JSON of the sender's headers (trace context ...)
 
 
@@ -121,6 +138,9 @@ class TaskInfo(BaseModel):
     timeout: timedelta | None = None
     deadline: datetime | None = None
     retention: timedelta | None = None
+    result: Any = None  # the handler's return value, decoded from JSON (None: none returned)
+    result_ttl: timedelta | None = None  # as sent (None: the default, DEFAULT_RESULT_TTL)
+    forgotten: bool = False  # finished and its data expired: only state, type, time are known
 
     @classmethod
     def from_hash(cls, task_id: str, queue: str, fields: dict[str, str]) -> TaskInfo:
@@ -141,6 +161,24 @@ class TaskInfo(BaseModel):
             timeout=_span(fields, Field.TIMEOUT),
             deadline=_time(fields, Field.DEADLINE),
             retention=_span(fields, Field.RETENTION),
+            result=_json(fields.get(Field.RESULT)),
+            result_ttl=_span(fields, Field.RESULT_TTL),
+        )
+
+    @classmethod
+    def from_tombstone(cls, task_id: str, queue: str, value: str) -> TaskInfo:
+        """Build from a tombstone ``state\\x1ftype\\x1fdone ms`` (see trim.lua)."""
+        state, type_, done = [*value.split("\x1f"), "", "", ""][:3]
+        return cls(
+            id=task_id,
+            type=type_,
+            queue=queue,
+            state=_state(state),
+            payload=None,
+            retried=0,
+            max_retry=0,
+            completed_at=_time({"c": done}, "c"),
+            forgotten=True,
         )
 
     @classmethod
@@ -159,6 +197,10 @@ class TaskInfo(BaseModel):
             timeout=_span_of(task.timeout_ms),
             deadline=_time_of(task.deadline_ms),
         )
+
+
+def _json(raw: str | None) -> Any:
+    return None if raw is None else payload_value(raw)
 
 
 def payload_value(raw: str) -> Any:

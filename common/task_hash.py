@@ -23,6 +23,7 @@ def hash_fields(task: NewTask) -> list[Any]:
         (Field.DEADLINE, task.deadline_ms),
         (Field.RETENTION, task.retention_ms),
         (Field.NONCE, task.nonce),
+        (Field.RESULT_TTL, task.result_ttl_ms),
     )
     fields += [item for name, value in optional if value is not None for item in (name, value)]
     if task.headers is not None:

@@ -8,15 +8,20 @@ from tandemq.common.errors import (
     RedisOutOfMemory,
     SendError,
     TaskIdConflict,
+    TaskNotFound,
+    WaitTimeout,
 )
 from tandemq.common.task import TaskInfo, TaskState
 
 from .client import Distributor
+from .core import CancelResult
 from .hooks import Outgoing, SendHook
 from .options import SendOptions
+from .sync import SyncDistributor
 
 __all__ = [
     "BrokerUnavailable",
+    "CancelResult",
     "Distributor",
     "DuplicateTask",
     "InvalidSendOptions",
@@ -26,7 +31,10 @@ __all__ = [
     "SendError",
     "SendHook",
     "SendOptions",
+    "SyncDistributor",
     "TaskIdConflict",
     "TaskInfo",
+    "TaskNotFound",
     "TaskState",
+    "WaitTimeout",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from tandemq.common.clock import now_ms, span_ms, to_ms
@@ -29,6 +29,7 @@ class SendOptions:
     task_id: str | None = None
     retention: timedelta | None = None
     unique_for: timedelta | None = None
+    result_ttl: timedelta | None = None  # None: DEFAULT_RESULT_TTL (docs/RESULTS.md)
 
     def __post_init__(self) -> None:
         if self.queue not in _VALID_QUEUES:
@@ -47,15 +48,9 @@ class SendOptions:
         self._check_optional()
 
     def _only_defaults(self) -> bool:
-        return (
-            self.process_in is None
-            and self.process_at is None
-            and self.timeout is None
-            and self.deadline is None
-            and self.task_id is None
-            and self.retention is None
-            and self.unique_for is None
-        )
+        """Every option past queue and max_retry left at None (an option added later is
+        covered without being named here)."""
+        return all(getattr(self, name) is None for name in _OPTIONAL)
 
     def _check_optional(self) -> None:
         if self.process_in is not None and self.process_at is not None:
@@ -74,7 +69,7 @@ class SendOptions:
             raise InvalidSendOptions(
                 f"process_in must end before {LATEST:%Y}, got {self.process_in}"
             )
-        for name in ("timeout", "retention", "unique_for"):
+        for name in ("timeout", "retention", "unique_for", "result_ttl"):
             span = getattr(self, name)
             if span is not None and span <= timedelta(0):
                 raise InvalidSendOptions(f"{name} must be positive, got {span}")
@@ -92,3 +87,6 @@ class SendOptions:
         else:
             return 0
         return due if due > now_ms() else 0
+
+
+_OPTIONAL = tuple(f.name for f in fields(SendOptions) if f.name not in ("queue", "max_retry"))

@@ -47,8 +47,10 @@ class TaskContext(Generic[S]):
         return self.retried + 1
 
 
-AsyncHandler = Callable[[M, TaskContext[S]], Awaitable[None]]
-SyncHandler = Callable[[M, TaskContext[S]], None]
+# A handler may return a value (a pydantic model or anything JSON-able): it is stored with
+# the task as its result (docs/RESULTS.md). None stores nothing.
+AsyncHandler = Callable[[M, TaskContext[S]], Awaitable[Any]]
+SyncHandler = Callable[[M, TaskContext[S]], Any]
 Handler = AsyncHandler[M, S] | SyncHandler[M, S]
 
 

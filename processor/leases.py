@@ -24,6 +24,10 @@ class Leases:
         """The task's outcome landed (or its lease was lost): stop renewing it."""
         self._held[queue].discard(task_id)
 
+    def holds(self, queue: str, task_id: str) -> bool:
+        """Whether this processor holds the task's lease (fetched, its outcome not landed)."""
+        return task_id in self._held.get(queue, ())
+
     def held(self) -> dict[str, list[str]]:
         """Ids held, per queue (queues holding none left out)."""
         return {q: list(ids) for q, ids in self._held.items() if ids}

@@ -21,8 +21,10 @@ from tandemq.common.errors import (
     CorruptTask,
     DeadlineExceeded,
     InvalidPayload,
+    InvalidResult,
     RetryIn,
     SkipRetry,
+    TaskCanceled,
     UnknownTaskType,
 )
 from tandemq.common.logging import failure_event, get_logger
@@ -33,7 +35,9 @@ from .retry import RetryDelay
 from .syncer import Syncer
 
 # Failures that no later attempt can fix: archived at once, whatever retries are left.
-FINAL_ERRORS = (SkipRetry, UnknownTaskType, InvalidPayload, CorruptTask, DeadlineExceeded)
+FINAL_ERRORS = (
+    SkipRetry, UnknownTaskType, InvalidPayload, CorruptTask, DeadlineExceeded, InvalidResult,
+)  # fmt: skip
 MAX_ERROR_CHARS = 8192
 
 
@@ -59,14 +63,19 @@ class Outcome:
         self._syncer = syncer
         self._retry_delay = retry_delay
         self._acks: list[TaskMessage] = []
+        self._results: list[tuple[TaskMessage, bytes]] = []  # acks that store a result
         self._ack_ready = asyncio.Event()
         self._acking = 0
         self._flush_lock = asyncio.Lock()
         self._log = get_logger()
 
-    def succeeded(self, task: TaskMessage, ms: float) -> None:
-        """Queue the ack; the flusher sends it with whatever else finished meanwhile."""
-        self._acks.append(task)
+    def succeeded(self, task: TaskMessage, ms: float, result: bytes | None = None) -> None:
+        """Queue the ack; the flusher sends it with whatever else finished meanwhile.
+        ``result``: the handler's return value as JSON, stored with the task."""
+        if result is None:
+            self._acks.append(task)
+        else:
+            self._results.append((task, result))
         self._ack_ready.set()
         self._log.info("task.succeeded", **_fields(task), ms=round(ms, 2))
 
@@ -98,6 +107,17 @@ class Outcome:
             error=_short(exc),
         )
 
+    async def canceled(self, queue: str, task_id: str, type_: str) -> None:
+        """cancel() stopped the task's handler (Running.cancel): record it canceled, not
+        retried. Written here, not by the runner: it writes no outcome for a revoked task."""
+        # what _write uses of a task: its queue and id (the lease), its type (the log)
+        task = TaskMessage(task_id, queue, type_, b"", 0, 0, None, None, 0)
+        why = f"{TaskCanceled.__name__}: canceled by cancel() while it ran"
+        await self._write(
+            task, lambda: self._broker.finish_canceled(queue, task_id, self._owner, why)
+        )
+        self._log.warning("task.canceled", task_id=task_id, type=type_, queue=queue)
+
     def _delay(self, task: TaskMessage, exc: BaseException) -> timedelta:
         try:
             delay = self._retry_delay(task.retried, exc, TaskInfo.of_running(task))
@@ -120,24 +140,31 @@ class Outcome:
         async with self._flush_lock:
             self._ack_ready.clear()
             batch, self._acks = self._acks, []
-            if not batch:
+            with_results, self._results = self._results, []
+            if not batch and not with_results:
                 return
             by_queue: defaultdict[str, list[str]] = defaultdict(list)
             for task in batch:
                 by_queue[task.queue].append(task.id)
+            results: dict[str, list[tuple[str, bytes]]] = {}
+            for task, result in with_results:  # none on the no-op path: nothing built
+                results.setdefault(task.queue, []).append((task.id, result))
+                batch.append(task)
             self._acking += 1
             try:
-                await self._write_many(batch, lambda: self._ack(by_queue))
+                await self._write_many(batch, lambda: self._ack(by_queue, results))
             finally:
                 self._acking -= 1
 
-    async def _ack(self, by_queue: dict[str, list[str]]) -> None:
-        for queue, task_id in await self._broker.ack(self._owner, by_queue):
+    async def _ack(
+        self, by_queue: dict[str, list[str]], results: dict[str, list[tuple[str, bytes]]]
+    ) -> None:
+        for queue, task_id in await self._broker.ack(self._owner, by_queue, results or None):
             self._log.warning("task.lease_lost", task_id=task_id, queue=queue, step="ack")
 
     def pending(self) -> int:
         """Outcomes not yet written (queued acks, acks in flight, writes waiting on Redis)."""
-        return len(self._acks) + self._acking + len(self._syncer)
+        return len(self._acks) + len(self._results) + self._acking + len(self._syncer)
 
     async def _write(self, task: TaskMessage, apply: Callable[[], Awaitable[Any]]) -> None:
         await self._write_many([task], apply)

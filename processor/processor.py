@@ -25,6 +25,7 @@ from tandemq.common.task import TaskMessage
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
 
 from .backoff import Backoff
+from .cancels import CancelListener
 from .cron import CronEntry, CronMixin, Scheduler
 from .fetcher import Fetcher
 from .forwarder import Forwarder
@@ -40,6 +41,7 @@ from .periodic import repeat
 from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
 from .runner import Runner
+from .running import Running
 from .signals import signals_to_handle
 from .slots import Slots
 from .syncer import Syncer
@@ -60,6 +62,7 @@ class _Parts:
     outcome: Outcome
     executor: ThreadPoolExecutor
     wake_listener: WakeListener
+    cancel_listener: CancelListener
     runner: Runner
     fetcher: Fetcher
     heartbeat: Heartbeat
@@ -246,6 +249,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         try:  # a send right after start() should not wait for the fallback poll
             async with asyncio.timeout(2.0):
                 await parts.wake_listener.subscribed.wait()
+                await parts.cancel_listener.subscribed.wait()
         except TimeoutError:
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
         self._fetch_task = asyncio.create_task(parts.fetcher.run())
@@ -269,6 +273,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
         fetched: asyncio.Queue[TaskMessage] = asyncio.Queue()
         wake = asyncio.Event()
+        running = Running()
         return _Parts(
             redis=redis,
             broker=broker,
@@ -280,6 +285,14 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
             wake_listener=WakeListener(
                 redis, broker.keys.wake_channel, set(s.queues), wake, transport=broker.transport
             ),
+            cancel_listener=CancelListener(
+                redis=redis,
+                channel=broker.keys.cancel_channel,
+                running=running,
+                leases=leases,
+                outcome=outcome,
+                transport=broker.transport,
+            ),
             runner=Runner(
                 handlers=self.handlers,
                 outcome=outcome,
@@ -287,6 +300,8 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 tasks=fetched,
                 default_timeout=s.default_timeout_seconds,
                 executor=executor,
+                running=running,
+                max_result_bytes=s.max_payload_bytes,
                 middlewares=self._middlewares,
                 state=self.state,
             ),
@@ -326,6 +341,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         self._spawn(repeat(Forwarder(parts.broker, names).step, "forwarder"))
         self._spawn(repeat(janitor.step, "janitor"))
         self._spawn(parts.wake_listener.run())
+        self._spawn(parts.cancel_listener.run())
         if self._cron:
             self._spawn(repeat(Scheduler(parts.broker, self._cron).step, "cron"))
 

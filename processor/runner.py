@@ -2,7 +2,9 @@
 
 A task's path, as short named steps: resolve the handler, decode the payload, work out the
 time it may take, call the handler, report. Cancellation (forced shutdown) is not an outcome:
-the task stays held and shutdown gives it back to pending.
+the task stays held and shutdown gives it back to pending. A handler cancelled through
+``Running`` (a lost lease, cancel()) reports nothing either: whoever cancelled it decides.
+A handler's return value is encoded here and stored with its ack (docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from tandemq.common.task import TaskMessage
 from .handlers import NO_HEADERS, Handlers, TaskContext
 from .middleware import Middleware, chain
 from .outcome import Outcome
+from .results import encode_result
+from .running import Running, RunningHandler
 from .slots import Slots
 
 
@@ -35,6 +39,8 @@ class Runner:
         tasks: asyncio.Queue[TaskMessage],
         default_timeout: float,
         executor: Executor | None,
+        running: Running | None = None,
+        max_result_bytes: int = 1 << 20,
         middlewares: Sequence[Middleware[Any]] = (),
         state: Any = None,
     ) -> None:
@@ -46,6 +52,8 @@ class Runner:
         self._tasks = tasks
         self._default_timeout = default_timeout
         self._executor = executor
+        self._running = running if running is not None else Running()
+        self._max_result_bytes = max_result_bytes
         self._log = get_logger()
 
     async def work(self) -> None:
@@ -59,19 +67,47 @@ class Runner:
 
     async def run_one(self, task: TaskMessage) -> None:
         started = time.perf_counter()
+        entry = self._running.enter(task.queue, task.id, task.type)
         try:
-            await self._call(task)
-        except asyncio.CancelledError as exc:
-            if _being_cancelled():
-                raise  # shutdown: not an outcome, the task is given back to pending
-            # The handler's own doing (it awaited something cancelled elsewhere): a failure.
-            await self._outcome.failed(task, exc, _ms_since(started))
-        except BaseException as exc:  # SystemExit from a handler must not end the daemon
-            await self._outcome.failed(task, exc, _ms_since(started))
+            error, result = await self._attempt(task, entry)
+        finally:
+            self._running.leave(entry)  # before the outcome: only the handler is cancellable
+        if entry.revoked is not None:
+            self._revoked(task, entry.revoked)
+        elif error is None:
+            self._outcome.succeeded(task, _ms_since(started), result)
         else:
-            self._outcome.succeeded(task, _ms_since(started))
+            await self._outcome.failed(task, error, _ms_since(started))
 
-    async def _call(self, task: TaskMessage) -> None:
+    async def _attempt(
+        self, task: TaskMessage, entry: RunningHandler
+    ) -> tuple[BaseException | None, bytes | None]:
+        """Call the handler; returns what it raised (None on success) and its result as JSON
+        (None when it returned None). Re-raises only a cancellation of the worker itself
+        (shutdown), which is not an outcome."""
+        try:
+            value = await self._call(task)
+            # encoded here: a value that cannot be stored fails the attempt (InvalidResult)
+            return None, None if value is None else encode_result(value, self._max_result_bytes)
+        except asyncio.CancelledError as exc:
+            if entry.revoked is None and _being_cancelled():
+                raise  # shutdown: the task is given back to pending
+            # Cancelled through Running, or the handler's own doing (it awaited something
+            # cancelled elsewhere: a failure).
+            return exc, None
+        except BaseException as exc:  # SystemExit from a handler must not end the daemon
+            return exc, None
+
+    def _revoked(self, task: TaskMessage, reason: str) -> None:
+        """Cancelled through Running: no outcome is written (whoever cancelled decides)."""
+        worker = asyncio.current_task()
+        if worker is not None and worker.cancelling():
+            worker.uncancel()
+        self._log.warning(
+            "task.cancelled", task_id=task.id, type=task.type, queue=task.queue, reason=reason
+        )
+
+    async def _call(self, task: TaskMessage) -> Any:
         if task.corrupt is not None:
             raise CorruptTask(task.corrupt)
         entry = self._handlers.resolve(task.type)
@@ -89,9 +125,8 @@ class Runner:
             async with asyncio.timeout(budget):
                 if self._middlewares:
                     call = functools.partial(entry.call, payload, ctx, self._executor)
-                    await chain(self._middlewares, payload, ctx, call)
-                else:
-                    await entry.call(payload, ctx, self._executor)
+                    return await chain(self._middlewares, payload, ctx, call)
+                return await entry.call(payload, ctx, self._executor)
         except TimeoutError as exc:
             if deadline_bound:
                 raise DeadlineExceeded(f"deadline passed after {budget:.3f}s of running") from exc

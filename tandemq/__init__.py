@@ -11,6 +11,7 @@ from tandemq.common.errors import (
     DeadlineExceeded,
     DuplicateTask,
     InvalidPayload,
+    InvalidResult,
     InvalidSendOptions,
     LeaseExpired,
     PayloadTooLarge,
@@ -20,27 +21,32 @@ from tandemq.common.errors import (
     SendError,
     SkipRetry,
     TandemqError,
+    TaskCanceled,
     TaskError,
     TaskIdConflict,
+    TaskNotFound,
     TaskTimeout,
     UnknownTaskType,
+    WaitTimeout,
 )
 from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo, TaskState
-from tandemq.distributor import Distributor, SendOptions
+from tandemq.distributor import CancelResult, Distributor, SendOptions, SyncDistributor
 from tandemq.processor import Processor, RetryDelay, TaskContext, default_retry_delay
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BrokerUnavailable",
+    "CancelResult",
     "ConfigError",
     "CorruptTask",
     "DeadlineExceeded",
     "Distributor",
     "DuplicateTask",
     "InvalidPayload",
+    "InvalidResult",
     "InvalidSendOptions",
     "LeaseExpired",
     "PayloadTooLarge",
@@ -53,14 +59,18 @@ __all__ = [
     "SendOptions",
     "Settings",
     "SkipRetry",
+    "SyncDistributor",
     "TandemqError",
+    "TaskCanceled",
     "TaskContext",
     "TaskError",
     "TaskIdConflict",
     "TaskInfo",
+    "TaskNotFound",
     "TaskState",
     "TaskTimeout",
     "UnknownTaskType",
+    "WaitTimeout",
     "default_retry_delay",
     "type_name",
 ]

@@ -123,6 +123,53 @@ local function lease_popped(ids, active_key, archived_key, deadline, owner, task
   return out
 end
 
+-- Results, waiting and cancellation (docs/RESULTS.md). DEFAULT_KEEP_MS is put in front of
+-- this file by scripts.py, from common/task.py's DEFAULT_RESULT_TTL.
+
+-- How long a finished task with something to show (a result, a cancellation, a waiter) is
+-- kept, in ms: the longer of its retention "rt" and its result_ttl "rl" (default when absent).
+local function keep_ms(rt, rl)
+  local keep = tonumber(rl or DEFAULT_KEEP_MS) or DEFAULT_KEEP_MS
+  local retention = tonumber(rt or "0") or 0
+  if retention > keep then return retention end
+  return keep
+end
+
+-- Keep task hash `key` as completed until now + ms (the janitor's trim deletes it then).
+local function keep_done(key, completed_key, id, now, ms)
+  redis.call("HSET", key, "s", "completed", "c", now)
+  redis.call("HDEL", key, "o")
+  redis.call("ZADD", completed_key, tonumber(now) + ms, id)
+end
+
+-- Release the unique lock `lock` (a task's "u" field) if task `id` still holds it.
+local function release_unique(lock, id)
+  if lock and redis.call("GET", lock) == id then
+    redis.call("DEL", lock)
+  end
+end
+
+-- Wake the wait() callers of a task: a token on the list named in its "w" field (nil: none
+-- waits). The list expires soon: a waiter re-checks the task's state on its own anyway.
+local function notify_waiters(waiter_key)
+  if waiter_key then
+    redis.call("RPUSH", waiter_key, "1")
+    redis.call("PEXPIRE", waiter_key, 60000)
+  end
+end
+
+-- Mark task hash `key` canceled (taken out of its pending/scheduled/retry/active set by the
+-- caller) and keep it for keep_ms in the canceled set; release its unique lock; wake waiters.
+local function mark_canceled(key, id, canceled_key, now, err)
+  local f = redis.call("HMGET", key, "rt", "rl", "u", "w")
+  release_unique(f[3], id)
+  redis.call("HSET", key, "s", "canceled", "c", now)
+  if err then redis.call("HSET", key, "err", err) end
+  redis.call("HDEL", key, "o", "x")
+  redis.call("ZADD", canceled_key, tonumber(now) + keep_ms(f[1], f[2]), id)
+  notify_waiters(f[4])
+end
+
 -- Intake (intake_list.lua, intake_stream.lua): write one task made from an item of a user's
 -- list or stream. A parsed item is a pending task (its id added to `to_push`, pushed by the
 -- caller in one go); an item parse rejected (`err` not empty) is archived at once, its raw

@@ -6,7 +6,9 @@
 -- ARGV[2] -> now, epoch ms
 -- ARGV[3] -> task key prefix p:{q}:t:
 -- ARGV[4..] -> task ids
--- The unique lock key is read from the task hash (same queue, so same slot).
+-- The unique lock key is read from the task hash (same queue, so same slot), and so is the
+-- wait() callers' wake-up list ("w"): a task someone waits on is kept (keep_done) and they
+-- are woken, instead of being deleted.
 -- Returns the ids NOT acknowledged because their lease was lost (they will run again).
 local lost = {}
 for i = 4, #ARGV do
@@ -14,12 +16,15 @@ for i = 4, #ARGV do
   local key = ARGV[3] .. id
   -- leased()'s check in two calls instead of four: the owner is read by the HMGET an ack
   -- needs anyway, and ZREM answers whether the id was in the active set.
-  local f = redis.call("HMGET", key, "o", "rt", "u")
+  local f = redis.call("HMGET", key, "o", "rt", "u", "w")
   if f[1] == ARGV[1] and redis.call("ZREM", KEYS[1], id) == 1 then
     if f[3] and redis.call("GET", f[3]) == id then
       redis.call("DEL", f[3])
     end
-    if f[2] then
+    if f[4] then
+      keep_done(key, KEYS[2], id, ARGV[2], keep_ms(f[2], redis.call("HGET", key, "rl")))
+      notify_waiters(f[4])
+    elseif f[2] then
       redis.call("HSET", key, "s", "completed", "c", ARGV[2])
       redis.call("HDEL", key, "o")
       redis.call("ZADD", KEYS[2], tonumber(ARGV[2]) + tonumber(f[2]), id)

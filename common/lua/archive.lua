@@ -6,6 +6,7 @@
 -- ARGV[2] -> task id
 -- ARGV[3] -> now, epoch ms
 -- ARGV[4] -> error text
+-- Wakes the task's wait() callers (the list named in its "w" field).
 -- Returns 1 archived; 0 the lease was lost (nothing changed).
 if not leased(KEYS[1], KEYS[3], ARGV[2], ARGV[1]) then
   return 0
@@ -14,4 +15,5 @@ redis.call("ZREM", KEYS[1], ARGV[2])
 redis.call("ZADD", KEYS[2], ARGV[3], ARGV[2])
 redis.call("HSET", KEYS[3], "s", "archived", "err", ARGV[4], "f", ARGV[3])
 redis.call("HDEL", KEYS[3], "o")
+notify_waiters(redis.call("HGET", KEYS[3], "w"))
 return 1

@@ -7,9 +7,16 @@
 -- ARGV[3] -> now, epoch ms
 -- ARGV[4] -> due time of the next attempt, epoch ms
 -- ARGV[5] -> error text
--- Returns 1 moved to retry; 0 the lease was lost (nothing changed).
+-- KEYS[4] -> p:{q}:canceled (ZSET id -> expiry ms): where the task goes instead when cancel()
+--            flagged it ("x") while this attempt ran
+-- Returns 1 moved to retry; 2 canceled instead; 0 the lease was lost (nothing changed).
 if not leased(KEYS[1], KEYS[3], ARGV[2], ARGV[1]) then
   return 0
+end
+if redis.call("HEXISTS", KEYS[3], "x") == 1 then
+  redis.call("ZREM", KEYS[1], ARGV[2])
+  mark_canceled(KEYS[3], ARGV[2], KEYS[4], ARGV[3], ARGV[5])
+  return 2
 end
 redis.call("ZREM", KEYS[1], ARGV[2])
 redis.call("ZADD", KEYS[2], ARGV[4], ARGV[2])
