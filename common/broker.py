@@ -19,7 +19,7 @@ from .calls import CANCEL_REPLIES, ScriptCalls, tombstone_info
 from .clock import now_ms
 from .keys import Keys
 from .ratelimit import RateLimit
-from .task import DEQUEUE_FIELDS, NewTask, TaskInfo, TaskMessage
+from .task import DEQUEUE_FIELDS, NewTask, TaskInfo, TaskMessage, TaskState
 from .task_hash import info_from_hash, messages_from_rows, text
 from .transport import Call, Transport
 
@@ -355,3 +355,35 @@ class Broker(ScriptCalls):
         now = now_ms()
         calls = [self._trim_call(q, now, archive_max_size, archive_max_age_ms) for q in queues]
         return sum(await self._call_many(calls))
+
+    # -- operators' actions (tandemq/inspector) -------------------------------------------
+
+    async def task_action(self, queue: str, task_id: str, action: str) -> tuple[int, str]:
+        """Run, archive or delete one task (task_action.lua); returns (code, state it was in):
+        1 done, 0 no such task, -1 refused in that state."""
+        qk = self.keys.queue(queue)
+        keys = (qk.pending, qk.scheduled, qk.retry, qk.archived, qk.completed, qk.task(task_id),
+                qk.canceled)  # fmt: skip
+        args = (action, task_id, now_ms(), self.keys.wake_channel, queue)
+        code, state = await self._call("task_action", keys, args)
+        return int(code), text(state)
+
+    async def bulk_action(self, queue: str, source: TaskState, action: str, count: int) -> int:
+        """Run, archive or delete up to ``count`` tasks of one state (bulk_action.lua);
+        returns how many were taken from it (0: it is empty)."""
+        qk = self.keys.queue(queue)
+        key = qk.pending if source is TaskState.PENDING else getattr(qk, source.value)
+        kind = "list" if source is TaskState.PENDING else "zset"
+        args = (action, kind, count, now_ms(), qk.task_prefix, self.keys.wake_channel, queue)
+        return int(await self._call("bulk_action", (key, qk.pending, qk.archived), args))
+
+    async def peek(
+        self, queue: str, task_ids: Sequence[str], preview: int, error_tail: int
+    ) -> list[list[Any]]:
+        """The listed fields of each task (peek.lua), one row of 13 per id."""
+        if not task_ids:
+            return []
+        qk = self.keys.queue(queue)
+        args = (qk.task_prefix, preview, error_tail, *task_ids)
+        flat = await self._call("peek", (qk.pending,), args)  # the key routes to the slot
+        return [flat[i : i + 13] for i in range(0, len(flat), 13)]

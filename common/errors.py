@@ -11,7 +11,12 @@
      │    ├── TaskIdConflict      a task with this task_id already exists in the queue
      │    ├── DuplicateTask       an equal task is still locked by unique_for
      │    └── PayloadTooLarge     the encoded payload is over TANDEMQ_MAX_PAYLOAD_BYTES
-     ├── TaskNotFound             wait() or cancel() named a task that is not (or no longer) there
+     ├── InspectError             an operator's request (Inspector, CLI) cannot be done
+     │    ├── QueueNotFound       no queue of that name is known
+     │    ├── TaskStateError      the task's (or state's) tasks do not allow the action
+     │    ├── InvalidRequest      an unknown state or action, a bad limit (also a ValueError)
+     │    └── QueueNotEmpty       delete_queue without force on a queue that holds tasks
+     ├── TaskNotFound             wait(), cancel() or an operator named a task that is not there
      ├── WaitTimeout              wait() gave up before the task finished (also a TimeoutError)
      └── TaskError                why a task failed, as recorded in its last_error
           ├── UnknownTaskType     no handler is registered for the task's type
@@ -97,6 +102,34 @@ class PayloadTooLarge(SendError):
         )
         self.size = size
         self.limit = limit
+
+
+class InspectError(TandemqError):
+    """An operator's request (Inspector, CLI, dashboard) cannot be done."""
+
+
+class QueueNotFound(InspectError):
+    def __init__(self, queue: str) -> None:
+        super().__init__(f"no queue named {queue!r}; `tandemq queues` lists the known ones")
+        self.queue = queue
+
+
+class TaskStateError(InspectError):
+    """The action is not possible in the task's state (say, deleting an active task)."""
+
+
+class InvalidRequest(InspectError, ValueError):
+    """An unknown state or action name, or a limit, offset or chunk out of range."""
+
+
+class QueueNotEmpty(InspectError):
+    def __init__(self, queue: str, size: int) -> None:
+        super().__init__(
+            f"queue {queue!r} still holds {size} tasks; delete them first or pass force=True"
+            " (CLI: --force) to delete the queue with everything in it"
+        )
+        self.queue = queue
+        self.size = size
 
 
 class TaskError(TandemqError):

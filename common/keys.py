@@ -31,6 +31,16 @@ and the recovery script can reach them together::
     p:{t}:intake:s:consumers       ZSET  consumer id -> lease deadline (ms)
     p:{t}:intake:s:processing:<id> LIST  items a consumer moved out of ``s``, not yet tasks
 
+Operating surface (tandemq/inspector, processor/presence.py, processor/counts.py)::
+
+    p:{q}:paused             STRING  exists while the queue is paused: processors skip it
+    p:{q}:processed:m:<n>    STRING  attempts finished in minute n (epoch ms // 60000), TTL 2 h
+    p:{q}:failed:m:<n>       STRING  attempts failed in minute n, TTL 2 h
+    p:{q}:processed:d:<n>    STRING  attempts finished on UTC day n (epoch ms // 86400000), TTL 32 d
+    p:{q}:failed:d:<n>       STRING  attempts failed on UTC day n, TTL 32 d
+    p:processors             ZSET    processor id -> last heartbeat (ms)
+    p:processor:<id>         STRING  the processor's JSON state, with a TTL of a few heartbeats
+
 Scripts that must reach a task hash from an id taken out of a list build the name
 ``task_prefix(q) + id`` inside Lua; ``task_prefix`` is passed in as an ARGV for that reason.
 """
@@ -57,10 +67,16 @@ class QueueKeys:
     unique_prefix: str
     takers: str
     taking_prefix: str
+    paused: str
+    base: str  # p:{q}, for the counters below and SCAN patterns
     # results, waiting and cancellation (docs/RESULTS.md)
     canceled: str = ""
     waiter_prefix: str = ""
     tombstone_prefix: str = ""
+
+    def count(self, kind: str, bucket: str, n: int) -> str:
+        """Counter of ``kind`` (processed|failed) for minute (``m``) or day (``d``) ``n``."""
+        return f"{self.base}:{kind}:{bucket}:{n}"
 
     def task(self, task_id: str) -> str:
         return self.task_prefix + task_id
@@ -88,6 +104,7 @@ class Keys:
         self.prefix = prefix
         self.queues = f"{prefix}:queues"
         self.wake_channel = f"{prefix}:wake"
+        self.processors = f"{prefix}:processors"
         self.cancel_channel = f"{prefix}:cancel"
         self._cache: dict[str, QueueKeys] = {}
         self.cron_entries = f"{prefix}:cron"
@@ -125,12 +142,18 @@ class Keys:
                 unique_prefix=f"{base}:u:",
                 takers=f"{base}:takers",
                 taking_prefix=f"{base}:taking:",
+                paused=f"{base}:paused",
+                base=base,
                 canceled=f"{base}:canceled",
                 waiter_prefix=f"{base}:w:",
                 tombstone_prefix=f"{base}:x:",
             )
             self._cache[name] = keys
         return keys
+
+    def processor(self, processor_id: str) -> str:
+        """The JSON state a live processor writes with each heartbeat."""
+        return f"{self.prefix}:processor:{processor_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ Events (every task event carries task_id, type, queue, attempt):
 | task.forwarded | debug | scheduled/retry tasks moved to pending (count) |
 | processor.started / processor.stopping / processor.stopped | info | lifecycle |
 | redis.unavailable | error | a component step failed on Redis; it backs off and tries again |
+| queue.paused / queue.unpaused | info | this processor noticed an operator's pause / unpause (queue) |
+| processor.leave_failed | warning | at shutdown, the last counts or the heartbeat record could not be written |
 """
 
 from __future__ import annotations

@@ -40,6 +40,10 @@ _NAMES = (
     "intake_stream",
     "take",
     "take_recover",
+    # the operating surface (tandemq/inspector)
+    "task_action",
+    "bulk_action",
+    "peek",
 )
 
 # Scripts made of several files, run in order as one chunk (a guard in front of a shared body).

@@ -20,6 +20,10 @@
 | TANDEMQ_ARCHIVE_MAX_AGE_SECONDS | 7776000 | archived tasks older than this are deleted (90 days) |
 | TANDEMQ_LOG_FORMAT | auto | json, console, or auto (console on a TTY, else json) |
 | TANDEMQ_LOG_LEVEL | INFO | DEBUG, INFO, WARNING, ERROR |
+| TANDEMQ_METRICS_PORT | (off) | serve /metrics, /healthz, /readyz on this port (docs/OPERATIONS.md, metrics) |
+| TANDEMQ_METRICS_HOST | 0.0.0.0 | address the metrics port listens on |
+| TANDEMQ_METRICS_QUEUE_GAUGES | true | also export queue sizes (turn off on all but one exporter) |
+| TANDEMQ_METRICS_QUEUE_GAUGES_INTERVAL_SECONDS | 10 | how often the queue gauges are read from Redis |
 | TANDEMQ_QUEUE_CONCURRENCY | (none) | per queue, most tasks one processor runs at once: emails=5 |
 | TANDEMQ_RATE_LIMITS | (none) | per queue, across all processors: emails=100/s,sms=20/m:5 (:burst) |
 """
@@ -92,6 +96,11 @@ class Settings(BaseSettings):
     archive_max_age_seconds: float = Field(90 * 86_400, gt=0)
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # -- ops port: metrics and health probes (processor/ops.py, docs/OPERATIONS.md, metrics) --
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
+    metrics_queue_gauges: bool = True
+    metrics_queue_gauges_interval_seconds: float = Field(10.0, gt=0, le=3600)
     # -- per-queue limits (common/ratelimit.py, processor/limits.py) ----------------------
     queue_concurrency: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""Daemon entry: ``python -m processor module:attribute`` or ``tandemq run module:attribute``.
+"""Daemon entry: ``tandemq run module:attribute`` (the command line is tandemq/cli; this
+module keeps the run logic, ``run_target``, and ``python -m tandemq.processor`` works too).
 
 The attribute is a Processor, or a function returning one. Runs on uvloop until SIGTERM or
 SIGINT, then shuts down gracefully. Exit codes: 0 after a clean shutdown, 2 for a bad
@@ -7,7 +8,6 @@ configuration or target, 1 for anything unexpected.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import importlib
 import inspect
@@ -53,44 +53,31 @@ def load_target(target: str) -> Processor:
     return obj
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tandemq", description="Run a tandemq processor.")
-    parser.add_argument(
-        "target", help="module:attribute naming a Processor (or a function making one)"
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="processes to run under a supervisor (default TANDEMQ_WORKERS, 1)",
-    )
-    return parser
-
-
 def _exit_now(signum: int, frame: object) -> None:
     sys.exit(0)  # nothing is held yet: stopping before the processor runs is a clean stop
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run_target(target: str, workers: int | None = None) -> int:
+    """Run the Processor that ``target`` names until SIGTERM/SIGINT; returns the exit code.
+
+    ``workers`` (default TANDEMQ_WORKERS) above 1 runs that many processes under a
+    supervisor. ``tandemq run`` (tandemq/cli/run.py) calls this.
+    """
     # Until Processor.run() installs its graceful handlers, SIGTERM/SIGINT simply exit 0.
     signal.signal(signal.SIGTERM, _exit_now)
     signal.signal(signal.SIGINT, _exit_now)
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "run":
-        args = args[1:]
-    options = _parser().parse_args(args)
     try:
         settings = Settings.load()
         configure(settings.log_format, settings.log_level)
-        processor = load_target(options.target)  # also checked here with --workers: fail fast
-        workers = settings.workers if options.workers is None else options.workers
-        if workers < 1:
-            raise ConfigError(f"--workers must be at least 1, got {workers}")
+        processor = load_target(target)  # also checked here with --workers: fail fast
+        count = settings.workers if workers is None else workers
+        if count < 1:
+            raise ConfigError(f"--workers must be at least 1, got {count}")
     except ConfigError as exc:
         print(f"tandemq: {exc}", file=sys.stderr)
         return 2
-    if workers > 1:
-        return Supervisor(options.target, workers).run()
+    if count > 1:
+        return Supervisor(target, count).run()
     try:
         if uvloop is not None:
             uvloop.run(processor.run(install_signal_handlers=True))
@@ -101,6 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     _abandon_stuck_threads()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tandemq.processor TARGET [--workers N]``: the same as ``tandemq run``."""
+    from tandemq.cli import main as cli_main  # noqa: PLC0415 - the CLI imports this module
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return cli_main(args if args[:1] == ["run"] else ["run", *args])
 
 
 def _abandon_stuck_threads() -> None:

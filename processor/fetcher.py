@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 from tandemq.common.broker import Broker
 from tandemq.common.logging import failure_event, get_logger
@@ -24,6 +24,7 @@ from .selection import strict_counts, weighted_counts
 from .slots import Slots
 
 MAX_BLOCKING_QUEUES = 8  # an idle processor parks a take (a connection) per queue up to this
+PAUSE_SECONDS = 0.5  # longest a blocking take waits: a queue paused meanwhile is left soon
 
 
 class Fetcher:
@@ -42,8 +43,10 @@ class Fetcher:
         poll_interval: float,
         blocking_take: bool = True,
         rates: Mapping[str, RateLimit] | None = None,
+        paused: Set[str] = frozenset(),
     ) -> None:
         self._broker = broker
+        self._paused = paused  # queues paused by an operator (processor/pauses.py keeps it)
         self._owner = owner
         self._queues = queues
         self._order = list(queues)
@@ -55,6 +58,7 @@ class Fetcher:
         self._lease_ms = lease_ms
         self._poll_interval = poll_interval
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
+        self.fetching = False  # the last fetch reached Redis (readiness, processor/health.py)
         self._rates = dict(rates or {})
         self._rate_wait_ms: int | None = None  # the soonest a rate-limited queue may give more
         self._log = get_logger(component="fetcher")
@@ -62,7 +66,8 @@ class Fetcher:
             broker=broker,
             owner=owner,
             lease_ms=lease_ms,
-            block_seconds=poll_interval,
+            # a take parked before its queue was paused returns within PAUSE_SECONDS
+            block_seconds=min(poll_interval, PAUSE_SECONDS),
             on_taken=self._taken,
             enabled=blocking_take,
         )
@@ -86,7 +91,9 @@ class Fetcher:
                 if got == 0:
                     await self._wait_for_work(free)
                 backoff.succeeded()
+                self.fetching = True
             except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
+                self.fetching = False
                 self._orphans_possible = True  # a dequeue may have run without its reply
                 event = failure_event(exc, "fetch.failed")
                 error = str(exc) or repr(exc)
@@ -127,6 +134,7 @@ class Fetcher:
         """Lease up to ``slots`` tasks; a queue that comes back short is empty for this fetch
         and its unfilled slots are drawn again among the others."""
         empty: set[str] = self._slots.full() if self._slots.capped else set()
+        empty.update(self._paused)  # paused by an operator: left out like an empty queue
         got = 0
         self._rate_wait_ms = None
         while slots > got:
@@ -192,12 +200,17 @@ class Fetcher:
             or self._slots.capped
         ):
             return []
-        return list(self._queues)
+        return [q for q in self._queues if q not in self._paused]
 
     def _taken(self, queue: str, tasks: list[TaskMessage], missing: list[str]) -> None:
-        """What a blocking take leased (see processor/idle.py)."""
+        """What a blocking take leased (see processor/idle.py). A take parked before its
+        queue was paused may bring a task after: not run, but given back uncounted by the
+        reclaim that runs before the next fetch (it is leased to us and held by no one)."""
         for task_id in missing:
             self._log.warning("task.missing", task_id=task_id, queue=queue)
+        if queue in self._paused and tasks:
+            self._orphans_possible = True
+            return
         self._hand_over(tasks)
 
     def _counts(self, slots: int, empty: set[str]) -> dict[str, int]:

@@ -13,7 +13,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from tandemq.common.broker import Broker
 from tandemq.common.clock import now_ms, span_ms
@@ -30,6 +30,7 @@ from tandemq.common.errors import (
 from tandemq.common.logging import failure_event, get_logger
 from tandemq.common.task import TaskInfo, TaskMessage
 
+from .counts import Counts
 from .leases import Leases
 from .retry import RetryDelay
 from .syncer import Syncer
@@ -47,6 +48,14 @@ def error_text(exc: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else "...\n" + text[-MAX_ERROR_CHARS:]
 
 
+class OutcomeObserver(Protocol):
+    """Told how each attempt ended (metrics); called on the loop, must not block or raise."""
+
+    def succeeded(self, task: TaskMessage, ms: float) -> None: ...
+    def was_retried(self, task: TaskMessage, ms: float) -> None: ...
+    def was_archived(self, task: TaskMessage, ms: float) -> None: ...
+
+
 class Outcome:
     def __init__(
         self,
@@ -56,12 +65,16 @@ class Outcome:
         leases: Leases,
         syncer: Syncer,
         retry_delay: RetryDelay,
+        counts: Counts | None = None,
+        observer: OutcomeObserver | None = None,
     ) -> None:
+        self._counts = counts  # processed / failed per queue, for the inspector's history
         self._broker = broker
         self._owner = owner
         self._leases = leases
         self._syncer = syncer
         self._retry_delay = retry_delay
+        self._observer = observer
         self._acks: list[TaskMessage] = []
         self._results: list[tuple[TaskMessage, bytes]] = []  # acks that store a result
         self._ack_ready = asyncio.Event()
@@ -77,11 +90,19 @@ class Outcome:
         else:
             self._results.append((task, result))
         self._ack_ready.set()
+        if self._counts is not None:
+            self._counts.finished(task.queue, failed=False)
+        if self._observer is not None:
+            self._observer.succeeded(task, ms)
         self._log.info("task.succeeded", **_fields(task), ms=round(ms, 2))
 
     async def failed(self, task: TaskMessage, exc: BaseException, ms: float) -> None:
         text = error_text(exc)
+        if self._counts is not None:
+            self._counts.finished(task.queue, failed=True)
         if isinstance(exc, FINAL_ERRORS) or task.retried >= task.max_retry:
+            if self._observer is not None:
+                self._observer.was_archived(task, ms)
             await self._write(
                 task, lambda: self._broker.archive(task.queue, task.id, self._owner, text)
             )
@@ -96,6 +117,8 @@ class Outcome:
             return
         delay = exc.delay if isinstance(exc, RetryIn) else self._delay(task, exc)
         due = now_ms() + span_ms(delay)  # _delay returns a timedelta whatever the policy did
+        if self._observer is not None:
+            self._observer.was_retried(task, ms)
         await self._write(
             task, lambda: self._broker.retry(task.queue, task.id, self._owner, due, text)
         )

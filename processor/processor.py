@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, Self
+from typing import TYPE_CHECKING, Any, Generic, Self
 
 from redis.asyncio import Redis
 
@@ -36,6 +36,7 @@ from .intakes import Intakes
 from .janitor import Janitor
 from .leases import Leases
 from .middleware import HooksMixin, Lifespan
+from .operating import Operating
 from .outcome import Outcome
 from .periodic import repeat
 from .recoverer import Recoverer
@@ -46,6 +47,9 @@ from .signals import signals_to_handle
 from .slots import Slots
 from .syncer import Syncer
 from .wakeup import WakeListener
+
+if TYPE_CHECKING:
+    from .ops import Ops
 
 JANITOR_INTERVAL = 2.0
 
@@ -66,6 +70,7 @@ class _Parts:
     runner: Runner
     fetcher: Fetcher
     heartbeat: Heartbeat
+    operating: Operating  # paused queues, counts, the heartbeat record (tandemq/inspector)
 
 
 class Processor(CronMixin, HooksMixin[S], Generic[S]):
@@ -109,6 +114,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         self._loops: list[asyncio.Task[Any]] = []  # background loops (heartbeat, ...)
         self._workers: list[asyncio.Task[Any]] = []  # one per slot, running handlers
         self._fetch_task: asyncio.Task[Any] | None = None
+        self._ops = _ops_for(self.settings)  # here: its imports stay out of start()
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._intakes = Intakes()
@@ -245,6 +251,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
             raise
         parts = self._parts = self._build(redis, broker)
         self._start_loops(parts)
+        await parts.operating.start(self._spawn)
         self._workers = [asyncio.create_task(parts.runner.work()) for _ in range(s.concurrency)]
         try:  # a send right after start() should not wait for the fallback poll
             async with asyncio.timeout(2.0):
@@ -254,6 +261,8 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
             self._log.warning("wakeup.not_subscribed", detail="falling back to polling until it is")
         self._fetch_task = asyncio.create_task(parts.fetcher.run())
         self._intakes.start(broker, self.id, int(s.lease_seconds * 1000))
+        if self._ops is not None:
+            await self._start_ops(self._ops, parts)
         self._log.info(
             "processor.started",
             queues=s.queues,
@@ -267,8 +276,15 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         s = self.settings
         lease_ms = int(s.lease_seconds * 1000)
         slots, leases, syncer = Slots(s.concurrency, s.queue_concurrency), Leases(), Syncer()
+        operating = Operating(broker, self.id, s, leases, slots)
         outcome = Outcome(
-            broker=broker, owner=self.id, leases=leases, syncer=syncer, retry_delay=self.retry_delay
+            broker=broker,
+            owner=self.id,
+            leases=leases,
+            syncer=syncer,
+            retry_delay=self.retry_delay,
+            counts=operating.counts,
+            observer=self._ops.tasks if self._ops is not None else None,
         )
         executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
         fetched: asyncio.Queue[TaskMessage] = asyncio.Queue()
@@ -318,8 +334,10 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 poll_interval=s.poll_interval_seconds,
                 blocking_take=s.blocking_take,
                 rates=s.rate_limits,
+                paused=operating.pauses.paused,
             ),
             heartbeat=Heartbeat(broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms),
+            operating=operating,
         )
 
     def _start_loops(self, parts: _Parts) -> None:
@@ -362,6 +380,23 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 )
                 await backoff.wait()
 
+    async def _start_ops(self, ops: Ops, parts: _Parts) -> None:
+        """The metrics and probe port; it reports on the components started above."""
+        await ops.start(
+            ping=parts.redis.ping,
+            fetching=lambda: parts.fetcher.fetching,
+            components_alive=lambda: (
+                not any(t.done() for t in [*self._loops, *self._workers, self._fetch_task] if t)
+            ),
+            in_flight=lambda: parts.slots.busy,
+            redis=parts.redis,
+        )
+
+    @property
+    def ops_port(self) -> int | None:
+        """The port /metrics, /healthz and /readyz are served on (None when off)."""
+        return self._ops.port if self._ops is not None else None
+
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._loops.append(asyncio.create_task(coro))
 
@@ -369,12 +404,15 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         """Stop in this order, so no task is lost or waits for its lease to expire:
         1. stop fetching; 2. give unstarted tasks back to pending at once; 3. let running
         handlers finish within the shutdown timeout; 4. cancel the rest; 5. write the outcomes
-        of what finished; 6. give everything still held back to pending; 7. stop the loops.
+        of what finished; 6. give everything still held back to pending; 7. stop the loops;
+        8. write the last counts and remove the heartbeat record.
         """
         parts = self._parts
         if parts is None:
             return
         self._log.info("processor.stopping", running=parts.slots.busy)
+        if self._ops is not None:
+            self._ops.stopping()
         await _cancel(self._intakes.tasks)  # 0. nothing new comes in from consumed lists
         await self._intakes.closed()
         await _cancel([self._fetch_task] if self._fetch_task else [])
@@ -389,6 +427,9 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         await parts.syncer.flush()
         await self._give_back_ids(parts.leases.held(), "cancelled at shutdown")
         await _cancel(self._loops)
+        await parts.operating.leave()
+        if self._ops is not None:
+            await self._ops.close()
         parts.executor.shutdown(wait=False, cancel_futures=True)
         await parts.broker.aclose()
         if self._given_redis is None:
@@ -421,6 +462,14 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 self._parts.leases.release(queue, task_id)
                 self._log.info("task.requeued", task_id=task_id, queue=queue, reason=why)
         self._log.info("processor.requeued", count=count)
+
+
+def _ops_for(settings: Settings) -> Ops | None:
+    if settings.metrics_port is None:
+        return None
+    from .ops import Ops  # noqa: PLC0415 - prometheus-client comes with the metrics extra
+
+    return Ops(settings)
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:

@@ -1,7 +1,7 @@
 """``tandemq run --workers N``: N processor processes under one supervisor.
 
 Python runs one core per process, so using every core takes processes. The supervisor starts
-each worker as ``python -m processor <target>``, forwards SIGTERM/SIGINT to all of them, and
+each worker as ``python -m tandemq run <target>``, forwards SIGTERM/SIGINT to all of them, and
 restarts a worker that exits while it is not stopping (a crashed worker's leased tasks are
 recovered by the others when their lease expires, as with any dead processor). It exits 0
 once every worker has stopped cleanly after a signal.
@@ -29,9 +29,12 @@ class Supervisor:
         self.procs: list[subprocess.Popen[bytes]] = []
         self._log = get_logger(supervisor=os.getpid())
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, "TANDEMQ_WORKERS": "1"}
-        return subprocess.Popen([sys.executable, "-m", "tandemq", self.target], env=env)
+        port = os.environ.get("TANDEMQ_METRICS_PORT", "")
+        if port.isdigit() and int(port) > 0:  # one ops port per worker: base, base+1, ...
+            env["TANDEMQ_METRICS_PORT"] = str(int(port) + index)
+        return subprocess.Popen([sys.executable, "-m", "tandemq", "run", self.target], env=env)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True
@@ -42,7 +45,7 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        self.procs = [self._spawn() for _ in range(self.count)]
+        self.procs = [self._spawn(i) for i in range(self.count)]
         self._log.info("supervisor.started", workers=[p.pid for p in self.procs])
         codes: dict[int, int] = {}
         while len(codes) < len(self.procs) or not self.stopping:
@@ -58,7 +61,7 @@ class Supervisor:
                     )
                     time.sleep(RESTART_DELAY)
                     if not self.stopping:
-                        self.procs[i] = self._spawn()
+                        self.procs[i] = self._spawn(i)
                     if not self.stopping:
                         continue
                     if self.procs[i] is proc:

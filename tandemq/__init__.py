@@ -1,7 +1,8 @@
 """tandemq: typed, weighted, reliable background jobs for asyncio on Redis.
 
 The app side sends with :class:`Distributor`; the worker side runs handlers with
-:class:`Processor`. Everything tandemq raises derives from :class:`TandemqError`.
+:class:`Processor`; operators see and act on queues with :class:`Inspector` (or the
+``tandemq`` command). Everything tandemq raises derives from :class:`TandemqError`.
 """
 
 from tandemq.common.errors import (
@@ -33,6 +34,14 @@ from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo, TaskState
 from tandemq.distributor import CancelResult, Distributor, SendOptions, SyncDistributor
+from tandemq.inspector import (
+    InspectError,
+    Inspector,
+    InvalidRequest,
+    QueueNotEmpty,
+    QueueNotFound,
+    TaskStateError,
+)
 from tandemq.processor import Processor, RetryDelay, TaskContext, default_retry_delay
 
 __version__ = "0.1.0"
@@ -45,12 +54,17 @@ __all__ = [
     "DeadlineExceeded",
     "Distributor",
     "DuplicateTask",
+    "InspectError",
+    "Inspector",
     "InvalidPayload",
+    "InvalidRequest",
     "InvalidResult",
     "InvalidSendOptions",
     "LeaseExpired",
     "PayloadTooLarge",
     "Processor",
+    "QueueNotEmpty",
+    "QueueNotFound",
     "RedisOutOfMemory",
     "RegistryError",
     "RetryDelay",
@@ -68,6 +82,7 @@ __all__ = [
     "TaskInfo",
     "TaskNotFound",
     "TaskState",
+    "TaskStateError",
     "TaskTimeout",
     "UnknownTaskType",
     "WaitTimeout",

@@ -2,7 +2,7 @@
 
 import sys
 
-from tandemq.processor.__main__ import main
+from tandemq.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

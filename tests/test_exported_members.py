@@ -1,5 +1,5 @@
 """The public surface: every name in ``tandemq.__all__``, ``tandemq.distributor.__all__`` and
-``tandemq.processor.__all__`` exists
+``tandemq.processor.__all__`` and ``tandemq.inspector.__all__`` exists
 and imports, exported errors sit in the documented tree, and the public classes' and
 functions' signatures are fully annotated (with annotations that resolve)."""
 
@@ -16,10 +16,10 @@ import pytest
 from pydantic import BaseModel
 
 import tandemq
-from tandemq import distributor, processor
+from tandemq import distributor, inspector, processor
 from tandemq.common.errors import SendError, TandemqError
 
-PACKAGES = [tandemq, distributor, processor]
+PACKAGES = [tandemq, distributor, processor, inspector]
 
 
 def _exports() -> Iterator[tuple[ModuleType, str]]:

@@ -80,6 +80,12 @@ def test_the_wheel_holds_one_top_level_package(tmp_path: Path) -> None:
         names = archive.namelist()
     top = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
     assert top == {"tandemq"}
-    for needed in ("tandemq/common/lua/enqueue.lua", "tandemq/processor/py.typed"):
+    for needed in (
+        "tandemq/common/lua/enqueue.lua",
+        "tandemq/processor/py.typed",
+        "tandemq/dashboard/templates/base.html",  # the dashboard's vendored assets: no CDN
+        "tandemq/dashboard/static/dashboard.js",
+        "tandemq/dashboard/static/dashboard.css",
+    ):
         assert needed in names
     assert not any(Path(n).suffix == ".pyc" for n in names)

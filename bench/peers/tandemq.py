@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 
 from tandemq.common.keys import Keys
 from tandemq.common.logging import configure
+from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
 from tandemq.processor import Processor, TaskContext
 
@@ -37,10 +39,17 @@ def _distributor(url: str) -> Distributor:
 
 
 def _processor(url: str) -> Processor:
-    # from_env: other TANDEMQ_* settings apply too (TANDEMQ_BLOCKING_TAKE=false for an A/B)
-    processor = Processor.from_env(
-        redis_url=url, prefix=PREFIX, queues={QUEUE: 1}, concurrency=h.CONCURRENCY
+    # TANDEMQ_METRICS_PORT=0 measures with the ops port on (docs/OPERATIONS.md, metrics: on vs off);
+    # other TANDEMQ_* settings apply too (TANDEMQ_BLOCKING_TAKE=false for an A/B)
+    metrics_port = os.environ.get("TANDEMQ_METRICS_PORT")
+    settings = Settings.load(
+        redis_url=url,
+        prefix=PREFIX,
+        queues={QUEUE: 1},
+        concurrency=h.CONCURRENCY,
+        metrics_port=int(metrics_port) if metrics_port else None,
     )
+    processor = Processor(settings=settings)
 
     @processor.handler(Noop)
     async def noop(payload: Noop, ctx: TaskContext) -> None:

@@ -80,6 +80,15 @@ GOOD: list[tuple[str, str, str, Any]] = [
     ("TANDEMQ_LOG_FORMAT", "console", "log_format", "console"),
     ("TANDEMQ_LOG_LEVEL", "debug", "log_level", "DEBUG"),
     ("TANDEMQ_LOG_LEVEL", "WARNING", "log_level", "WARNING"),
+    ("TANDEMQ_METRICS_PORT", "9100", "metrics_port", 9100),
+    ("TANDEMQ_METRICS_HOST", "127.0.0.1", "metrics_host", "127.0.0.1"),
+    ("TANDEMQ_METRICS_QUEUE_GAUGES", "false", "metrics_queue_gauges", False),
+    (
+        "TANDEMQ_METRICS_QUEUE_GAUGES_INTERVAL_SECONDS",
+        "2.5",
+        "metrics_queue_gauges_interval_seconds",
+        2.5,
+    ),
     ("TANDEMQ_QUEUE_CONCURRENCY", "emails=5, sms=1", "queue_concurrency", {"emails": 5, "sms": 1}),
     ("TANDEMQ_RATE_LIMITS", "emails=10/m:3", "rate_limits", {"emails": RateLimit(10, 60_000, 3)}),
 ]
@@ -166,6 +175,9 @@ BAD: list[tuple[str, str]] = [
     ("TANDEMQ_LOG_LEVEL", "verbose"),
     ("TANDEMQ_PREFIX", "a{b}"),
     ("TANDEMQ_PREFIX", ""),
+    ("TANDEMQ_METRICS_PORT", "70000"),
+    ("TANDEMQ_METRICS_PORT", "http"),
+    ("TANDEMQ_METRICS_QUEUE_GAUGES_INTERVAL_SECONDS", "0"),
 ]
 
 

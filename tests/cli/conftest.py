@@ -1,0 +1,3 @@
+from tests.inspector.conftest import inspector
+
+__all__ = ["inspector"]
