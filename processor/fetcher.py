@@ -80,6 +80,7 @@ class Fetcher:
 
     async def _run(self) -> None:
         backoff = Backoff()
+        fetch_next = True
         while True:
             free = await self._slots.wait_free()
             self._wake.clear()
@@ -87,9 +88,13 @@ class Fetcher:
             try:
                 if self._orphans_possible:
                     await self._reclaim()
-                got = await self.fetch(free - self._idle.outstanding)
+                got = 0
+                # After takes that only timed out, parking them again finds what a fetch would.
+                if fetch_next or not self._blocking_queues(free):
+                    got = await self.fetch(free - self._idle.outstanding)
+                fetch_next = True
                 if got == 0:
-                    await self._wait_for_work(free)
+                    fetch_next = await self._wait_for_work(free)
                 backoff.succeeded()
                 self.fetching = True
             except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
@@ -111,13 +116,13 @@ class Fetcher:
         if given_back:
             self._log.warning("task.reclaimed", count=given_back)
 
-    async def _wait_for_work(self, free: int) -> None:
+    async def _wait_for_work(self, free: int) -> bool:
         """Every queue was empty: park a blocking take on each (the task comes in the reply
-        that wakes us) when there is a slot for each; else wait for a wake-up message."""
+        that wakes us) when there is a slot for each; else wait for a wake-up message.
+        Returns whether to fetch next (not after takes that brought nothing)."""
         queues = self._blocking_queues(free)
         if queues:
-            await self._idle.wait(queues)
-            return
+            return await self._idle.wait(queues) > 0
         timeout = self._poll_interval
         if self._rate_wait_ms is not None:
             timeout = min(timeout, self._rate_wait_ms / 1000)
@@ -129,6 +134,7 @@ class Fetcher:
                     await self._wake.wait()
         except TimeoutError:
             pass
+        return True
 
     async def fetch(self, slots: int) -> int:
         """Lease up to ``slots`` tasks; a queue that comes back short is empty for this fetch

@@ -47,7 +47,7 @@ class IdleTakes:
         self._block_ms = max(1, int(min(block_seconds, lease_ms / 3000) * 1000))
         self._on_taken = on_taken
         self._takes: dict[str, BlockingTake] = {}
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, asyncio.Task[int]] = {}
         self.usable = enabled and broker.transport.blocking_wire() is not None
         self._log = get_logger(component="fetcher")
 
@@ -56,16 +56,17 @@ class IdleTakes:
         """Takes parked in Redis: a slot each is reserved for what they may bring."""
         return sum(1 for t in self._running.values() if not t.done())
 
-    async def wait(self, queues: Iterable[str]) -> None:
+    async def wait(self, queues: Iterable[str]) -> int:
         """Park a take on each of ``queues`` that has none, then wait until one returns
-        (with a task, or its wait timed out). Raises the error a take failed with."""
+        (with a task, or its wait timed out); returns how many tasks the takes that returned
+        brought. Raises the error a take failed with."""
         for queue in queues:
             if queue not in self._running:
                 self._running[queue] = asyncio.create_task(self._take(queue))
         await asyncio.wait(self._running.values(), return_when=asyncio.FIRST_COMPLETED)
-        self._reap()
+        return self._reap()
 
-    async def _take(self, queue: str) -> None:
+    async def _take(self, queue: str) -> int:
         take = self._takes.get(queue)
         if take is None:
             wire = self._broker.transport.blocking_wire()
@@ -73,22 +74,30 @@ class IdleTakes:
             take = self._takes[queue] = BlockingTake(self._broker, wire, queue, self._owner)
         tasks, missing = await take.take(self._lease_ms, self._block_ms)
         self._on_taken(queue, tasks, missing)
+        return len(tasks)
 
-    def _reap(self) -> None:
-        """Forget finished takes; raise the first one's error. A command Redis refuses
-        (an ACL without BLMOVE or CLIENT, a proxy without blocking commands) turns blocking
-        takes off for good: wake-ups and dequeues serve as before."""
+    def _reap(self) -> int:
+        """Forget finished takes; returns how many tasks they brought, or raises the first
+        one's error. A command Redis refuses (an ACL without BLMOVE or CLIENT, a proxy
+        without blocking commands) turns blocking takes off for good: wake-ups and dequeues
+        serve as before."""
         error: BaseException | None = None
+        brought = 0
         for queue, task in list(self._running.items()):
             if task.done():
                 del self._running[queue]
-                if not task.cancelled() and task.exception() is not None and error is None:
+                if task.cancelled():
+                    continue
+                if task.exception() is None:
+                    brought += task.result()
+                elif error is None:
                     error = task.exception()
         if isinstance(error, ResponseError) and self.usable:
             self.usable = False
             self._log.warning("take.disabled", error=str(error), detail="waiting for wake-ups")
         if error is not None:
             raise error
+        return brought
 
     async def settle(self) -> None:
         """Unblock every parked take and wait (bounded) for them to land, so whatever they
