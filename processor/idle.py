@@ -92,7 +92,7 @@ class IdleTakes:
                     brought += task.result()
                 elif error is None:
                     error = task.exception()
-        if isinstance(error, ResponseError) and self.usable:
+        if _refused(error) and self.usable:
             self.usable = False
             self._log.warning("take.disabled", error=str(error), detail="waiting for wake-ups")
         if error is not None:
@@ -123,3 +123,12 @@ class IdleTakes:
         for take in self._takes.values():
             await take.aclose()
         self._takes.clear()
+
+
+def _refused(error: BaseException | None) -> bool:
+    """Redis will never run a take for us: NOPERM (ACL), or a server or proxy that does not
+    know the command. Not OOM or a failover: those pass."""
+    if not isinstance(error, ResponseError):
+        return False
+    text = str(error)
+    return text.startswith("NOPERM") or "unknown command" in text.lower()
