@@ -109,6 +109,13 @@ class DistributorCore:
             task.headers = run_hooks(self._send_hooks, task.type, task.queue, headers)
         return task
 
+    def build_task(
+        self, payload: BaseModel, options: SendOptions, headers: Mapping[str, str] | None = None
+    ) -> NewTask:
+        """The task ``send`` would write (checked, encoded, send hooks run), not written: the
+        transactional outbox (tandemq.outbox) stores it in a database row instead."""
+        return self._new_task(payload, options, headers=headers)
+
     def _plain_task(
         self, payload: BaseModel, options: SendOptions, now: int | None, due: int
     ) -> NewTask:

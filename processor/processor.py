@@ -119,6 +119,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         self._force = asyncio.Event()
         self._intakes = Intakes()
         self._log = get_logger(processor=self.id)
+        self._extras: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._cron: list[CronEntry] = []  # periodic entries (cron.py)
         self._init_hooks(lifespan)  # lifespan and middleware (middleware.py)
 
@@ -143,6 +144,11 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
             return func
 
         return register
+
+    def add_component(self, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``run()`` beside the processor's own loops (the outbox relay, say): started by
+        start() before fetching begins, cancelled by shutdown() with the other loops."""
+        self._extras.append(run)
 
     def consume_list(
         self,
@@ -360,6 +366,8 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         self._spawn(repeat(janitor.step, "janitor"))
         self._spawn(parts.wake_listener.run())
         self._spawn(parts.cancel_listener.run())
+        for extra in self._extras:
+            self._spawn(extra())
         if self._cron:
             self._spawn(repeat(Scheduler(parts.broker, self._cron).step, "cron"))
 

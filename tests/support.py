@@ -88,7 +88,7 @@ class RedisServer:
 async def eventually(
     probe: Callable[[], Awaitable[T]],
     until: Callable[[T], bool],
-    timeout: float = 5.0,
+    timeout: float = 15.0,  # only a failure bound: generous for a loaded 2-core machine
     every: float = 0.01,
 ) -> T:
     """Poll ``probe`` until ``until(result)`` holds; fail with the last result after ``timeout``."""

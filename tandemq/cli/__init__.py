@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "run": "tandemq.cli.run:run",
     "dashboard": "tandemq.cli.dashboard:dashboard",
     "metrics": "tandemq.cli.metrics:metrics",
+    "outbox": "tandemq.cli.outbox:outbox",
 }
 
 

@@ -36,6 +36,7 @@ ACTIONS = {
     "retry": ("run", "archive", "delete"),
     "archived": ("run", "delete"),
     "completed": ("delete",),
+    "canceled": ("delete",),
 }
 
 
