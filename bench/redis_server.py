@@ -66,6 +66,12 @@ class RedisServer:
                 time.sleep(0.05)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
+    @property
+    def pid(self) -> int:
+        """The server's process id (bench/idle.py reads its CPU time)."""
+        assert self._proc is not None, "the server runs inside the with block"
+        return self._proc.pid
+
     def flush(self) -> None:
         _resp.command(self.url, "FLUSHALL")
 

@@ -17,8 +17,10 @@ from redis.asyncio import Redis
 
 from .calls import CANCEL_REPLIES, ScriptCalls, tombstone_info
 from .clock import now_ms
+from .indexes import Indexes
 from .keys import Keys
 from .ratelimit import RateLimit
+from .replies import StreamStopped, incomplete_send
 from .task import DEQUEUE_FIELDS, NewTask, TaskInfo, TaskMessage, TaskState
 from .task_hash import info_from_hash, messages_from_rows, text
 from .transport import Call, Transport
@@ -28,7 +30,7 @@ __all__ = ["Broker", "Call", "NewTask"]  # NewTask: still importable from here
 _BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
 
 
-class Broker(ScriptCalls):
+class Broker(ScriptCalls, Indexes):
     """Task storage on one Redis client, under one key prefix."""
 
     def __init__(self, redis: Redis, keys: Keys, timeout: float = 5.0) -> None:
@@ -71,7 +73,10 @@ class Broker(ScriptCalls):
         Concurrent calls share round trips (the pipelining connection)."""
         if task.queue not in self._known_queues:
             await self.register_queues((task.queue,))
-        result = (await self.transport.run([self._enqueue_call(task)]))[0]
+        calls = [self._enqueue_call(task)]
+        if task.due_ms:  # the forwarder finds scheduled tasks through p:due
+            calls.append(self._mark_due_call([task.queue]))
+        result = (await self.transport.run(calls))[0]
         if isinstance(result, Exception):
             raise result
         self._check_enqueued(task, result)
@@ -89,19 +94,29 @@ class Broker(ScriptCalls):
 
         If the connection fails, every call is sent again through the retrying path: a task
         that had landed comes back as existing (enqueue_many.lua skips it), so none is
-        written twice. Returns the ids that already existed."""
+        written twice. Returns the ids that already existed.
+
+        A failure part-way raises SendManyIncomplete with the ids written, not written and
+        unknown; one before anything was written raises its own error (nothing written)."""
         queues: set[str] = set()  # the chunk being sent's, registered before its calls
 
         def batches() -> Iterator[list[Call]]:
             for chunk in chunks:
                 queues.clear()
                 queues.update(t.queue for t in chunk)
-                yield self._enqueue_many_calls(chunk)
+                calls = self._enqueue_many_calls(chunk)
+                if any(t.due_ms for t in chunk):
+                    calls.append(self._mark_due_call(queues))
+                yield calls
 
-        replies = await self.transport.stream(batches(), lambda: self.register_queues(queues))
+        try:
+            replies = await self.transport.stream(batches(), lambda: self.register_queues(queues))
+        except StreamStopped as stopped:
+            raise incomplete_send(stopped) from stopped.cause
         existed: list[str] = []
         for conflicts in replies:
-            existed += [text(c) for c in conflicts]
+            if isinstance(conflicts, list):  # (a mark call answers a count)
+                existed += [text(c) for c in conflicts]
         return existed
 
     # -- periodic tasks (processor/cron.py) ----------------------------------------------
@@ -118,7 +133,10 @@ class Broker(ScriptCalls):
         ticks = self.keys.cron_ticks(task.queue, entry_id)
         horizon = max(60_000, 10 * (next_ms - tick_ms))  # claims kept: ten ticks, at least 60 s
         args = (*args, tick_ms, next_ms, horizon)
-        result = await self._call("cron_enqueue", (*keys, state, ticks), args)
+        calls: list[Call] = [("cron_enqueue", (*keys, state, ticks), args)]
+        if task.due_ms:  # the forwarder finds scheduled tasks through p:due
+            calls.append(self._mark_due_call([task.queue]))
+        result = (await self._call_many(calls))[0]
         if isinstance(result, list):
             if int(result[0]) == -2:
                 return "refused", int(result[1])
@@ -257,7 +275,8 @@ class Broker(ScriptCalls):
         """Move a failed task to retry; False if its lease was lost."""
         qk = self.keys.queue(queue)
         keys = (qk.active, qk.retry, qk.task(task_id), qk.canceled)
-        return bool(await self._call("retry", keys, (owner, task_id, now_ms(), due_ms, error)))
+        retry: Call = ("retry", keys, (owner, task_id, now_ms(), due_ms, error))
+        return bool((await self._call_many([retry, self._mark_due_call([queue])]))[0])
 
     async def archive(self, queue: str, task_id: str, owner: str, error: str) -> bool:
         """Archive a task; False if its lease was lost."""
@@ -296,11 +315,19 @@ class Broker(ScriptCalls):
         for queue in queues:
             qk = self.keys.queue(queue)
             calls.append(("extend", (qk.active,), (owner, deadline, qk.task_prefix, *held[queue])))
-        results = await self._call_many(calls) if calls else []
+        if not calls:
+            return []
+        calls.append(self._mark_call(self.keys.leased, "GT", now_ms(), queues))
+        results = (await self._call_many(calls))[:-1]
         return [(q, text(i)) for q, lost in zip(queues, results, strict=True) for i in lost]
 
     async def forward(self, queues: Sequence[str]) -> int | None:
         """Move due scheduled and retry tasks to pending; returns the next due time (ms) or None."""
+        left = [due for due in (await self.forward_each(queues)).values() if due is not None]
+        return min(left) if left else None
+
+    async def forward_each(self, queues: Sequence[str]) -> dict[str, int | None]:
+        """forward, with the next due time (ms) of each queue, None when it has none."""
         now = now_ms()
         pending = list(queues)
         earliest: dict[tuple[str, int], int] = {}  # (queue, set) -> its earliest due left
@@ -318,8 +345,12 @@ class Broker(ScriptCalls):
                     full.add(pending[i // 2])
                 earliest[(pending[i // 2], i % 2)] = int(float(first))  # the latest round's
             pending = [q for q in pending if q in full]
-        left = [due for due in earliest.values() if due >= 0]
-        return min(left) if left else None
+        each: dict[str, int | None] = dict.fromkeys(queues)
+        for (queue, _), due in earliest.items():
+            current = each[queue]
+            if due >= 0 and (current is None or due < current):
+                each[queue] = due
+        return each
 
     async def recover(self, queues: Sequence[str], error: str) -> tuple[list[str], list[str]]:
         """Take back tasks with expired leases; returns (ids to retry, ids archived)."""
@@ -331,9 +362,15 @@ class Broker(ScriptCalls):
             calls.append(("recover", keys, (now, _BATCH, qk.task_prefix, error)))
         retried: list[str] = []
         archived: list[str] = []
-        for to_retry, to_archive, *_canceled in await self._call_many(calls):
+        to_forward: list[str] = []
+        replies = await self._call_many(calls)
+        for queue, (to_retry, to_archive, *_canceled) in zip(queues, replies, strict=True):
             retried += [text(i) for i in to_retry]
             archived += [text(i) for i in to_archive]
+            if to_retry:
+                to_forward.append(queue)
+        if to_forward:  # due now in the retry set: the forwarder finds them through p:due
+            await self._call_many([self._mark_due_call(to_forward)])
         return retried, archived
 
     async def recover_takes(self, queues: Sequence[str]) -> int:
@@ -355,6 +392,13 @@ class Broker(ScriptCalls):
         now = now_ms()
         calls = [self._trim_call(q, now, archive_max_size, archive_max_age_ms) for q in queues]
         return sum(await self._call_many(calls))
+
+    async def defer(self, queue: str, task_id: str, owner: str, due_ms: int) -> bool:
+        """Put a leased task back, due at ``due_ms``, uncounted; False if its lease was lost."""
+        qk = self.keys.queue(queue)
+        keys = (qk.active, qk.scheduled, qk.task(task_id))
+        defer: Call = ("defer", keys, (owner, task_id, due_ms))
+        return bool((await self._call_many([defer, self._mark_due_call([queue])]))[0])
 
     # -- operators' actions (tandemq/inspector) -------------------------------------------
 

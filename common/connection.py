@@ -10,11 +10,18 @@ dead peers are found by TCP keepalive instead.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .replies import maybe_sent
+
+T = TypeVar("T")
 
 
 def create_redis(url: str, *, retries: int = 3) -> Redis:
@@ -29,6 +36,33 @@ def create_redis(url: str, *, retries: int = 3) -> Redis:
         socket_timeout=None,
         socket_keepalive=True,
         health_check_interval=15,
-        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
+        retry=_RememberingRetry(ExponentialBackoff(cap=1.0, base=0.05), retries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+
+
+class _RememberingRetry(Retry):
+    """redis-py's retry, except that the error it finally raises keeps, as its ``__cause__``,
+    an earlier attempt's failure that came after the command may have reached Redis. Without
+    it a command sent, then cut off, then retried against a server that is gone would end in
+    "Error connecting": read as "never sent" when it may have run (see common/replies.py)."""
+
+    async def call_with_retry(
+        self, do: Callable[[], Awaitable[T]], fail: Callable[..., Any], *args: Any, **kw: Any
+    ) -> T:
+        failures: list[Exception] = []
+
+        async def attempt() -> T:
+            try:
+                return await do()
+            except Exception as exc:
+                failures.append(exc)
+                raise
+
+        try:
+            return await super().call_with_retry(attempt, fail, *args, **kw)
+        except Exception as exc:
+            earlier = next((e for e in failures[:-1] if maybe_sent(e)), None)
+            if earlier is not None and exc.__cause__ is None and not maybe_sent(exc):
+                raise exc from earlier
+            raise

@@ -2,15 +2,25 @@
 
     TandemqError
      ├── ConfigError              a setting or environment variable has a bad value
+     │    ├── RedisAuthFailed     Redis refused the credentials (wrong password or user)
+     │    └── RedisPermissionDenied  the Redis user may not run a command tandemq needs (ACL)
      ├── RegistryError            a payload type or handler registered twice, or not a model
-     ├── BrokerUnavailable        Redis could not be reached (after the configured retries)
-     │    └── RedisOutOfMemory    Redis refused a write at its maxmemory limit
+     ├── BrokerUnavailable        Redis could not be reached (after the configured retries);
+     │    │                       the operation did not happen
+     │    ├── RedisOutOfMemory    Redis refused a write at its maxmemory limit
+     │    ├── OutcomeUnknown      Redis failed after the write may have run: it may have
+     │    │                       happened; resending with the same task_id is safe
+     │    └── SendManyIncomplete  send_many failed part-way: the ids written and not written
+     ├── RedisRefused             Redis answered a command with an error (WRONGTYPE, READONLY, ...)
      ├── ScriptError              a Lua script failed inside Redis (names its .lua file:line)
      ├── SendError                send() refused the task; nothing was written
      │    ├── InvalidSendOptions  options that contradict or are out of range (also a ValueError)
      │    ├── TaskIdConflict      a task with this task_id already exists in the queue
      │    ├── DuplicateTask       an equal task is still locked by unique_for
-     │    └── PayloadTooLarge     the encoded payload is over TANDEMQ_MAX_PAYLOAD_BYTES
+     │    ├── PayloadTooLarge     the encoded payload is over TANDEMQ_MAX_PAYLOAD_BYTES
+     │    ├── PayloadNotEncodable the payload cannot be written as JSON (e.g. non-UTF-8 bytes)
+     │    └── MainModuleType      the payload model lives in __main__: its type name would
+     │                            not match the processor's
      ├── InspectError             an operator's request (Inspector, CLI) cannot be done
      │    ├── QueueNotFound       no queue of that name is known
      │    ├── TaskStateError      the task's (or state's) tasks do not allow the action
@@ -50,7 +60,8 @@ class RegistryError(TandemqError):
 
 
 class BrokerUnavailable(TandemqError):
-    """Redis could not be reached; the operation did not happen."""
+    """Redis could not be reached; the operation did not happen (but see the subclass
+    OutcomeUnknown: raised when it may have)."""
 
 
 class RedisOutOfMemory(BrokerUnavailable):
@@ -102,6 +113,60 @@ class PayloadTooLarge(SendError):
         )
         self.size = size
         self.limit = limit
+
+
+# -- issue 10: errors that say exactly what happened ---------------------------------------
+
+
+class RedisAuthFailed(ConfigError):
+    """Redis refused the credentials in REDIS_URL (wrong password, unknown user)."""
+
+
+class RedisPermissionDenied(ConfigError):
+    """The Redis user lacks an ACL permission tandemq needs; the message names the command."""
+
+
+class RedisRefused(TandemqError):
+    """Redis answered a command with an error (WRONGTYPE on a damaged key, READONLY on a
+    replica, ...): the command did not run."""
+
+
+class OutcomeUnknown(BrokerUnavailable):
+    """The connection failed after the write may have reached Redis: it may or may not have
+    happened. Sending again with the same ``task_id`` is safe: the task is written at most
+    once, and a ``TaskIdConflict`` then says the first attempt had landed."""
+
+    def __init__(self, message: str, task_id: str | None = None, queue: str | None = None) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.queue = queue
+
+
+class SendManyIncomplete(BrokerUnavailable):
+    """send_many failed part-way. ``written`` ids are stored, ``not_written`` are not (send
+    their payloads again), ``unknown`` may be either (the connection failed while they were
+    sent)."""
+
+    def __init__(
+        self, cause: BaseException, written: list[str], not_written: list[str], unknown: list[str]
+    ) -> None:
+        super().__init__(
+            f"send_many stopped part-way ({cause}): {len(written)} tasks written,"
+            f" {len(not_written)} not written, {len(unknown)} unknown; the ids are on this"
+            " error (.written, .not_written, .unknown)"
+        )
+        self.written = written
+        self.not_written = not_written
+        self.unknown = unknown
+
+
+class PayloadNotEncodable(SendError, ValueError):
+    """The payload cannot be written as JSON (non-UTF-8 bytes, a value pydantic cannot dump)."""
+
+
+class MainModuleType(SendError):
+    """The payload model is defined in ``__main__``: its type name would not match the one
+    the processor registers for the same model imported from a module."""
 
 
 class InspectError(TandemqError):

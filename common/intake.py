@@ -16,6 +16,7 @@ from redis.exceptions import ResponseError
 
 from .broker import Broker
 from .clock import now_ms
+from .errors import RedisRefused
 from .keys import IntakeKeys
 
 # An expired list consumer stays listed this long: longer than any resent move can be late.
@@ -122,7 +123,7 @@ class IntakeStore:
         """Create the consumer group (and the stream, if absent); an existing one is kept."""
         try:
             await self._guarded(self._redis.xgroup_create(stream, group, start, mkstream=True))
-        except ResponseError as exc:
+        except (ResponseError, RedisRefused) as exc:  # the transport's guard types error replies
             if "BUSYGROUP" not in str(exc):
                 raise
 

@@ -18,6 +18,10 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:w:<id>             LIST    wake-up tokens for callers of wait() on that task (short TTL)
     p:{q}:x:<id>             STRING  tombstone of a finished task whose data expired (short TTL)
     p:wake                   CHANNEL published when a queue goes from empty to non-empty
+    p:types                  HASH    task type -> when a live processor last said it handles it (ms)
+    p:due                    ZSET    queue -> when to look at its scheduled/retry sets (ms)
+    p:leased                 ZSET    queue -> when it last held leases (ms)
+    p:paused                 SET     names of the paused queues (an index of the p:{q}:paused flags)
     p:cancel                 CHANNEL "queue\x1fid" of a running task whose handler must stop
     p:cron                   HASH    periodic entry id -> its definition as JSON (for listings)
     p:{q}:cron:<entry id>    HASH    last (latest tick ms enqueued), next (tick ms after it)
@@ -104,6 +108,12 @@ class Keys:
         self.prefix = prefix
         self.queues = f"{prefix}:queues"
         self.wake_channel = f"{prefix}:wake"
+        self.types = f"{prefix}:types"
+        self.due = f"{prefix}:due"  # ZSET queue -> when to look at its scheduled/retry sets
+        self.leased = f"{prefix}:leased"  # ZSET queue -> when it last held leases
+        self.paused_queues = f"{prefix}:paused"  # SET of paused queue names (flags' index)
+        # SCAN pattern of every task hash under this prefix (glob characters escaped)
+        self.task_pattern = _glob_escape(prefix) + ":{*}:t:*"
         self.processors = f"{prefix}:processors"
         self.cancel_channel = f"{prefix}:cancel"
         self._cache: dict[str, QueueKeys] = {}
@@ -154,6 +164,18 @@ class Keys:
     def processor(self, processor_id: str) -> str:
         """The JSON state a live processor writes with each heartbeat."""
         return f"{self.prefix}:processor:{processor_id}"
+
+    def parse_task_key(self, key: str) -> tuple[str, str] | None:
+        """``p:{q}:t:<id>`` -> (q, id); None for a key of another shape."""
+        head = f"{self.prefix}:{{"
+        if not key.startswith(head):
+            return None
+        queue, sep, task_id = key[len(head) :].partition("}:t:")
+        return (queue, task_id) if sep and queue and task_id else None
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 @dataclass(frozen=True, slots=True)

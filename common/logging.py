@@ -15,11 +15,21 @@ Events (every task event carries task_id, type, queue, attempt):
 | task.archived | error | failed for good: retries spent, SkipRetry, or bad input (ms, error) |
 | task.lease_lost | warning | a running task's lease was taken over (processor stalled) |
 | task.requeued | info | shutdown put an unfinished task back to pending |
-| task.missing | warning | a dequeued id had no task data (deleted underneath) |
+| task.missing | debug | a dequeued id had no task data (deleted underneath) |
+| tasks.vanished | error | task data gone under pending ids (eviction?): once per minute, counts per queue |
 | task.recovered | warning | expired leases moved back to retry/archive (count) |
 | task.forwarded | debug | scheduled/retry tasks moved to pending (count) |
 | processor.started / processor.stopping / processor.stopped | info | lifecycle |
 | redis.unavailable | error | a component step failed on Redis; it backs off and tries again |
+| task.cancelled | warning | a handler cancelled through Running (its lease was lost: reason) |
+| task.deferred | warning | a task of a type this processor lacks, put back uncounted (due_ms) |
+| task.orphan_returned | warning | a task marked active without a lease, back to pending |
+| loop.blocked | warning | the event loop lagged over 1 s (lag_s, running: ids and types) |
+| loop.leases_renewed | warning | the lease keeper thread renewed leases for a blocked loop |
+| loop.hung | error | blocked past TANDEMQ_MAX_LOOP_BLOCK_SECONDS: renewal stopped |
+| redis.eviction_possible | warning | Redis' maxmemory-policy may evict (policy, detail) |
+| redis.policy_unknown | warning | INFO refused: the eviction policy was not checked |
+| processor.config_error | error | start refused: login, ACL, eviction policy (the daemon exits 2) |
 | queue.paused / queue.unpaused | info | this processor noticed an operator's pause / unpause (queue) |
 | processor.leave_failed | warning | at shutdown, the last counts or the heartbeat record could not be written |
 """

@@ -7,6 +7,7 @@ survives a rename or a move to another module.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,6 +15,16 @@ from pydantic import BaseModel
 from .errors import RegistryError
 
 TYPE_ATTRIBUTE = "tandemq_type"
+
+# Type names some processor of this process registered a handler for: a model of a script run
+# by path (``__main__.X``) may be sent when the same process handles it (see
+# distributor/encoding.py).
+_HANDLED_HERE: set[str] = set()
+
+
+def handled_here(name: str) -> bool:
+    """Whether a processor of this process has registered a handler for ``name``."""
+    return name in _HANDLED_HERE
 
 
 def type_name(model: type[BaseModel]) -> str:
@@ -27,7 +38,19 @@ def type_name(model: type[BaseModel]) -> str:
                 f"{model.__qualname__}.{TYPE_ATTRIBUTE} must be a non-empty printable str"
             )
         return explicit
-    return f"{model.__module__}.{model.__qualname__}"
+    return f"{_module_name(model)}.{model.__qualname__}"
+
+
+def _module_name(model: type[BaseModel]) -> str:
+    """The model's module; for ``__main__`` run as ``python -m pkg.mod``, its import name
+    (``pkg.mod``), which is what a processor importing the model registers. A script run by
+    path stays ``__main__`` (send refuses it: see distributor/encoding.py)."""
+    module = model.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is not None and spec.name:
+            return str(spec.name)
+    return module
 
 
 class PayloadRegistry:
@@ -45,6 +68,7 @@ class PayloadRegistry:
                 f" and {model.__module__}.{model.__qualname__}"
             )
         self._models[name] = model
+        _HANDLED_HERE.add(name)
         return name
 
     def get(self, name: str) -> type[BaseModel] | None:

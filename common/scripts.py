@@ -30,6 +30,10 @@ _NAMES = (
     "requeue",
     "reclaim",
     "trim",
+    "defer",
+    "orphans",
+    "mark",
+    "due_settle",
     # results, waiting and cancellation (docs/RESULTS.md)
     "ack_result",
     "watch",

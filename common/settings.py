@@ -20,6 +20,9 @@
 | TANDEMQ_ARCHIVE_MAX_AGE_SECONDS | 7776000 | archived tasks older than this are deleted (90 days) |
 | TANDEMQ_LOG_FORMAT | auto | json, console, or auto (console on a TTY, else json) |
 | TANDEMQ_LOG_LEVEL | INFO | DEBUG, INFO, WARNING, ERROR |
+| TANDEMQ_UNKNOWN_TYPE_GRACE_SECONDS | 60 | a task of a type no live processor handles is archived after this long (until then it waits for one) |
+| TANDEMQ_ALLOW_EVICTION | false | start even though Redis may evict keys (an allkeys-* maxmemory-policy): tasks can vanish |
+| TANDEMQ_MAX_LOOP_BLOCK_SECONDS | 3 leases | event loop blocked longer than this: the process is hung, its leases are no longer renewed |
 | TANDEMQ_METRICS_PORT | (off) | serve /metrics, /healthz, /readyz on this port (docs/OPERATIONS.md, metrics) |
 | TANDEMQ_METRICS_HOST | 0.0.0.0 | address the metrics port listens on |
 | TANDEMQ_METRICS_QUEUE_GAUGES | true | also export queue sizes (turn off on all but one exporter) |
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import os
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -44,6 +48,7 @@ from pydantic_settings import (
 from .errors import ConfigError
 from .keys import validate_queue_name
 from .ratelimit import RateLimit, parse_queue_concurrency, parse_rate_limit, parse_rate_limits
+from .redact import redact_url
 
 ENV_PREFIX = "TANDEMQ_"
 
@@ -96,6 +101,10 @@ class Settings(BaseSettings):
     archive_max_age_seconds: float = Field(90 * 86_400, gt=0)
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # -- reliability (issue 10) --
+    max_loop_block_seconds: float | None = Field(None, gt=0)
+    unknown_type_grace_seconds: float = Field(60.0, ge=0)
+    allow_eviction: bool = False
     # -- ops port: metrics and health probes (processor/ops.py, docs/OPERATIONS.md, metrics) --
     metrics_port: int | None = Field(None, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
@@ -148,6 +157,7 @@ class Settings(BaseSettings):
     def _check_url(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        _check_url_parts(value)
         return value
 
     @field_validator("prefix")
@@ -196,5 +206,23 @@ def _describe(exc: ValidationError, overrides: dict[str, Any]) -> str:
                 "REDIS_URL" if field in ("redis_url", "REDIS_URL") else ENV_PREFIX + field.upper()
             )
             value = os.environ.get(source, error.get("input"))
+        if source in ("REDIS_URL", "keyword redis_url") and isinstance(value, str):
+            value = redact_url(value)  # never print its password
         problems.append(f"{source}={value!r}: {error['msg']}")
     return "invalid configuration: " + "; ".join(problems)
+
+
+def _check_url_parts(url: str) -> None:
+    """Port and database of a redis:// URL, checked here: redis-py takes ``/abc`` as db 0."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port  # raises for a port that is not a number in range
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError("the port must be a number from 1 to 65535")
+    dbs = [parts.path.lstrip("/")] if parts.scheme != "unix" else []
+    dbs += parse_qs(parts.query).get("db", [])
+    for db in dbs:
+        if db and not (db.isdigit() and int(db) < 1_000_000):
+            raise ValueError(f"the database must be a number (redis://host:6379/0), got {db!r}")

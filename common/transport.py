@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .errors import BrokerUnavailable, RedisOutOfMemory, ScriptError
+from .errors import BrokerUnavailable, OutcomeUnknown, RedisOutOfMemory, ScriptError, TandemqError
+from .replies import StreamStopped, maybe_sent, raised_error
 from .scripts import SCRIPTS, Script
 from .wire import Subscription, Wire, WireDown, WireLost, pack
 
@@ -55,6 +56,8 @@ class Transport:
         try:
             async with asyncio.timeout(self.timeout if bounded else None):
                 yield
+        except (AuthenticationError, ResponseError) as exc:  # refused login, ACL, bad db
+            raise raised_error(exc) from exc
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
             raise self._unavailable(exc) from exc
 
@@ -108,17 +111,25 @@ class Transport:
                 replies = await stream.replies()
         except (BrokerUnavailable, WireLost):
             calls += [call for batch in batches for call in batch]
-            replies = []
-            for start in range(0, len(calls), _PIPELINE):
-                replies += await self.call_many(calls[start : start + _PIPELINE])
-            return replies
+            return await self._resend(calls)
         try:
             replies = await self._settle(calls, replies, resend=True)
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
             raise self._unavailable(exc) from exc
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        _raise_stopped(calls, replies)
+        return replies
+
+    async def _resend(self, calls: list[Call]) -> list[Any]:
+        """A stream's calls again through redis-py, ``_PIPELINE`` per round trip."""
+        replies: list[Any] = []
+        for start in range(0, len(calls), _PIPELINE):
+            batch = calls[start : start + _PIPELINE]
+            try:
+                replies += await self.run(batch)
+            except BrokerUnavailable as exc:
+                unknown = len(batch) if isinstance(exc, OutcomeUnknown) else 0
+                raise StreamStopped(calls, replies, exc, unknown) from exc
+            _raise_stopped(calls, replies)
         return replies
 
     async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> Subscription:
@@ -156,16 +167,23 @@ class Transport:
         (an enqueue reports its id as existing, which send() takes as its own earlier
         attempt). Not for dequeue: a second one leases other tasks while the first one's
         are held by nobody (see Broker.dequeue), so ``resend=False`` raises instead."""
+        lost: WireLost | None = None
         if self._wire is not None:
             try:
                 return await self._wire.call_many([evalsha(c) for c in calls], self.timeout)
             except WireDown:
                 pass  # nothing was sent: sending through redis-py is a first try
-            except WireLost:
+            except WireLost as exc:
                 if not resend:
                     raise
-        async with asyncio.timeout(self.timeout):
-            return await self._pipeline(calls)
+                lost = exc  # the calls may have run: if the resend fails too, say so
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._pipeline(calls)
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            if lost is not None:
+                raise exc from lost
+            raise
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         """The calls through redis-py (reconnects and retries on a dropped connection)."""
@@ -202,10 +220,23 @@ class Transport:
             pipe.script_load(script.source)
         await pipe.execute()
 
-    def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
+    def _unavailable(self, exc: BaseException) -> TandemqError:
+        """The error for a failed round trip: OutcomeUnknown when the commands may have
+        reached Redis (see common/replies.py), else BrokerUnavailable (they did not); a
+        refused login is a configuration error."""
+        if isinstance(exc, AuthenticationError):
+            return raised_error(exc)
+        kind = OutcomeUnknown if maybe_sent(exc) else BrokerUnavailable
         if isinstance(exc, TimeoutError):
-            return BrokerUnavailable(f"Redis did not answer within {self.timeout:g}s")
-        return BrokerUnavailable(f"Redis unreachable: {exc}")
+            return kind(f"Redis did not answer within {self.timeout:g}s")
+        return kind(f"Redis unreachable: {exc}")
+
+
+def _raise_stopped(calls: list[Call], replies: list[Any]) -> None:
+    """Raise StreamStopped for the first error reply of a stream."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise StreamStopped(calls, replies, reply, 0)
 
 
 def wire_for(redis: Redis) -> Wire | None:
@@ -224,8 +255,12 @@ def _typed(error: ResponseError, script: Script) -> Exception:
         oom.__cause__ = error
         return oom
     text = str(error)
-    if "user_script:" not in text:
-        return error  # not a script's runtime error (READONLY, WRONGTYPE from a plain command)
+    if "user_script:" not in text or "NOPERM" in text:
+        # not a script's runtime error (READONLY, WRONGTYPE from a plain command), or an ACL
+        # denial inside one: as a TandemqError that names what Redis said
+        typed = raised_error(error)
+        typed.__cause__ = error
+        return typed
     where = _SCRIPT_LINE.sub(lambda m: script.where(int(m.group(1))), text)
     failed = ScriptError(f"Lua script {script.name!r} failed in Redis: {where}")
     failed.__cause__ = error

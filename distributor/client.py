@@ -14,8 +14,9 @@ from redis.asyncio import Redis
 from tandemq.common.broker import Broker
 from tandemq.common.calls import WATCH_REGISTERED
 from tandemq.common.connection import create_redis
-from tandemq.common.errors import TaskIdConflict, WaitTimeout
+from tandemq.common.errors import OutcomeUnknown, TaskIdConflict, WaitTimeout
 from tandemq.common.keys import Keys
+from tandemq.common.preflight import check_redis
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo
 
@@ -47,6 +48,7 @@ class Distributor(DistributorCore):
             redis if redis is not None else create_redis(s.redis_url, retries=s.redis_retries)
         )
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
+        self._checked = False  # Redis' eviction policy (see _check_redis)
 
     @classmethod
     def from_env(cls, *, send_hooks: Sequence[SendHook] = (), **overrides: Any) -> Distributor:
@@ -55,7 +57,13 @@ class Distributor(DistributorCore):
 
     async def __aenter__(self) -> Self:
         await self._broker.load_scripts()
+        await self._check_redis()
         return self
+
+    async def _check_redis(self) -> None:
+        """On first connect: refuse a Redis that may evict tasks (ConfigError)."""
+        await check_redis(self._broker, self.settings.allow_eviction)
+        self._checked = True
 
     async def __aexit__(
         self,
@@ -105,8 +113,18 @@ class Distributor(DistributorCore):
             result_ttl,
         )
         task = self._new_task(payload, options, headers=headers)
+        if not self._checked:
+            await self._check_redis()
         try:
             await self._broker.enqueue(task)
+        except OutcomeUnknown as exc:
+            raise OutcomeUnknown(
+                f"{exc}: task {task.id!r} may or may not be stored in queue {task.queue!r};"
+                f" send it again with task_id={task.id!r} (safe: it is written at most once,"
+                " and TaskIdConflict then means the first attempt had landed)",
+                task.id,
+                task.queue,
+            ) from exc
         except TaskIdConflict:
             if task_id is not None:
                 raise
@@ -138,6 +156,8 @@ class Distributor(DistributorCore):
             result_ttl=result_ttl,
         )  # fmt: skip
         chunks, infos = self._plan_many(payloads, options, headers)
+        if not self._checked:
+            await self._check_redis()
         # Ids are generated here, so an id that already existed was written by an earlier
         # attempt of this same call whose reply was lost (a retried round trip): not an error.
         await self._broker.enqueue_chunks(chunks)

@@ -15,10 +15,10 @@ from pydantic import BaseModel
 from tandemq.common.clock import from_ms, now_ms, span_ms, to_ms
 from tandemq.common.errors import InvalidSendOptions, PayloadTooLarge, TaskNotFound
 from tandemq.common.logging import get_logger
-from tandemq.common.registry import type_name
 from tandemq.common.settings import Settings
 from tandemq.common.task import FINAL_STATES, NewTask, TaskInfo, TaskState
 
+from .encoding import encode, send_type_name
 from .hooks import SendHook, run_hooks
 from .options import SendOptions
 
@@ -88,8 +88,8 @@ class DistributorCore:
                     raise InvalidSendOptions(
                         f"payload must be a pydantic model, got {type(payload)!r}"
                     )
-                name = names[model] = type_name(model)
-            data = model.__pydantic_serializer__.to_json(payload)
+                name = names[model] = send_type_name(model)
+            data = encode(payload, name)
             if len(data) > limit:
                 raise PayloadTooLarge(name, len(data), limit)
             out.append((name, data))
@@ -122,8 +122,8 @@ class DistributorCore:
         if not isinstance(payload, BaseModel):
             raise InvalidSendOptions(f"payload must be a pydantic model, got {type(payload)!r}")
         unique = options.unique_for
-        name = type_name(type(payload))
-        encoded = payload.__pydantic_serializer__.to_json(payload)
+        name = send_type_name(type(payload))
+        encoded = encode(payload, name)
         if len(encoded) > self.settings.max_payload_bytes:
             raise PayloadTooLarge(name, len(encoded), self.settings.max_payload_bytes)
         return NewTask(

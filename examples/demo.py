@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 from pydantic import BaseModel
 
 from examples import tasks
-from examples.devredis import dev_redis
+from examples.devredis import NoRedis, dev_redis
 from tandemq.common.logging import configure
+from tandemq.common.redact import redact_url
 from tandemq.distributor import Distributor, TaskInfo
 from tandemq.processor import Processor
 
@@ -141,9 +142,13 @@ def main() -> int:
     args = parser.parse_args()
     fmt = os.environ.get("TANDEMQ_LOG_FORMAT", "console")
     configure("json" if fmt == "json" else "console", "WARNING" if args.quiet else "INFO")
-    with dev_redis() as (url, where):
-        print(f"demo: Redis {url} ({where}); queues {QUEUES}")
-        ok = asyncio.run(run_demo(url, args.tasks, args.limit))
+    try:
+        with dev_redis() as (url, where):
+            print(f"demo: Redis {redact_url(url)} ({where}); queues {QUEUES}")
+            ok = asyncio.run(run_demo(url, args.tasks, args.limit))
+    except NoRedis as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     return 0 if ok else 1
 
 

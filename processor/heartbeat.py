@@ -7,14 +7,26 @@ from tandemq.common.broker import Broker
 from tandemq.common.logging import get_logger
 
 from .leases import Leases
+from .running import Running
+
+LEASE_LOST = "lease lost: the task was recovered and may run elsewhere"
 
 
 class Heartbeat:
-    def __init__(self, *, broker: Broker, owner: str, leases: Leases, lease_ms: int) -> None:
+    def __init__(
+        self,
+        *,
+        broker: Broker,
+        owner: str,
+        leases: Leases,
+        lease_ms: int,
+        running: Running | None = None,
+    ) -> None:
         self._broker = broker
         self._owner = owner
         self._leases = leases
         self._lease_ms = lease_ms
+        self._running = running
         self._log = get_logger(component="heartbeat")
 
     @property
@@ -24,9 +36,21 @@ class Heartbeat:
     async def step(self) -> float:
         held = self._leases.held()
         if held:
-            for queue, task_id in await self._broker.extend(self._owner, held, self._lease_ms):
-                # Recovered while we ran it (we stalled): it may run elsewhere; our outcome
-                # write will be refused, so stop renewing it.
-                self._leases.release(queue, task_id)
-                self._log.warning("task.lease_lost", task_id=task_id, queue=queue, step="heartbeat")
+            self.lost(await self._broker.extend(self._owner, held, self._lease_ms))
         return self.interval
+
+    def lost(self, tasks: list[tuple[str, str]]) -> None:
+        """Leases found gone (we stalled and the task was recovered, perhaps running elsewhere
+        now): stop renewing them and cancel their handlers, whose outcome would be refused."""
+        for queue, task_id in tasks:
+            self._leases.release(queue, task_id)
+            cancelled = self._running is not None and self._running.cancel(
+                queue, task_id, LEASE_LOST
+            )
+            self._log.warning(
+                "task.lease_lost",
+                task_id=task_id,
+                queue=queue,
+                step="heartbeat",
+                cancelled=cancelled,
+            )

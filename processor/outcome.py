@@ -31,6 +31,7 @@ from tandemq.common.logging import failure_event, get_logger
 from tandemq.common.task import TaskInfo, TaskMessage
 
 from .counts import Counts
+from .known_types import KnownTypes
 from .leases import Leases
 from .retry import RetryDelay
 from .syncer import Syncer
@@ -65,11 +66,13 @@ class Outcome:
         leases: Leases,
         syncer: Syncer,
         retry_delay: RetryDelay,
+        known_types: KnownTypes | None = None,
         counts: Counts | None = None,
         observer: OutcomeObserver | None = None,
     ) -> None:
         self._counts = counts  # processed / failed per queue, for the inspector's history
         self._broker = broker
+        self._known_types = known_types
         self._owner = owner
         self._leases = leases
         self._syncer = syncer
@@ -97,6 +100,12 @@ class Outcome:
         self._log.info("task.succeeded", **_fields(task), ms=round(ms, 2))
 
     async def failed(self, task: TaskMessage, exc: BaseException, ms: float) -> None:
+        if isinstance(exc, UnknownTaskType) and self._known_types is not None:
+            due = await self._known_types.defer_until(task)
+            if due is not None:
+                await self._defer(task, due)
+                return
+            exc = self._known_types.final_error(exc)
         text = error_text(exc)
         if self._counts is not None:
             self._counts.finished(task.queue, failed=True)
@@ -129,6 +138,11 @@ class Outcome:
             delay_ms=span_ms(delay),
             error=_short(exc),
         )
+
+    async def _defer(self, task: TaskMessage, due: int) -> None:
+        """Another processor may know this type (rolling deploy): back, uncounted, for it."""
+        await self._write(task, lambda: self._broker.defer(task.queue, task.id, self._owner, due))
+        self._log.warning("task.deferred", **_fields(task), reason="unknown type", due_ms=due)
 
     async def canceled(self, queue: str, task_id: str, type_: str) -> None:
         """cancel() stopped the task's handler (Running.cancel): record it canceled, not

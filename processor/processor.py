@@ -20,6 +20,7 @@ from tandemq.common.connection import create_redis
 from tandemq.common.errors import BrokerUnavailable, TandemqError
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
+from tandemq.common.preflight import check_redis
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
@@ -34,9 +35,12 @@ from .heartbeat import Heartbeat
 from .intake import IntakeSpec, ListParse, StreamParse
 from .intakes import Intakes
 from .janitor import Janitor
+from .known_types import KnownTypes
+from .leasekeeper import LeaseKeeper
 from .leases import Leases
 from .middleware import HooksMixin, Lifespan
 from .operating import Operating
+from .orphans import Orphans
 from .outcome import Outcome
 from .periodic import repeat
 from .recoverer import Recoverer
@@ -70,6 +74,7 @@ class _Parts:
     runner: Runner
     fetcher: Fetcher
     heartbeat: Heartbeat
+    known_types: KnownTypes
     operating: Operating  # paused queues, counts, the heartbeat record (tandemq/inspector)
 
 
@@ -109,6 +114,9 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.retry_delay = retry_delay or default_retry_delay
         self.handlers = Handlers()
+        # The handlers running now, by task: Running.cancel(queue, task_id, reason) stops one
+        # (a lost lease does; so may task cancellation).
+        self.running = Running()
         self._given_redis = redis
         self._parts: _Parts | None = None  # the running components, from start to shutdown
         self._loops: list[asyncio.Task[Any]] = []  # background loops (heartbeat, ...)
@@ -282,6 +290,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         s = self.settings
         lease_ms = int(s.lease_seconds * 1000)
         slots, leases, syncer = Slots(s.concurrency, s.queue_concurrency), Leases(), Syncer()
+        known_types = KnownTypes(broker, self.handlers, s.unknown_type_grace_seconds)
         operating = Operating(broker, self.id, s, leases, slots)
         outcome = Outcome(
             broker=broker,
@@ -289,13 +298,14 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
             leases=leases,
             syncer=syncer,
             retry_delay=self.retry_delay,
+            known_types=known_types,
             counts=operating.counts,
             observer=self._ops.tasks if self._ops is not None else None,
         )
         executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
         fetched: asyncio.Queue[TaskMessage] = asyncio.Queue()
         wake = asyncio.Event()
-        running = Running()
+        running = self.running  # the handlers running now: heartbeat and cancels stop them
         return _Parts(
             redis=redis,
             broker=broker,
@@ -342,7 +352,10 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 rates=s.rate_limits,
                 paused=operating.pauses.paused,
             ),
-            heartbeat=Heartbeat(broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms),
+            heartbeat=Heartbeat(
+                broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms, running=running
+            ),
+            known_types=known_types,
             operating=operating,
         )
 
@@ -361,6 +374,9 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         self._spawn(parts.syncer.run())
         self._spawn(parts.outcome.run())
         self._spawn(repeat(parts.heartbeat.step, "heartbeat"))
+        self._spawn(self._lease_keeper(parts).tick())
+        self._spawn(repeat(parts.known_types.step, "known_types"))
+        self._spawn(repeat(Orphans(parts.broker, names).step, "orphans"))
         self._spawn(repeat(Recoverer(parts.broker, names, recover_every).step, "recoverer"))
         self._spawn(repeat(Forwarder(parts.broker, names).step, "forwarder"))
         self._spawn(repeat(janitor.step, "janitor"))
@@ -371,6 +387,19 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         if self._cron:
             self._spawn(repeat(Scheduler(parts.broker, self._cron).step, "cron"))
 
+    def _lease_keeper(self, parts: _Parts) -> LeaseKeeper:
+        s = self.settings
+        return LeaseKeeper(
+            redis_url=s.redis_url,
+            keys=parts.broker.keys,
+            owner=self.id,
+            leases=parts.leases,
+            running=self.running,
+            lease_ms=int(s.lease_seconds * 1000),
+            max_block=s.max_loop_block_seconds or 3 * s.lease_seconds,
+            on_lost=parts.heartbeat.lost,
+        )
+
     async def _connect(self, broker: Broker) -> None:
         """Load the scripts, retrying with backoff while Redis is away (a daemon started
         before its Redis waits for it; ``stop()`` ends the wait)."""
@@ -379,6 +408,11 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
             try:
                 await broker.load_scripts()
                 await broker.register_queues(self.settings.queues)
+                await check_redis(broker, self.settings.allow_eviction)
+                # One script call, as every component makes them: an ACL that refuses them
+                # fails here, at start, naming the command, not in a loop of fetch.failed.
+                await broker.forward(list(self.settings.queues)[:1])
+                await broker.probe_channel()  # wake-ups: the channel's ACL too
                 return
             except BrokerUnavailable as exc:
                 if self._stop.is_set():

@@ -9,16 +9,18 @@ once every worker has stopped cleanly after a signal.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from tandemq.common.logging import get_logger
 
 RESTART_DELAY = 1.0  # seconds before restarting a crashed worker: no tight crash loop
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class Supervisor:
@@ -34,7 +36,11 @@ class Supervisor:
         port = os.environ.get("TANDEMQ_METRICS_PORT", "")
         if port.isdigit() and int(port) > 0:  # one ops port per worker: base, base+1, ...
             env["TANDEMQ_METRICS_PORT"] = str(int(port) + index)
-        return subprocess.Popen([sys.executable, "-m", "tandemq", "run", self.target], env=env)
+        return subprocess.Popen(
+            [sys.executable, "-m", "tandemq", "run", self.target],
+            env=env,
+            preexec_fn=_stop_with_parent(os.getpid()) if sys.platform == "linux" else None,  # noqa: PLW1509 - the supervisor runs no threads
+        )
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True
@@ -71,6 +77,20 @@ class Supervisor:
             time.sleep(0.05)
         self._log.info("supervisor.stopped", codes=list(codes.values()))
         return _exit_code(codes.values())
+
+
+def _stop_with_parent(parent: int) -> Callable[[], None]:
+    """In the child before exec (Linux): ask the kernel for SIGTERM when the supervisor dies,
+    even by SIGKILL, so a worker never runs on orphaned (it stops gracefully: its tasks go
+    back to pending). If the supervisor died before the request was made, stop at once."""
+
+    def request() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return request
 
 
 def _exit_code(codes: Iterable[int]) -> int:

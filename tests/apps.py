@@ -98,3 +98,48 @@ def hostile() -> Processor:
         time.sleep(task.seconds)  # a plain def: runs in the thread pool, cannot be cancelled
 
     return processor
+
+
+# -- issue 10: lost leases, rolling deploys -------------------------------------------------
+
+
+class BlockThenWait(BaseModel):
+    tandemq_type: ClassVar[str] = "tests.block_then_wait"
+    block: float  # seconds the handler blocks the event loop (time.sleep in async def)
+    wait: float  # then seconds it awaits
+
+
+class NewKind(BaseModel):
+    """A type only the processors of a "new release" know (tests/faults/test_deploy.py)."""
+
+    tandemq_type: ClassVar[str] = "tests.new_kind"
+    n: int
+
+
+def blocking() -> Processor:
+    """The ledger app plus a handler that blocks its event loop, then awaits."""
+    processor = ledger()
+    book = _Ledger()
+
+    @processor.handler(BlockThenWait)
+    async def block_then_wait(task: BlockThenWait, ctx: TaskContext) -> None:
+        await book.record("started", ctx.id)
+        time.sleep(task.block)  # noqa: ASYNC251 - blocks the event loop, on purpose
+        await asyncio.sleep(task.wait)
+        await book.record("ledger", ctx.id)
+
+    return processor
+
+
+def new_release() -> Processor:
+    """The ledger app plus a handler for NewKind, which ``ledger`` does not know."""
+    processor = ledger()
+    book = _Ledger()
+
+    @processor.handler(NewKind)
+    async def new_kind(task: NewKind, ctx: TaskContext) -> None:
+        await book.record("started", ctx.id)
+        await book.record("ledger", ctx.id)
+        await book.record("ran_by", f"{ctx.id}:{os.getpid()}")
+
+    return processor

@@ -43,11 +43,26 @@ def test_prefers_redis_url_when_it_answers(monkeypatch: pytest.MonkeyPatch) -> N
         server.stop()
 
 
+def test_an_explicit_redis_url_that_does_not_answer_is_an_error_without_its_password() -> None:
+    dead = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--tasks", "4", "--quiet"],
+        env=subprocess_env(REDIS_URL=dead),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "does not answer" in proc.stderr
+    assert "hunter2" not in proc.stdout + proc.stderr
+
+
 def test_starts_its_own_server_when_none_answers(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    monkeypatch.setenv("REDIS_URL", dead)
+    monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.setattr(devredis, "LOCAL_URL", dead)
     monkeypatch.setattr(devredis, "STATE_DIR", tmp_path)
     with devredis.dev_redis() as (url, where):

@@ -93,11 +93,14 @@ def _names(states: frozenset[TaskState]) -> str:
 
 async def pause(store: Store, queue: str) -> None:
     await store.redis.set(store.keys.queue(queue).paused, now_ms())
+    # the index processors read instead of every queue's flag (processor/pauses.py)
+    await store.redis.sadd(store.keys.paused_queues, queue)
 
 
 async def unpause(store: Store, queue: str) -> None:
     """Unpause, and wake idle processors so they fetch from it at once."""
     await store.redis.delete(store.keys.queue(queue).paused)
+    await store.redis.srem(store.keys.paused_queues, queue)
     await store.redis.publish(store.keys.wake_channel, queue)
 
 
@@ -126,6 +129,7 @@ async def delete_queue(
         deleted += result.done
     await _sweep(store, queue)
     await store.redis.srem(store.keys.queues, queue)
+    await store.redis.srem(store.keys.paused_queues, queue)
     return deleted
 
 

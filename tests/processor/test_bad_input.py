@@ -46,7 +46,8 @@ async def test_bad_input_is_archived_and_good_tasks_still_run(
     make_processor: ProcessorFactory, distributor: Distributor, redis: Redis, prefix: str
 ) -> None:
     seen: list[int] = []
-    p = await make_processor(concurrency=2)
+    # No grace for unknown types: archived at once (tests/faults/test_deploy.py has the wait)
+    p = await make_processor(concurrency=2, unknown_type_grace_seconds=0)
 
     @p.handler(Good)
     async def good(task: Good, ctx: TaskContext) -> None:
