@@ -9,7 +9,8 @@
      │    │                       the operation did not happen
      │    ├── RedisOutOfMemory    Redis refused a write at its maxmemory limit
      │    ├── OutcomeUnknown      Redis failed after the write may have run: it may have
-     │    │                       happened; resending with the same task_id is safe
+     │    │    │                  happened; resending with the same task_id is safe
+     │    │    └── NotReplicated  written, but fewer replicas confirmed it than asked
      │    └── SendManyIncomplete  send_many failed part-way: the ids written and not written
      ├── RedisRefused             Redis answered a command with an error (WRONGTYPE, READONLY, ...)
      ├── ScriptError              a Lua script failed inside Redis (names its .lua file:line)
@@ -256,6 +257,28 @@ class WaitTimeout(TandemqError, TimeoutError):
         )
         self.task_id = task_id
         self.queue = queue
+
+
+# -- issue 14: replication -----------------------------------------------------------------
+
+
+class NotReplicated(OutcomeUnknown):
+    """TANDEMQ_SEND_REPLICAS: the primary wrote the tasks, but fewer replicas than asked
+    confirmed them in time, so a failover now could lose them. Sending them again with the
+    same task ids is safe (a TaskIdConflict then means they are stored and confirmed)."""
+
+    def __init__(self, task_ids: list[str], queue: str, confirmed: int, wanted: int) -> None:
+        shown = ", ".join(repr(i) for i in task_ids[:3]) + (" ..." if len(task_ids) > 3 else "")
+        super().__init__(
+            f"{len(task_ids)} task(s) ({shown}) in queue {queue!r} written on the Redis primary"
+            f" but confirmed by {confirmed} of the {wanted} replicas asked"
+            " (TANDEMQ_SEND_REPLICAS) in time: a failover now could lose them; send them"
+            " again with the same task_id (safe: written at most once)",
+            task_ids[0] if len(task_ids) == 1 else None,
+            queue,
+        )
+        self.task_ids = task_ids
+        self.confirmed = confirmed
 
 
 class SkipRetry(Exception):

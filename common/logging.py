@@ -1,8 +1,17 @@
-"""structlog set-up, and the event names tandemq logs.
+"""tandemq's logging: structlog events that go through the standard ``logging`` module.
 
-JSON lines in production, coloured key=value lines in a terminal (``TANDEMQ_LOG_FORMAT``).
-Library code only calls ``get_logger``; ``configure`` is called by the daemon and the demo,
-never on import, so an application keeps its own structlog configuration.
+As a library, tandemq follows Python's convention: every event is a ``logging`` record on a
+logger under ``tandemq`` (``tandemq.distributor.core``, ``tandemq.processor.fetcher``, ...),
+so the host application's logging configuration decides what shows and where;
+``logging.getLogger("tandemq").setLevel(logging.WARNING)``, a WARNING root logger or
+``logging.disable`` silence it. A record's message is ``event key=value ...``; the event name
+and fields are also on the record (``record.tandemq_event``, ``record.tandemq_fields``) for
+structured handlers. A level the logger would drop is dropped before anything is formatted.
+
+``configure`` is for programs that own the process, the daemon and the demo (never called
+on import): it puts one handler on the root logger that writes JSON lines or coloured
+key=value lines (``TANDEMQ_LOG_FORMAT``), for tandemq's events, the application's own
+``logging`` records and structlog events alike.
 
 Events (every task event carries task_id, type, queue, attempt):
 
@@ -38,43 +47,43 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import structlog
-from structlog.typing import FilteringBoundLogger
+from structlog.typing import EventDict, WrappedLogger
 
 from .errors import BrokerUnavailable
 
 LogFormat = Literal["json", "console", "auto"]
-_LEVELS = {
-    "DEBUG": logging.DEBUG,
-    "INFO": logging.INFO,
-    "WARNING": logging.WARNING,
-    "ERROR": logging.ERROR,
-    "CRITICAL": logging.CRITICAL,
-}
+ROOT = "tandemq"
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40,
+           "critical": 50, "fatal": 50}  # fmt: skip
 
 
-def configure(fmt: LogFormat = "auto", level: str = "INFO") -> None:
-    """Configure structlog process-wide: JSON lines or a readable console format."""
-    use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
-    renderer: Any
-    if use_console:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    else:
-        shared.append(structlog.processors.dict_tracebacks)
-        renderer = structlog.processors.JSONRenderer()
-    structlog.configure(
-        processors=[*shared, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+class Logger(structlog.stdlib.BoundLogger):
+    """structlog's stdlib logger that asks the logging module first whether the level is
+    wanted: a dropped event (every send's ``task.enqueued`` in most apps) costs a method call."""
+
+    def _proxy_to_logger(
+        self, method_name: str, event: str | None = None, *event_args: Any, **event_kw: Any
+    ) -> Any:
+        if not self._logger.isEnabledFor(_LEVELS.get(method_name, 0)):
+            return None
+        return super()._proxy_to_logger(method_name, event, *event_args, **event_kw)
+
+
+def get_logger(name: str = ROOT, **bound: Any) -> Logger:
+    """A logger for ``name`` (a module's ``__name__``, under ``tandemq``) with ``bound``
+    fields on every event. Independent of the application's structlog configuration."""
+    logger: Logger = structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[structlog.contextvars.merge_contextvars, _as_record],
+        wrapper_class=Logger,
+        context_class=dict,
         cache_logger_on_first_use=True,
     )
+    return logger.bind(**bound)
 
 
 def failure_event(exc: BaseException, failed: str) -> str:
@@ -83,7 +92,74 @@ def failure_event(exc: BaseException, failed: str) -> str:
     return "redis.unavailable" if isinstance(exc, BrokerUnavailable) else failed
 
 
-def get_logger(**bound: Any) -> FilteringBoundLogger:
-    """The tandemq logger, with ``bound`` fields on every line."""
-    logger: FilteringBoundLogger = structlog.get_logger("tandemq").bind(**bound)
-    return logger
+def _as_record(
+    logger: WrappedLogger, method: str, event_dict: EventDict
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The last processor: the arguments of the ``logging`` call. The message reads well in
+    a plain handler; the event and fields ride along for structured ones."""
+    kwargs: dict[str, Any] = {}
+    for key in ("exc_info", "stack_info"):
+        if key in event_dict:
+            kwargs[key] = event_dict.pop(key)
+    event = str(event_dict.pop("event", ""))
+    text = " ".join([event, *(f"{k}={v}" for k, v in event_dict.items())])
+    kwargs["extra"] = {"tandemq_event": event, "tandemq_fields": event_dict}
+    return (text,), kwargs
+
+
+def _from_record(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """For ``configure``'s handler: a record tandemq made becomes its event and fields again
+    (a record of any other logging user keeps its message as the event)."""
+    record = event_dict.get("_record")
+    fields: Mapping[str, Any] | None = getattr(record, "tandemq_fields", None)
+    if record is not None and fields is not None:
+        event_dict["event"] = record.tandemq_event
+        event_dict.update(fields)
+    return event_dict
+
+
+def _logger_name(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    record = event_dict.get("_record")
+    if record is not None and record.name != "root":
+        event_dict.setdefault("logger", record.name)
+    return event_dict
+
+
+def configure(fmt: LogFormat = "auto", level: str = "INFO") -> None:
+    """Log to stderr process-wide, as JSON lines or a readable console format."""
+    use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any
+    if use_console:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    else:
+        shared.append(structlog.processors.dict_tracebacks)
+        renderer = structlog.processors.JSONRenderer()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[_from_record, _logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "tandemq", False)]:
+        root.removeHandler(old)  # configured again (tests, a reload): one handler, not two
+    handler.tandemq = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # The application's own structlog events take the same way out.
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

@@ -40,7 +40,7 @@ def eviction_problem(policy: str | None, allow: bool) -> tuple[str | None, str |
 async def check_redis(broker: Broker, allow_eviction: bool) -> None:
     """Raise ConfigError when Redis may evict tasks (unless allowed); log a warning for
     policies that evict only TTL'd keys. A Redis that refuses INFO is not checked (warned)."""
-    log = get_logger()
+    log = get_logger(__name__)
     try:
         policy = await broker.memory_policy()
     except RedisPermissionDenied as exc:

@@ -50,7 +50,7 @@ def raised_error(exc: BaseException) -> TandemqError:
     if "NOPERM" in text or type(exc).__name__ == "NoPermissionError":
         return RedisPermissionDenied(
             f"the Redis user lacks a permission tandemq needs: {text}; grant it in the user's"
-            " ACL (tandemq needs +@read +@write +@scripting +@pubsub +info on its key prefix)"
+            " ACL (the least rule tandemq needs is in README, Production Redis)"
         )
     if "DB index is out of range" in text:
         return ConfigError(f"REDIS_URL names a database this Redis does not have: {text}")

@@ -1,10 +1,11 @@
 """The Lua scripts, read once from ``common/lua/*.lua`` and called by SHA.
 
 Each script is prefixed with ``_lib.lua`` (the helpers every script shares) before its SHA is
-taken, so Redis numbers a script's lines from the start of ``_lib.lua``: ``Script.where`` maps
-such a line number back to the file it is in. Calls use EVALSHA; when Redis answers NOSCRIPT
-(it restarted, or SCRIPT FLUSH ran) the transport loads every script again and repeats the
-call (common/transport.py). A new script: add ``common/lua/<name>.lua`` and its name here.
+taken, so Redis numbers a script's lines from the start of ``_lib.lua``: ``Script.where``
+maps such a line number back to the file it is in (composed scripts join several files).
+Calls use EVALSHA; when Redis answers NOSCRIPT (it restarted, or SCRIPT FLUSH ran) the
+transport loads every script again and repeats the call (common/transport.py). A new
+script: add ``common/lua/<name>.lua`` and its name here.
 """
 
 from __future__ import annotations
@@ -61,35 +62,38 @@ class Script:
     name: str
     source: str
     sha: str
-    lib_lines: int  # lines of the loaded source before the script's own first line
+    files: tuple[tuple[str, int], ...]  # each file joined in, and the source line it starts on
 
     def where(self, line: int) -> str:
         """``common/lua/<file>.lua:<line>`` for a line number of the loaded source."""
-        if line > self.lib_lines:
-            return f"common/lua/{self.name}.lua:{line - self.lib_lines}"
-        return f"common/lua/_lib.lua:{line}"
+        file, first = next((f, start) for f, start in reversed(self.files) if start <= line)
+        return f"common/lua/{file}.lua:{line - first + 1}"
 
 
 def _read(name: str) -> str:
     return (_LUA / f"{name}.lua").read_text("utf-8")
 
 
+def _lib() -> str:
+    """``_lib.lua``, with the default keep window from its one place, common/task.py (see
+    keep_ms in _lib.lua), put on its first line (a comment), so line numbers still match."""
+    return f"local DEFAULT_KEEP_MS = {DEFAULT_KEEP_MS} {_read('_lib')}"
+
+
+def _joined(name: str, files: tuple[str, ...]) -> Script:
+    """``_lib.lua`` and ``files`` as one script, each file after a comment naming it."""
+    source, starts = _lib(), [("_lib", 1)]
+    for file in files:
+        source += f"\n-- {file}.lua\n"
+        starts.append((file, source.count("\n") + 1))
+        source += _read(file)
+    return Script(name, source, hashlib.sha1(source.encode()).hexdigest(), tuple(starts))
+
+
 def _load_all() -> dict[str, Script]:
-    # The default keep window comes from one place, common/task.py (see keep_ms in _lib.lua);
-    # put on _lib's first line (a comment), so line numbers still match the file's.
-    lib = f"local DEFAULT_KEEP_MS = {DEFAULT_KEEP_MS} {_read('_lib')}"
-    scripts = {}
-    for name in _NAMES:
-        head = f"{lib}\n-- {name}.lua\n"
-        source = head + _read(name)
-        sha = hashlib.sha1(source.encode()).hexdigest()
-        scripts[name] = Script(name, source, sha, lib_lines=head.count("\n"))
+    scripts = {name: _joined(name, (name,)) for name in _NAMES}
     for name, parts in _COMPOSED.items():
-        # Lines are numbered from the first part on (where() names the composed script).
-        head = f"{lib}\n"
-        source = head + "\n".join(f"-- {part}.lua\n{_read(part)}" for part in parts)
-        sha = hashlib.sha1(source.encode()).hexdigest()
-        scripts[name] = Script(name, source, sha, lib_lines=head.count("\n"))
+        scripts[name] = _joined(name, parts)
     return scripts
 
 

@@ -29,6 +29,8 @@
 | TANDEMQ_METRICS_QUEUE_GAUGES_INTERVAL_SECONDS | 10 | how often the queue gauges are read from Redis |
 | TANDEMQ_QUEUE_CONCURRENCY | (none) | per queue, most tasks one processor runs at once: emails=5 |
 | TANDEMQ_RATE_LIMITS | (none) | per queue, across all processors: emails=100/s,sms=20/m:5 (:burst) |
+
+Connection options (credentials, timeouts, pool, TLS, Sentinel): common/redis_settings.py.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from .errors import ConfigError
 from .keys import validate_queue_name
 from .ratelimit import RateLimit, parse_queue_concurrency, parse_rate_limit, parse_rate_limits
 from .redact import redact_url
+from .redis_options import RedisOptions
+from .redis_settings import RedisSettings
 
 ENV_PREFIX = "TANDEMQ_"
 
@@ -76,8 +80,9 @@ def parse_queues(spec: str) -> dict[str, int]:
     return queues
 
 
-class Settings(BaseSettings):
-    """Everything configurable, each field documented in the module table above."""
+class Settings(RedisSettings):
+    """Everything configurable, each field documented in the module table above (the
+    connection fields in common/redis_settings.py)."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
 
@@ -166,6 +171,10 @@ class Settings(BaseSettings):
         if not value or "{" in value or "}" in value:
             raise ValueError("prefix must be non-empty and without braces")
         return value
+
+    def redis_options(self) -> RedisOptions:
+        """How to connect (common/redis_options.py); raises ConfigError for options that clash."""
+        return RedisOptions.from_settings(self, self.redis_url, self.redis_retries)
 
     @classmethod
     def load(cls, *, env: bool = True, **overrides: Any) -> Settings:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -22,7 +22,14 @@ from redis.exceptions import AuthenticationError, NoScriptError, OutOfMemoryErro
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .errors import BrokerUnavailable, OutcomeUnknown, RedisOutOfMemory, ScriptError, TandemqError
+from .errors import (
+    BrokerUnavailable,
+    OutcomeUnknown,
+    RedisOutOfMemory,
+    RedisPermissionDenied,
+    ScriptError,
+    TandemqError,
+)
 from .replies import StreamStopped, maybe_sent, raised_error
 from .scripts import SCRIPTS, Script
 from .wire import Subscription, Wire, WireDown, WireLost, pack
@@ -32,6 +39,7 @@ Call = tuple[str, Sequence[str], Sequence[Any]]  # script name, KEYS, ARGV
 _PIPELINE = 10  # calls per round trip when a stream is sent again through redis-py
 _CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 _SCRIPT_LINE = re.compile(r"@?user_script:(\d+)")  # how Redis names a line of the running script
+_CALLED = re.compile(r"redis\.p?call\(\s*[\"'](\w+)")  # the command a Lua line calls
 
 
 class Transport:
@@ -99,7 +107,7 @@ class Transport:
         batches = iter(batches)
         try:
             if self._wire is None:
-                raise WireLost("no pipelining connection for this kind of Redis connection")
+                raise WireDown("no pipelining connection for this kind of Redis connection")
             # Each write and each reply is bounded, not the whole stream: a million tasks
             # take longer than one round trip may.
             async with self.guard(bounded=False):
@@ -110,8 +118,7 @@ class Transport:
                     await stream.send([evalsha(call) for call in batch], self.timeout)
                 replies = await stream.replies()
         except (BrokerUnavailable, WireLost):
-            calls += [call for batch in batches for call in batch]
-            return await self._resend(calls)
+            return await self._stream_again(calls, batches, before_each)
         try:
             replies = await self._settle(calls, replies, resend=True)
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
@@ -131,6 +138,21 @@ class Transport:
                 raise StreamStopped(calls, replies, exc, unknown) from exc
             _raise_stopped(calls, replies)
         return replies
+
+    async def _stream_again(
+        self,
+        calls: list[Call],
+        batches: Iterator[Sequence[Call]],
+        before_each: Callable[[], Awaitable[None]],
+    ) -> list[Any]:
+        """``stream`` through redis-py: the calls made so far, then the other batches (each
+        after ``before_each``, as on the pipelining connection)."""
+        if calls:
+            await before_each()  # the last batch's, in case it failed before it had run
+        for batch in batches:
+            calls += batch
+            await before_each()
+        return await self._resend(calls)
 
     async def subscribe(self, channel: str, on_message: Callable[[bytes], None]) -> Subscription:
         """A subscription to ``channel`` on a connection of its own, ``on_message`` called
@@ -156,7 +178,8 @@ class Transport:
 
     @property
     def can_subscribe(self) -> bool:
-        """False for TLS and other special connections: subscribe through redis-py there."""
+        """False for special connections (a credential provider, a custom class, or
+        TANDEMQ_WIRE=off): subscribe through redis-py there."""
         return self._wire is not None
 
     # -- one round trip -------------------------------------------------------------------
@@ -220,6 +243,28 @@ class Transport:
             pipe.script_load(script.source)
         await pipe.execute()
 
+    # -- one connection (common/replication.py: a write, then WAIT on its connection) ----
+
+    async def on_one_connection(
+        self, commands: Sequence[Sequence[Any]], timeout: float
+    ) -> list[Any]:
+        """Plain commands in one round trip on one connection (the pipelining one, else a
+        redis-py pipeline, which holds one pool connection), replies in order, an error reply
+        as its exception; connection failures and ``timeout`` become BrokerUnavailable."""
+        try:
+            if self._wire is not None:
+                try:
+                    return await self._wire.call_many([pack(c) for c in commands], timeout)
+                except WireDown:
+                    pass  # nothing was sent: redis-py's first try
+            pipe = self.redis.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            async with asyncio.timeout(timeout):
+                return list(await pipe.execute(raise_on_error=False))
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
+
     def _unavailable(self, exc: BaseException) -> TandemqError:
         """The error for a failed round trip: OutcomeUnknown when the commands may have
         reached Redis (see common/replies.py), else BrokerUnavailable (they did not); a
@@ -239,13 +284,17 @@ def _raise_stopped(calls: list[Call], replies: list[Any]) -> None:
             raise StreamStopped(calls, replies, reply, 0)
 
 
+def wire_enabled() -> bool:
+    """False when ``TANDEMQ_WIRE=off``: every call goes through redis-py, the path TLS and
+    other special connections take (CI runs the test suite both ways)."""
+    return os.environ.get("TANDEMQ_WIRE", "on").lower() not in ("off", "0", "false", "no")
+
+
 def wire_for(redis: Redis) -> Wire | None:
     """The pipelining connection for ``redis``'s server, or None: when its connections are of
-    a kind Wire does not make, or when ``TANDEMQ_WIRE=off`` (every call through redis-py, the
-    path TLS users take; the test suite runs both)."""
-    if os.environ.get("TANDEMQ_WIRE", "on").lower() in ("off", "0", "false", "no"):
-        return None
-    return Wire.for_pool(redis.connection_pool)
+    a kind Wire does not make, or when it is switched off (``wire_enabled``; the test suite
+    runs both, on plain TCP, TLS and Sentinel)."""
+    return Wire.for_pool(redis.connection_pool) if wire_enabled() else None
 
 
 def _typed(error: ResponseError, script: Script) -> Exception:
@@ -255,6 +304,15 @@ def _typed(error: ResponseError, script: Script) -> Exception:
         oom.__cause__ = error
         return oom
     text = str(error)
+    if text.startswith("NOREPLICAS"):  # min-replicas-to-write: refused before any write
+        refused = BrokerUnavailable(
+            f"Redis refused the write, too few replicas in sync (a failover, or a replica"
+            f" down; see docs/REDIS.md): {text}"
+        )
+        refused.__cause__ = error
+        return refused
+    if "can't run this command" in text:  # an ACL denial inside a script (Redis 7.0)
+        return _denied_in_script(error, script)
     if "user_script:" not in text or "NOPERM" in text:
         # not a script's runtime error (READONLY, WRONGTYPE from a plain command), or an ACL
         # denial inside one: as a TandemqError that names what Redis said
@@ -265,6 +323,24 @@ def _typed(error: ResponseError, script: Script) -> Exception:
     failed = ScriptError(f"Lua script {script.name!r} failed in Redis: {where}")
     failed.__cause__ = error
     return failed
+
+
+def _denied_in_script(error: ResponseError, script: Script) -> Exception:
+    """Redis 7.0 reports an ACL denial inside a script without naming the command: name it
+    from the script's line, so the fix (which ``+command`` to grant) is in the message."""
+    text = str(error)
+    found = _SCRIPT_LINE.search(text)
+    line = int(found.group(1)) if found else 0
+    lines = script.source.splitlines()
+    called = _CALLED.search(lines[line - 1]) if 0 < line <= len(lines) else None
+    command = called.group(1).lower() if called else "a command"
+    denied = RedisPermissionDenied(
+        f"the Redis user may not run {command!r} (called by {script.where(line)}): {text};"
+        f" grant +{command} in the user's ACL (the least rule tandemq needs is in README,"
+        " Production Redis)"
+    )
+    denied.__cause__ = error
+    return denied
 
 
 def evalsha(call: Call) -> bytes:

@@ -9,9 +9,11 @@ replies are parsed by hiredis and handed to the callers in order. Concurrent cal
 own (auto-pipelining), and a lone caller pays one round trip and nothing more.
 
 It does not retry: a call on a connection that fails raises ``WireLost`` and the caller sends
-it again through redis-py, which reconnects with backoff (see Broker). Plain TCP and Unix
-sockets only; a TLS or otherwise special connection (``Wire.for_pool`` returns None) goes
-through redis-py.
+it again through redis-py, which reconnects with backoff (see Broker). It connects as the
+redis-py client it is made for does (common/wire_target.py): TCP, Unix socket or TLS, and a
+Sentinel-managed primary looked up on each connect; a READONLY reply there (the primary was
+demoted) drops the connection so the next one finds the new primary. Other connections (a
+credential provider, a custom class; ``Wire.for_pool`` returns None) go through redis-py.
 """
 
 from __future__ import annotations
@@ -21,16 +23,20 @@ import contextlib
 import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 import hiredis
 from redis.asyncio import ConnectionPool
-from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
+
+from .wire_target import Target, target_for
 
 Arg = str | bytes | int
 _RETRY_CONNECT_AFTER = 1.0  # seconds without a new connect attempt after one failed
+# Seconds between asking the Sentinels where the primary is, while connected: after a
+# failover the old primary keeps taking writes until the Sentinels demote it, seconds later
+# (writes that are then lost), so a connection to it is dropped as soon as it is seen moved.
+_CHECK_PRIMARY_EVERY = 1.0
 _WATCH_EVERY = 0.1  # seconds between checks for a reply that is late (timeouts are this coarse)
 _REFUSED = (float, bool)
 _pack_command = hiredis.pack_command
@@ -69,37 +75,20 @@ def typed(reply: Any) -> Any:
     return reply
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where and how to connect, taken from a redis-py pool's settings."""
-
-    host: str | None
-    port: int
-    path: str | None  # a Unix socket, instead of host and port
-    username: str | None
-    password: str | None
-    db: int
-    client_name: str | None
-    connect_timeout: float
-
-    def handshake(self) -> list[bytes]:
-        commands: list[list[Arg]] = []
-        if self.password:
-            auth: list[Arg] = ["AUTH", self.username] if self.username else ["AUTH"]
-            commands.append([*auth, self.password])
-        if self.db:
-            commands.append(["SELECT", self.db])
-        if self.client_name:
-            commands.append(["CLIENT", "SETNAME", self.client_name])
-        return [pack(c) for c in commands]
+def _demoted(reply: Any) -> bool:
+    """A write refused because this server is no (writable) primary: a replica now
+    (READONLY), or an old primary cut off from its replicas after a failover (NOREPLICAS,
+    with min-replicas-to-write set). Nothing was written."""
+    return isinstance(reply, ResponseError) and str(reply).startswith(("READONLY", "NOREPLICAS"))
 
 
 class _Protocol(asyncio.Protocol):
     """One connection: writes in call order, replies matched to callers in that order.
     In pub/sub mode every reply goes to ``on_push`` instead."""
 
-    def __init__(self) -> None:
+    def __init__(self, primary_only: bool = False) -> None:
         self.on_push: Callable[[Any], None] | None = None
+        self._primary_only = primary_only  # READONLY: this server was demoted (Sentinel)
         self._reader = hiredis.Reader(replyError=ResponseError)
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._deadlines: deque[float] = deque()  # loop time by which each waiter's reply is due
@@ -109,6 +98,7 @@ class _Protocol(asyncio.Protocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self.lost: BaseException | None = None
+        self.address: tuple[str, int] | None = None  # the server's, as connected to
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -140,6 +130,11 @@ class _Protocol(asyncio.Protocol):
                 if self.on_push is not None:
                     self.on_push(reply)
                     continue
+                if self._primary_only and _demoted(reply):
+                    # Nothing ran on a replica: fail this and every later call as not sent
+                    # (WireDown), so they go through redis-py, which finds the new primary.
+                    self.abort("server demoted", WireDown(f"Redis primary was demoted: {reply}"))
+                    return
                 waiter = self._waiters.popleft()
                 self._deadlines.popleft()
                 if not waiter.done():  # a caller that gave up (cancelled) is skipped
@@ -228,39 +223,23 @@ class Wire:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._failed_at = float("-inf")
+        self._primary_checked = float("-inf")
+        self._checking: asyncio.Task[None] | None = None
+        self._subscriptions: set[_Protocol] = set()  # dropped too when the primary moves
 
     @classmethod
     def for_pool(cls, pool: ConnectionPool) -> Wire | None:
         """A Wire to the server ``pool`` connects to, or None when its connections are of a
-        kind Wire does not make (TLS, a credential provider, a custom class)."""
-        kw = pool.connection_kwargs
-        if kw.get("credential_provider") is not None:
-            return None
-        if pool.connection_class is Connection:
-            host, port, path = kw.get("host", "localhost"), int(kw.get("port", 6379)), None
-        elif pool.connection_class is UnixDomainSocketConnection:
-            host, port, path = None, 0, kw.get("path")
-        else:
-            return None
-        target = Target(
-            host=host,
-            port=port,
-            path=path,
-            username=kw.get("username"),
-            password=kw.get("password"),
-            db=int(kw.get("db") or 0),
-            client_name=kw.get("client_name"),
-            connect_timeout=float(kw.get("socket_connect_timeout") or 5.0),
-        )
-        return cls(target)
+        kind Wire does not make (a credential provider, a custom class)."""
+        target = target_for(pool)
+        return None if target is None else cls(target)
 
     async def call_many(self, commands: Sequence[bytes], timeout: float) -> list[Any]:
         """Send packed commands and return their replies, an error reply as its redis-py
         exception. Raises WireLost, or TimeoutError (and the connection is dropped, since it
         cannot be trusted to answer any more) when a reply takes longer than ``timeout``."""
         protocol = await self._connected()
-        futures = protocol.send(commands, timeout)
-        return [typed(await f) for f in futures]
+        return await _replies(protocol.send(commands, timeout))
 
     async def send(self, commands: Sequence[bytes], timeout: float) -> list[asyncio.Future[Any]]:
         """Send packed commands; one future per reply (a raw reply: error replies are
@@ -287,6 +266,9 @@ class Wire:
 
         protocol = await self._connect()
         protocol.on_push = on_push
+        if self.target.discover is not None:
+            self._subscriptions.add(protocol)
+            protocol.closed.add_done_callback(lambda _: self._subscriptions.discard(protocol))
         try:
             protocol.write([pack(["SUBSCRIBE", channel])], at_once=True)
             async with asyncio.timeout(self.target.connect_timeout):
@@ -311,6 +293,8 @@ class Wire:
         loop = asyncio.get_running_loop()
         protocol = self._protocol
         if protocol is not None and protocol.lost is None and self._loop is loop:
+            if self.target.discover is not None:
+                self._check_primary(protocol, loop)
             return protocol
         if self._connecting is not None and self._loop is loop:
             return await asyncio.shield(self._connecting)
@@ -332,6 +316,27 @@ class Wire:
         self._connecting = None
         return protocol
 
+    def _check_primary(self, protocol: _Protocol, loop: asyncio.AbstractEventLoop) -> None:
+        """Every _CHECK_PRIMARY_EVERY, ask the Sentinels in the background (the call goes on
+        at once) and drop the connection when the primary is elsewhere now."""
+        if loop.time() - self._primary_checked < _CHECK_PRIMARY_EVERY:
+            return
+        if self._checking is not None and not self._checking.done():
+            return
+        self._primary_checked = loop.time()
+        self._checking = loop.create_task(self._primary_moved(protocol))
+
+    async def _primary_moved(self, protocol: _Protocol) -> None:
+        assert self.target.discover is not None
+        try:
+            async with asyncio.timeout(self.target.connect_timeout):
+                address = await self.target.discover()
+        except Exception:  # Sentinels unreachable or electing: asked again next time
+            return
+        for connection in (protocol, *self._subscriptions):
+            if connection.address is not None and tuple(address) != connection.address:
+                connection.abort(f"the primary moved to {address[0]}:{address[1]}")
+
     async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
         t = self.target
@@ -339,8 +344,14 @@ class Wire:
             if t.path is not None:
                 _, protocol = await loop.create_unix_connection(_Protocol, t.path)
             else:
-                _, protocol = await loop.create_connection(_Protocol, t.host or "localhost", t.port)
-            handshake = t.handshake()
+                host, port = (t.host or "localhost", t.port)
+                if t.discover is not None:  # Sentinel: where the primary is now
+                    host, port = await t.discover()
+                _, protocol = await loop.create_connection(
+                    lambda: _Protocol(t.primary_only), host, port, ssl=t.tls
+                )
+                protocol.address = (host, port)
+            handshake = [pack(command) for command in t.handshake()]
             for reply in [await f for f in protocol.send(handshake, t.connect_timeout)]:
                 if isinstance(reply, ResponseError):
                     protocol.abort(str(reply))
@@ -378,4 +389,20 @@ class CommandStream:
         await self._protocol.drain()
 
     async def replies(self) -> list[Any]:
-        return [typed(await f) for f in self._futures]
+        return await _replies(self._futures)
+
+
+async def _replies(futures: list[asyncio.Future[Any]]) -> list[Any]:
+    """Each future's reply, in order. When the caller is cancelled or a reply fails, the
+    futures not yet awaited are let go of: cancelled if pending (the protocol skips a done
+    waiter), their error marked retrieved if failed; else asyncio logs "Future exception
+    was never retrieved" for each when the connection closes (every shutdown did)."""
+    try:
+        return [typed(await f) for f in futures]
+    except BaseException:
+        for future in futures:
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled():
+                future.exception()
+        raise

@@ -13,10 +13,11 @@ from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
 from tandemq.common.calls import WATCH_REGISTERED
-from tandemq.common.connection import create_redis
 from tandemq.common.errors import OutcomeUnknown, TaskIdConflict, WaitTimeout
 from tandemq.common.keys import Keys
 from tandemq.common.preflight import check_redis
+from tandemq.common.redis_checks import refuse_bad_connection
+from tandemq.common.replication import confirm_replicated
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo
 
@@ -44,9 +45,9 @@ class Distributor(DistributorCore):
         )
         self._owns_redis = redis is None
         s = self.settings
-        self.redis = (
-            redis if redis is not None else create_redis(s.redis_url, retries=s.redis_retries)
-        )
+        # Options only for a client of our own (a given client is the caller's to configure).
+        self._options = s.redis_options() if redis is None else None
+        self.redis = redis if redis is not None else s.redis_options().client()
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         self._checked = False  # Redis' eviction policy (see _check_redis)
 
@@ -56,6 +57,7 @@ class Distributor(DistributorCore):
         return cls(settings=Settings.load(**overrides), send_hooks=send_hooks)
 
     async def __aenter__(self) -> Self:
+        await refuse_bad_connection(self.redis, self._options)
         await self._broker.load_scripts()
         await self._check_redis()
         return self
@@ -127,10 +129,12 @@ class Distributor(DistributorCore):
             ) from exc
         except TaskIdConflict:
             if task_id is not None:
+                await self._replicated([task.id], task.queue)  # there: but safe from failover?
                 raise
             # A generated id cannot collide: the client retried a send whose reply was lost
             # on a dropped connection, and the first attempt had written the task. (A caller's
             # own id carries a nonce for that case: see enqueue.lua.)
+        await self._replicated([task.id], task.queue)
         return self._sent(task, payload)
 
     async def send_many(
@@ -161,8 +165,24 @@ class Distributor(DistributorCore):
         # Ids are generated here, so an id that already existed was written by an earlier
         # attempt of this same call whose reply was lost (a retried round trip): not an error.
         await self._broker.enqueue_chunks(chunks)
+        await self._replicated([info.id for info in infos], queue)
         self._log.info("task.enqueued_many", queue=queue, count=len(infos))
         return infos
+
+    async def _replicated(self, task_ids: list[str], queue: str) -> None:
+        """With TANDEMQ_SEND_REPLICAS: wait until that many replicas have the tasks
+        (common/replication.py); NotReplicated when they did not confirm in time."""
+        s = self.settings
+        if s.send_replicas:
+            b = self._broker
+            await confirm_replicated(
+                b.transport,
+                b.keys,
+                task_ids,
+                queue,
+                s.send_replicas,
+                s.send_replicas_timeout_seconds,
+            )
 
     async def get_task(self, task_id: str, queue: str = DEFAULT_QUEUE) -> TaskInfo | None:
         """The task's current state; for a finished task whose data expired, its tombstone

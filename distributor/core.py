@@ -40,7 +40,7 @@ def new_task_ids(n: int) -> list[str]:
     return [encode(raw[i : i + 16])[:22].decode() for i in range(0, 16 * n, 16)]
 
 
-def _alike(shape: NewTask, task_id: str, type_: str, payload: bytes) -> NewTask:
+def _task_of_batch(shape: NewTask, task_id: str, type_: str, payload: bytes) -> NewTask:
     """A task of send_many: ``shape``'s options with its own id, type and payload."""
     return NewTask(
         task_id,
@@ -68,7 +68,7 @@ class DistributorCore:
     def __init__(self, settings: Settings, send_hooks: Sequence[SendHook] = ()) -> None:
         self.settings = settings
         self._send_hooks = list(send_hooks)
-        self._log = get_logger()
+        self._log = get_logger(__name__)
 
     def add_send_hook(self, hook: SendHook) -> None:
         """Run ``hook(outgoing)`` before every send; it may add ``outgoing.headers``."""
@@ -158,7 +158,7 @@ class DistributorCore:
 
     @staticmethod
     def _info(task: NewTask, payload: BaseModel) -> TaskInfo:
-        return _built(
+        return _trusted_info(
             {
                 "id": task.id,
                 "type": task.type,
@@ -202,11 +202,11 @@ class DistributorCore:
             for start in range(0, len(encoded), CHUNK):
                 part = encoded[start : start + CHUNK]
                 ids = new_task_ids(len(part))
-                tasks = [_alike(shape, task_id, name, data) for task_id, (name, data) in zip(ids, part, strict=True)]  # fmt: skip
+                tasks = [_task_of_batch(shape, task_id, name, data) for task_id, (name, data) in zip(ids, part, strict=True)]  # fmt: skip
                 yield tasks
                 template = self._info(tasks[0], payloads[start])
                 infos.extend(
-                    _like(template, id=t.id, type=t.type, payload=p.model_dump(mode="json"))
+                    _info_copy(template, id=t.id, type=t.type, payload=p.model_dump(mode="json"))
                     for t, p in zip(tasks, payloads[start : start + CHUNK], strict=True)
                 )
 
@@ -245,17 +245,17 @@ def _span(ms: int | None) -> timedelta | None:
     return None if ms is None else timedelta(milliseconds=ms)
 
 
-def _like(template: TaskInfo, **changes: Any) -> TaskInfo:
+def _info_copy(template: TaskInfo, **changes: Any) -> TaskInfo:
     """A copy of ``template`` with ``changes``, for send_many's thousands of infos."""
     values = template.__dict__.copy()
     values.update(changes)
-    return _built(values)
+    return _trusted_info(values)
 
 
 _ALL_FIELDS = set(TaskInfo.model_fields)
 
 
-def _built(values: dict[str, Any]) -> TaskInfo:
+def _trusted_info(values: dict[str, Any]) -> TaskInfo:
     """A TaskInfo from values this process just built or validated, as pydantic's own
     ``model_construct`` makes one minus its per-field loop, which cost more than the rest of
     ``send`` together. ``values`` must name every field (frozen model: nothing changes later).

@@ -20,7 +20,7 @@ from tandemq.common.calls import WATCH_REGISTERED
 from tandemq.common.errors import TaskIdConflict, WaitTimeout
 from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
-from tandemq.common.sync_broker import SyncBroker, create_sync_redis
+from tandemq.common.sync_broker import SyncBroker
 from tandemq.common.task import TaskInfo
 
 from .core import CancelResult, DistributorCore
@@ -45,9 +45,8 @@ class SyncDistributor(DistributorCore):
         )
         s = self.settings
         self._owns_redis = redis is None
-        self.redis = redis or create_sync_redis(
-            s.redis_url, retries=s.redis_retries, timeout=s.redis_timeout_seconds
-        )
+        # The sync client has no other way to bound a round trip than its socket timeout.
+        self.redis = redis or s.redis_options().sync_client(read_timeout=s.redis_timeout_seconds)
         self._broker = SyncBroker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
 
     @classmethod

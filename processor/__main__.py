@@ -84,11 +84,11 @@ def run_target(target: str, workers: int | None = None) -> int:
         else:  # pragma: no cover
             asyncio.run(processor.run(install_signal_handlers=True))
     except ConfigError as exc:  # refused login, missing ACL permission, evicting Redis
-        get_logger().error("processor.config_error", error=str(exc))
+        get_logger("tandemq.processor").error("processor.config_error", error=str(exc))
         print(f"tandemq: {exc}", file=sys.stderr)
         return 2
     except TandemqError as exc:
-        get_logger().error("processor.failed", error=str(exc))
+        get_logger("tandemq.processor").error("processor.failed", error=str(exc))
         return 1
     _abandon_stuck_threads()
     return 0
@@ -109,7 +109,7 @@ def _abandon_stuck_threads() -> None:
     stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if not stuck:
         return
-    get_logger().warning("processor.threads_abandoned", threads=len(stuck))
+    get_logger("tandemq.processor").warning("processor.threads_abandoned", threads=len(stuck))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

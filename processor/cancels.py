@@ -40,7 +40,7 @@ class CancelListener(WakeListener):
         self._leases = leases
         self._outcome = outcome
         self._stops: set[asyncio.Task[Any]] = set()
-        self._log = get_logger(component="cancel")
+        self._log = get_logger(__name__, component="cancel")
 
     async def run(self) -> None:
         try:

@@ -189,7 +189,7 @@ class Scheduler:
         self._clock = clock
         self._grace_ms = grace_ms
         self._ready = False
-        self._log = get_logger(component="cron")
+        self._log = get_logger(__name__, component="cron")
 
     async def _start(self) -> None:
         """Record the entries for listings and pick up where the last run left off."""

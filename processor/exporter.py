@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from tandemq.common.logging import get_logger
+from tandemq.common.logging import configure, get_logger
 from tandemq.common.settings import Settings
 from tandemq.inspector import Inspector
 
@@ -35,7 +35,7 @@ async def export(settings: Settings, host: str, port: int, stop: asyncio.Event) 
         loops = [asyncio.create_task(gauges.run()), asyncio.create_task(health.run())]
         server = OpsServer(health, lambda: exposition(registry))
         bound = await server.start(host, port)
-        get_logger().info("metrics.exporting", host=host, port=bound)
+        get_logger(__name__).info("metrics.exporting", host=host, port=bound)
         try:
             await stop.wait()
         finally:
@@ -47,6 +47,7 @@ async def export(settings: Settings, host: str, port: int, stop: asyncio.Event) 
 
 def run_exporter(settings: Settings, host: str, port: int) -> None:
     """Block serving the exporter until SIGINT or SIGTERM."""
+    configure(settings.log_format, settings.log_level)  # a server program: it owns the output
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -67,7 +67,8 @@ class Fetcher:
         self.fetching = False  # the last fetch reached Redis (readiness, processor/health.py)
         self._rates = dict(rates or {})
         self._rate_wait_ms: int | None = None  # the soonest a rate-limited queue may give more
-        self._log = get_logger(component="fetcher")
+        self.idle = asyncio.Event()  # set while it waits for work: every queue was empty
+        self._log = get_logger(__name__, component="fetcher")
         self._idle = IdleTakes(
             broker=broker,
             owner=owner,
@@ -140,6 +141,13 @@ class Fetcher:
         """Every queue was empty: park a blocking take on each (the task comes in the reply
         that wakes us) when there is a slot for each; else wait for a wake-up message.
         Returns whether to fetch next (not after takes that brought nothing)."""
+        self.idle.set()
+        try:
+            return await self._wait(free)
+        finally:
+            self.idle.clear()
+
+    async def _wait(self, free: int) -> bool:
         queues = self._blocking_queues(free)
         if queues:
             # marked before parking: a take leases, and a taking list waits for a recoverer

@@ -13,10 +13,10 @@ from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from structlog.typing import FilteringBoundLogger
 from typing_extensions import TypeVar as DefaultTypeVar
 
 from tandemq.common.errors import CorruptTask, InvalidPayload, RegistryError, UnknownTaskType
+from tandemq.common.logging import Logger
 from tandemq.common.registry import PayloadRegistry
 
 M = TypeVar("M", bound=BaseModel)
@@ -37,7 +37,7 @@ class TaskContext(Generic[S]):
     queue: str
     retried: int
     max_retry: int
-    logger: FilteringBoundLogger
+    logger: Logger
     headers: Mapping[str, str] = field(default_factory=lambda: NO_HEADERS)
     state: S = field(default=None)  # type: ignore[assignment]  # None only without a lifespan
 

@@ -27,7 +27,7 @@ class Heartbeat:
         self._leases = leases
         self._lease_ms = lease_ms
         self._running = running
-        self._log = get_logger(component="heartbeat")
+        self._log = get_logger(__name__, component="heartbeat")
 
     @property
     def interval(self) -> float:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from redis.exceptions import ResponseError
 
 from tandemq.common.broker import Broker
+from tandemq.common.errors import RedisPermissionDenied
 from tandemq.common.logging import get_logger
 from tandemq.common.take import BlockingTake
 from tandemq.common.task import TaskMessage
@@ -48,7 +49,8 @@ class IdleTakes:
         self._on_taken = on_taken
         self._takes: dict[str, BlockingTake] = {}
         self._running: dict[str, asyncio.Task[int]] = {}
-        self.usable = enabled and broker.transport.blocking_wire() is not None
+        transport = getattr(broker, "transport", None)  # (a unit test's stand-in has none)
+        self.usable = enabled and transport is not None and transport.blocking_wire() is not None
         self._log = get_logger(component="fetcher")
 
     @property
@@ -128,6 +130,8 @@ class IdleTakes:
 def _refused(error: BaseException | None) -> bool:
     """Redis will never run a take for us: NOPERM (ACL), or a server or proxy that does not
     know the command. Not OOM or a failover: those pass."""
+    if isinstance(error, RedisPermissionDenied):
+        return True
     if not isinstance(error, ResponseError):
         return False
     text = str(error)

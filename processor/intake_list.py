@@ -34,7 +34,7 @@ class IntakeList:
         # a sweep that finds the lease expired then finds the moved item too.
         self._block = min(5.0, lease_ms / 1000 / 3)
         self._want = 1  # items to move without waiting: grows while the list has a backlog
-        self._log = get_logger(component="intake", list=spec.key, queue=spec.queue)
+        self._log = get_logger(__name__, component="intake", list=spec.key, queue=spec.queue)
 
     async def run(self) -> None:
         backoff = Backoff()

@@ -35,7 +35,7 @@ class IntakeStream:
         self._block = 5.0
         self._own = True  # first read this consumer's own unacknowledged entries
         self._group_ready = False
-        self._log = get_logger(component="intake", stream=spec.key, group=spec.group)
+        self._log = get_logger(__name__, component="intake", stream=spec.key, group=spec.group)
 
     async def run(self) -> None:
         backoff = Backoff()

@@ -22,7 +22,7 @@ class Janitor:
         self._max_size = max_size
         self._max_age_ms = max_age_ms
         self._interval = interval
-        self._log = get_logger(component="janitor")
+        self._log = get_logger(__name__, component="janitor")
 
     async def step(self) -> float:
         deleted = await self._broker.trim(self._rotation.next(), self._max_size, self._max_age_ms)

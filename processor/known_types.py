@@ -30,7 +30,7 @@ class KnownTypes:
         self._handlers = handlers
         self._grace_ms = int(grace_seconds * 1000)
         self.grace_seconds = grace_seconds
-        self._log = get_logger(component="known_types")
+        self._log = get_logger(__name__, component="known_types")
 
     async def step(self) -> float:
         """Announce this processor's types (the ``repeat`` loop calls it)."""

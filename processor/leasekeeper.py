@@ -44,7 +44,7 @@ class LeaseKeeper:
     def __init__(
         self,
         *,
-        redis_url: str,
+        connect: Callable[[], redis.Redis],
         keys: Keys,
         owner: str,
         leases: Leases,
@@ -53,7 +53,7 @@ class LeaseKeeper:
         max_block: float,
         on_lost: Callable[[list[tuple[str, str]]], None],
     ) -> None:
-        self._url = redis_url
+        self._connect = connect  # a blocking client, as the processor's own (TLS, Sentinel)
         self._keys = keys
         self._owner = owner
         self._leases = leases
@@ -65,7 +65,7 @@ class LeaseKeeper:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._log = get_logger(component="leasekeeper")
+        self._log = get_logger(__name__, component="leasekeeper")
 
     async def tick(self) -> None:
         """The loop's side: prove every TICK that the loop runs (and own the thread)."""
@@ -110,9 +110,7 @@ class LeaseKeeper:
                     continue
                 due = not renewed or time.monotonic() - last_renewal >= self._lease_ms / 3000
                 if lag >= self._lease_ms / 3000 and due:
-                    client = client or redis.Redis.from_url(
-                        self._url, socket_timeout=self._lease_ms / 3000, socket_connect_timeout=2
-                    )
+                    client = client or self._connect()
                     self._renew(client)
                     renewed, last_renewal = True, time.monotonic()
         finally:

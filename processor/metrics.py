@@ -117,7 +117,7 @@ class QueueGauges:
         return self.interval
 
     async def run(self) -> None:
-        log = get_logger(component="metrics")
+        log = get_logger(__name__, component="metrics")
         while True:
             try:
                 await self.step()

@@ -65,11 +65,11 @@ class HooksMixin(Generic[S]):
             return
         self._resources = AsyncExitStack()
         self.state = await self._resources.enter_async_context(self._lifespan())
-        get_logger().info("processor.lifespan_started")
+        get_logger(__name__).info("processor.lifespan_started")
 
     async def _close_resources(self) -> None:
         """Run the lifespan's shutdown (after the last handler finished)."""
         if self._resources is not None:
             resources, self._resources = self._resources, None
             await resources.aclose()
-            get_logger().info("processor.lifespan_stopped")
+            get_logger(__name__).info("processor.lifespan_stopped")

@@ -27,7 +27,7 @@ class Operating:
         self.counts = Counts(broker)
         self.pauses = Pauses(broker, broker.keys, list(settings.queues))
         self.presence = Presence(broker, processor_id, settings, leases, slots)
-        self._log = get_logger(processor=processor_id)
+        self._log = get_logger(__name__, processor=processor_id)
 
     async def start(self, spawn: Callable[[Coroutine[Any, Any, Any]], None]) -> None:
         """Read the paused flags once (known before the first fetch), then start the loops."""

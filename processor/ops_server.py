@@ -27,7 +27,7 @@ class OpsServer:
         self._health = health
         self._metrics = metrics
         self._server: asyncio.Server | None = None
-        self._log = get_logger(component="ops")
+        self._log = get_logger(__name__, component="ops")
 
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the port (useful with port 0: the OS picks one)."""

@@ -23,7 +23,7 @@ class Orphans:
         self._broker = broker
         self._queues = set(queues)
         self._cursor = 0
-        self._log = get_logger(component="orphans")
+        self._log = get_logger(__name__, component="orphans")
 
     async def step(self) -> float:
         self._cursor, found = await self._broker.scan_tasks(self._cursor, SCAN_COUNT)

@@ -83,7 +83,7 @@ class Outcome:
         self._ack_ready = asyncio.Event()
         self._acking = 0
         self._flush_lock = asyncio.Lock()
-        self._log = get_logger()
+        self._log = get_logger(__name__)
 
     def succeeded(self, task: TaskMessage, ms: float, result: bytes | None = None) -> None:
         """Queue the ack; the flusher sends it with whatever else finished meanwhile.

@@ -27,7 +27,7 @@ class Pauses:
         self._flag = {q: keys.queue(q).paused for q in queues}
         self._rotation = Rotation(queues, ROTATION_PER_STEP)
         self.paused: set[str] = set()  # the fetcher reads this set; updated in place
-        self._log = get_logger(component="pauses")
+        self._log = get_logger(__name__, component="pauses")
 
     async def step(self) -> float:
         async with self._broker.transport.guard():

@@ -15,7 +15,7 @@ from .backoff import Backoff
 
 async def repeat(step: Callable[[], Awaitable[float]], component: str) -> None:
     """Run ``step`` forever; it returns the seconds to sleep before the next run."""
-    log = get_logger(component=component)
+    log = get_logger(__name__, component=component)
     backoff = Backoff()
     while True:
         try:

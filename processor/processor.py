@@ -9,18 +9,18 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self
 
 from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
-from tandemq.common.connection import create_redis
 from tandemq.common.errors import BrokerUnavailable, TandemqError
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.preflight import check_redis
+from tandemq.common.redis_checks import refuse_bad_connection
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
@@ -126,7 +126,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._intakes = Intakes()
-        self._log = get_logger(processor=self.id)
+        self._log = get_logger(__name__, processor=self.id)
         self._extras: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._cron: list[CronEntry] = []  # periodic entries (cron.py)
         self._init_hooks(lifespan)  # lifespan and middleware (middleware.py)
@@ -254,9 +254,11 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
 
     async def _start_components(self) -> None:
         s = self.settings
-        redis = self._given_redis or create_redis(s.redis_url, retries=s.redis_retries)
+        options = None if self._given_redis is not None else s.redis_options()
+        redis = self._given_redis or s.redis_options().client()
         broker = Broker(redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         try:
+            await refuse_bad_connection(redis, options)  # TLS, Sentinel name: exit, not retry
             await self._connect(broker)
         except BaseException:
             await broker.aclose()
@@ -389,8 +391,11 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
 
     def _lease_keeper(self, parts: _Parts) -> LeaseKeeper:
         s = self.settings
+        # Its own blocking client, bounded to a third of a lease per call (it runs while the
+        # loop is stuck); built from the same options as the processor's (TLS, Sentinel).
+        options = replace(s.redis_options(), connect_timeout=2.0)
         return LeaseKeeper(
-            redis_url=s.redis_url,
+            connect=lambda: options.sync_client(read_timeout=s.lease_seconds / 3),
             keys=parts.broker.keys,
             owner=self.id,
             leases=parts.leases,
@@ -524,7 +529,7 @@ async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
         _, pending = await asyncio.wait(pending, timeout=0.5)
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
-            get_logger().error("processor.component_failed", error=repr(task.exception()))
+            get_logger(__name__).error("processor.component_failed", error=repr(task.exception()))
 
 
 async def _first(*aws: Coroutine[Any, Any, Any]) -> None:

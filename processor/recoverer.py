@@ -26,7 +26,7 @@ class Recoverer:
         self._queues = set(queues)
         self._rotation = Rotation(queues, ROTATION_PER_STEP)
         self._interval = interval
-        self._log = get_logger(component="recoverer")
+        self._log = get_logger(__name__, component="recoverer")
 
     async def step(self) -> float:
         now = now_ms()

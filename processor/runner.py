@@ -54,7 +54,7 @@ class Runner:
         self._executor = executor
         self._running = running if running is not None else Running()
         self._max_result_bytes = max_result_bytes
-        self._log = get_logger()
+        self._log = get_logger(__name__)
 
     async def work(self) -> None:
         """One worker: runs tasks one after another until cancelled."""

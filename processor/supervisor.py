@@ -29,7 +29,7 @@ class Supervisor:
         self.count = workers
         self.stopping = False
         self.procs: list[subprocess.Popen[bytes]] = []
-        self._log = get_logger(supervisor=os.getpid())
+        self._log = get_logger(__name__, supervisor=os.getpid())
 
     def _spawn(self, index: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, "TANDEMQ_WORKERS": "1"}

@@ -25,7 +25,7 @@ class Syncer:
     def __init__(self, interval: float = 0.5) -> None:
         self.interval = interval
         self._writes: list[_Write] = []
-        self._log = get_logger(component="syncer")
+        self._log = get_logger(__name__, component="syncer")
 
     def add(self, apply: Callable[[], Awaitable[Any]], done: Callable[[], None], what: str) -> None:
         self._writes.append(_Write(apply, done, what))

@@ -18,7 +18,7 @@ class Vanished:
         self._counts: Counter[str] = Counter()
         self._sample: list[str] = []
         self._logged_at = -interval
-        self._log = get_logger(component="fetcher")
+        self._log = get_logger(__name__, component="fetcher")
 
     def add(self, missing: list[tuple[str, str]]) -> None:
         """Ids whose task hash was gone when they were dequeued (they are dropped)."""

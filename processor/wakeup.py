@@ -30,7 +30,7 @@ class WakeListener:
         # A subscription on the transport's pipelining connection sets the event straight
         # from the socket read; redis-py's pub/sub reader took about 250 us more per wake-up.
         self._transport = transport if transport is not None and transport.can_subscribe else None
-        self._log = get_logger(component="wakeup")
+        self._log = get_logger(__name__, component="wakeup")
         self.subscribed = asyncio.Event()
 
     async def run(self) -> None:

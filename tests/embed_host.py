@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -70,6 +71,11 @@ async def standalone() -> None:
 
 
 if __name__ == "__main__":
+    # A host decides where library logs go: here tandemq's events to stdout, where the test
+    # looks for processor.stopped (tandemq logs through the logging module, shown only so).
+    tandemq_log = logging.getLogger("tandemq")
+    tandemq_log.addHandler(logging.StreamHandler(sys.stdout))
+    tandemq_log.setLevel(logging.INFO)
     if sys.argv[1:] == ["plain"]:
         asyncio.run(plain_host())
     elif sys.argv[1:] == ["standalone"]:

@@ -12,7 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import pytest
 
 T = TypeVar("T")
 
@@ -102,9 +104,23 @@ async def eventually(
         await asyncio.sleep(every)
 
 
+def logged(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]]:
+    """The fields of each ``event`` tandemq logged (as captured by pytest's caplog)."""
+    return [
+        dict(record.tandemq_fields)
+        for record in caplog.records
+        if getattr(record, "tandemq_event", None) == event
+    ]
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
-    """The environment for a subprocess: this one, minus TANDEMQ_* settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEMQ_") and k != "REDIS_URL"}
+    """The environment for a subprocess: this one, minus TANDEMQ_* settings (but the
+    TANDEMQ_WIRE switch: the subprocess takes the same path), plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if (k == "TANDEMQ_WIRE" or not k.startswith("TANDEMQ_")) and k != "REDIS_URL"
+    }
     env.update(extra)
     return env
 

@@ -45,6 +45,7 @@ def count_round_trips(monkeypatch: pytest.MonkeyPatch, broker: Broker) -> list[i
     return sizes
 
 
+@pytest.mark.wire  # the pipelining connection's own behaviour
 async def test_concurrent_sends_share_round_trips_and_all_land(
     distributor: Distributor, redis: Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,6 +111,7 @@ async def test_send_many_with_process_in_schedules_every_task(
     assert stored.next_process_at == infos[-1].next_process_at
 
 
+@pytest.mark.wire  # the pipelining connection's own behaviour
 async def test_send_many_writes_each_chunk_as_soon_as_it_is_built(
     distributor: Distributor, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,9 @@
 -- The unique lock key is read from the task hash (same queue, so same slot), and so is the
 -- wait() callers' wake-up list ("w"): a task someone waits on is kept (keep_done) and they
 -- are woken, instead of being deleted.
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[3] .. id)
+--   and p:{q}:u:<digest> unique lock, named by the task hash's "u" field,
+--   and p:{q}:w:<id> waiter list, named by the task hash's "w" field (woken)
 -- Returns the ids NOT acknowledged because their lease was lost (they will run again).
 local lost = {}
 for i = 4, #ARGV do

@@ -7,6 +7,7 @@
 -- ARGV[2] -> now, epoch ms
 -- ARGV[3] -> task key prefix p:{q}:t:
 -- ARGV[4..] -> pairs: task id, its result as JSON
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[3] .. id)
 -- Keys built inside: the unique lock and the waiter list, read from the task hash ("u", "w").
 -- Returns the ids NOT acknowledged because their lease was lost (they will run again).
 local lost = {}

@@ -7,6 +7,7 @@
 -- ARGV[3] -> now, epoch ms
 -- ARGV[4] -> error text
 -- Wakes the task's wait() callers (the list named in its "w" field).
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:w:<id> waiter list, named by the task hash's "w" field (woken)
 -- Returns 1 archived; 0 the lease was lost (nothing changed).
 if not leased(KEYS[1], KEYS[3], ARGV[2], ARGV[1]) then
   return 0

@@ -10,6 +10,8 @@
 -- ARGV[2] -> now, epoch ms
 -- ARGV[3] -> cancel channel p:cancel
 -- ARGV[4] -> queue name (the message is queue "\31" id)
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:w:<id> waiter list and
+--   p:{q}:u:<digest> unique lock, named by the task hash's "w" and "u" fields (_lib's mark_canceled)
 -- Returns 0 no such task; 1 canceled; 2 running: flagged and its processor told;
 -- 3 already finished (completed, archived or canceled): nothing changed.
 local s = redis.call("HGET", KEYS[1], "s")

@@ -7,6 +7,8 @@
 -- ARGV[2] -> task id
 -- ARGV[3] -> now, epoch ms
 -- ARGV[4] -> error text (why the attempt ended)
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:w:<id> waiter list and
+--   p:{q}:u:<digest> unique lock, named by the task hash's "w" and "u" fields (_lib's mark_canceled)
 -- Returns 1 recorded; 0 the lease was lost (nothing changed).
 if not leased(KEYS[1], KEYS[3], ARGV[2], ARGV[1]) then
   return 0

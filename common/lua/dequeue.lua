@@ -7,6 +7,7 @@
 -- ARGV[3] -> owner: the processor id written into each task hash
 -- ARGV[4] -> task key prefix p:{q}:t: (task hashes are built as prefix .. id)
 -- ARGV[5] -> now, epoch ms
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[4] .. id)
 -- Returns a flat array, 9 entries per task taken: id, then the fields type, payload, retried,
 -- max_retry, timeout, deadline, enqueued, headers (false where absent; headers of 65-128
 -- bytes are stored in two pieces, h and h2, joined here). An id whose hash is gone, or

@@ -9,6 +9,7 @@
 -- ARGV[6 .. 5+n] -> field, value, ... written into every task hash
 -- then per task: id .. "\31" .. type .. "\31" .. payload (ids and type names hold no
 -- control characters, and JSON escapes them, so the first two separators are unambiguous)
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[1] .. id)
 -- Returns the ids that already existed (left as they were).
 local n = tonumber(ARGV[5])
 local first = 6 + n

@@ -4,6 +4,7 @@
 -- ARGV[2] -> new lease deadline, epoch ms
 -- ARGV[3] -> task key prefix p:{q}:t:
 -- ARGV[4..] -> task ids
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[3] .. id, read by _lib's leased)
 -- Returns the ids whose lease is no longer the owner's (recovered, maybe running elsewhere).
 local lost = {}
 for i = 4, #ARGV do

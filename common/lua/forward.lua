@@ -6,6 +6,7 @@
 -- ARGV[3] -> task key prefix p:{q}:t:
 -- ARGV[4] -> wake channel p:wake
 -- ARGV[5] -> queue name
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[3] .. id)
 -- Returns {taken, due time of the earliest task left as a string, or "-1" when none}.
 -- An id whose hash is gone (deleted underneath) is dropped, not given a stub hash.
 local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, ARGV[2])

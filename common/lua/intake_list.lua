@@ -10,6 +10,7 @@
 -- ARGV[5] -> max_retry of the new tasks
 -- then per item, four args: task id, type name, payload (or the raw item), error ("" unless
 -- parse rejected the item: then it is archived with this error)
+-- Built here: p:{q}:t:<id> task hashes (ARGV[1] .. id)
 -- Returns the number of tasks written; 0 when the processing list no longer holds as many
 -- items as given (a resend of a call that ran, or a sweep gave them back to the list after
 -- this consumer's lease expired): nothing is written then.

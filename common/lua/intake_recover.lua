@@ -10,6 +10,7 @@
 --            deadline is older than this. A move the consumer sent before its deadline can
 --            land a little after it (redis-py resends a command after a dropped connection),
 --            and must still find the consumer listed to be swept.
+-- Built here: p:{t}:intake:<list>:processing:<consumer> lists (ARGV[2] .. consumer id)
 -- Returns {consumers swept, items given back}.
 local dead
 if ARGV[3] ~= "" then

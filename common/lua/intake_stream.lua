@@ -14,6 +14,7 @@
 -- error ("" unless parse rejected the entry: then it is archived with this error)
 -- An entry no longer pending for this consumer (acknowledged by a resend of this call, or
 -- claimed by another consumer after this one's lease expired) is skipped.
+-- Built here: p:{q}:t:<id> task hashes (ARGV[3] .. id)
 -- Returns the number of tasks written.
 local to_push, written = {}, 0
 for i = 8, #ARGV, 5 do

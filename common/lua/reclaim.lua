@@ -9,6 +9,7 @@
 -- ARGV[4] -> queue name
 -- ARGV[5] -> now, epoch ms
 -- ARGV[6..] -> ids the processor holds (left alone)
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[2] .. id; written by _lib's give_back)
 -- Returns how many were given back.
 local held = {}
 for i = 6, #ARGV do held[ARGV[i]] = true end

@@ -9,6 +9,9 @@
 -- ARGV[4] -> error text to record
 -- KEYS[4] -> p:{q}:canceled (ZSET id -> expiry ms): a task cancel() flagged ("x") goes there
 --            instead of to retry. Archived and canceled tasks wake their wait() callers.
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[3] .. id)
+--   and p:{q}:w:<id> waiter list and
+--   p:{q}:u:<digest> unique lock, named by the task hash's "w" and "u" fields (_lib's mark_canceled)
 -- Returns {ids moved to retry, ids archived, ids canceled}.
 local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, ARGV[2])
 local retried, archived, canceled = {}, {}, {}

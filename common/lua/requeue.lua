@@ -7,6 +7,7 @@
 -- ARGV[3] -> wake channel p:wake
 -- ARGV[4] -> queue name
 -- ARGV[5..] -> task ids
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[2] .. id; written by _lib's give_back)
 -- Returns how many were requeued (tasks whose lease was lost are left alone).
 local ids = {}
 for i = 5, #ARGV do

@@ -9,6 +9,8 @@
 -- ARGV[5] -> error text
 -- KEYS[4] -> p:{q}:canceled (ZSET id -> expiry ms): where the task goes instead when cancel()
 --            flagged it ("x") while this attempt ran
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:w:<id> waiter list and
+--   p:{q}:u:<digest> unique lock, named by the task hash's "w" and "u" fields (_lib's mark_canceled)
 -- Returns 1 moved to retry; 2 canceled instead; 0 the lease was lost (nothing changed).
 if not leased(KEYS[1], KEYS[3], ARGV[2], ARGV[1]) then
   return 0

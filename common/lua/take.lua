@@ -13,11 +13,11 @@
 -- ARGV[4] -> now, epoch ms
 -- Returns the rows of dequeue.lua (lease_popped) for every id the taking list held, oldest
 -- first; the taking list is deleted and the owner no longer listed in takers.
-local moved = redis.call("LRANGE", KEYS[1], 0, -1)
-redis.call("DEL", KEYS[1])
-redis.call("ZREM", KEYS[4], ARGV[2])
 local ids = {}
-for i = #moved, 1, -1 do
-  ids[#ids + 1] = moved[i]
+while true do  -- RPOP, oldest first (only commands the README's ACL rule grants)
+  local id = redis.call("RPOP", KEYS[1])
+  if not id then break end
+  ids[#ids + 1] = id
 end
+redis.call("ZREM", KEYS[4], ARGV[2])
 return lease_popped(ids, KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])

@@ -10,6 +10,8 @@
 -- ARGV[6] -> tombstone key prefix p:{q}:x:
 -- ARGV[7] -> tombstone TTL, ms: each deleted task leaves "state\31type\31finished ms" under
 --            prefix .. id for this long, so get_task can tell it from one that never existed
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> task hashes (ARGV[4] .. id),
+--   deleted, and p:{q}:x:<id> tombstones (ARGV[6] .. id)
 -- Returns how many tasks were deleted.
 local deleted = 0
 local function drop(zset, ids)

@@ -8,6 +8,7 @@ starts it with ``async with``; uvicorn keeps its own SIGTERM/SIGINT handling).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -20,6 +21,12 @@ from pydantic import BaseModel
 from tandemq import Distributor, TaskState
 
 from .messages import Email
+
+# tandemq logs through the logging module, and uvicorn configures only its own loggers: show
+# tandemq's events (task.enqueued, processor.started, ...) on stderr beside uvicorn's lines.
+_tandemq_log = logging.getLogger("tandemq")
+_tandemq_log.addHandler(logging.StreamHandler())
+_tandemq_log.setLevel(logging.INFO)
 
 EMBEDDED = os.environ.get("EMAIL_API_EMBEDDED_PROCESSOR", "").lower() in ("1", "true", "yes")
 KEEP_DONE = timedelta(hours=1)  # completed tasks stay readable this long (GET /emails/{id})

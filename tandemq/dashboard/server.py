@@ -12,7 +12,7 @@ import signal
 
 import uvicorn
 
-from tandemq.common.logging import get_logger
+from tandemq.common.logging import configure, get_logger
 from tandemq.common.settings import Settings
 from tandemq.inspector import Inspector
 
@@ -26,9 +26,10 @@ DEFAULT_PORT = 8080
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, read_only: bool = False) -> None:
     """Serve the dashboard until SIGINT/SIGTERM. Raises ConfigError for bad settings."""
     settings = Settings.load()
+    configure(settings.log_format, settings.log_level)  # a server program: it owns the output
     auth = Auth.from_env()
     if auth is None and host not in ("127.0.0.1", "localhost", "::1"):
-        get_logger().warning(
+        get_logger(__name__).warning(
             "dashboard.no_auth",
             host=host,
             detail="anyone who reaches this port can act on the queues; "
@@ -41,7 +42,9 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, read_only: bool
         secret=os.environ.get("TANDEMQ_DASHBOARD_SECRET") or None,
         own_inspector=True,
     )
-    get_logger().info("dashboard.listening", url=f"http://{host}:{port}/", read_only=read_only)
+    get_logger(__name__).info(
+        "dashboard.listening", url=f"http://{host}:{port}/", read_only=read_only
+    )
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the
     # handler that was there before it: make that one a no-op, so a clean stop exits 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

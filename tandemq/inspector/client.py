@@ -18,7 +18,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tandemq.common.broker import Broker
-from tandemq.common.connection import create_redis
 from tandemq.common.errors import BrokerUnavailable, InvalidRequest
 from tandemq.common.keys import Keys
 from tandemq.common.presence import ProcessorInfo
@@ -45,7 +44,7 @@ class Inspector:
         s = self.settings
         self._owns_redis = redis is None
         if redis is None:
-            redis = create_redis(s.redis_url, retries=s.redis_retries)
+            redis = s.redis_options().client()  # TLS, ACL user, Sentinel as configured
             # An operator's command must not hang on a stalled Redis: bound every read (the
             # processor does without, see common/connection.py; a CLI has no such concern).
             redis.connection_pool.connection_kwargs["socket_timeout"] = s.redis_timeout_seconds

@@ -75,7 +75,7 @@ async def serve(relay: Relay, once: bool = False) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log = get_logger(component="outbox.relay")
+    log = get_logger("tandemq.outbox", component="outbox.relay")
     async with relay:
         log.info("outbox.relay_started", database=relay.engine.url.render_as_string(True))
         if once:

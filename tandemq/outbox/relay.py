@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from tandemq.common.broker import Broker
 from tandemq.common.clock import now_ms
-from tandemq.common.connection import create_redis
 from tandemq.common.errors import BrokerUnavailable
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
@@ -75,9 +74,9 @@ class Relay:
         self._own_engine = own_engine
         self._own_redis = redis is None
         s = self.settings
-        self.redis = redis or create_redis(s.redis_url, retries=s.redis_retries)
+        self.redis = redis or s.redis_options().client()  # TLS, ACL user, Sentinel
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
-        self._log = get_logger(component="outbox.relay")
+        self._log = get_logger(__name__, component="outbox.relay")
 
     @classmethod
     def from_url(cls, database_url: str, **options: Any) -> Relay:

@@ -253,6 +253,7 @@ async def test_enqueue_chunks_keeps_order_across_chunks(
     assert list(reversed(await _list(redis, qk.pending))) == [t.id for t in tasks]  # FIFO
 
 
+@pytest.mark.wire  # the pipelining connection's own behaviour
 async def test_enqueue_chunks_survives_a_connection_cut_mid_stream(
     redis_url: str, redis: Redis, prefix: str, qk: QueueKeys
 ) -> None:
@@ -275,6 +276,7 @@ async def test_enqueue_chunks_survives_a_connection_cut_mid_stream(
     assert sorted(pending) == [t.id for t in tasks]  # each exactly once
 
 
+@pytest.mark.wire  # the pipelining connection's own behaviour
 async def test_an_enqueue_cut_mid_command_is_sent_again_and_written_once(
     redis_url: str, redis: Redis, prefix: str, qk: QueueKeys
 ) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from tandemq.common import redis_settings as redis_settings_module
 from tandemq.common import settings as settings_module
 from tandemq.common.errors import ConfigError, TandemqError
 from tandemq.common.ratelimit import RateLimit
@@ -94,6 +96,23 @@ GOOD: list[tuple[str, str, str, Any]] = [
     ),
     ("TANDEMQ_QUEUE_CONCURRENCY", "emails=5, sms=1", "queue_concurrency", {"emails": 5, "sms": 1}),
     ("TANDEMQ_RATE_LIMITS", "emails=10/m:3", "rate_limits", {"emails": RateLimit(10, 60_000, 3)}),
+    ("TANDEMQ_REDIS_USERNAME", "worker", "redis_username", "worker"),
+    ("TANDEMQ_REDIS_PASSWORD", "s3cret", "redis_password", SecretStr("s3cret")),
+    ("TANDEMQ_REDIS_DB", "3", "redis_db", 3),
+    ("TANDEMQ_REDIS_CONNECT_TIMEOUT_SECONDS", "0.5", "redis_connect_timeout_seconds", 0.5),
+    ("TANDEMQ_REDIS_READ_TIMEOUT_SECONDS", "30", "redis_read_timeout_seconds", 30.0),
+    ("TANDEMQ_REDIS_POOL_SIZE", "20", "redis_pool_size", 20),
+    ("TANDEMQ_TLS_CA_FILE", str(ROOT / "README.md"), "tls_ca_file", ROOT / "README.md"),
+    ("TANDEMQ_TLS_CERT_FILE", str(ROOT / "README.md"), "tls_cert_file", ROOT / "README.md"),
+    ("TANDEMQ_TLS_KEY_FILE", str(ROOT / "README.md"), "tls_key_file", ROOT / "README.md"),
+    ("TANDEMQ_TLS_VERIFY", "CA", "tls_verify", "ca"),
+    ("TANDEMQ_SENTINELS", "a:26379, [::1]:1", "sentinels", [("a", 26379), ("::1", 1)]),
+    ("TANDEMQ_SENTINEL_MASTER", "mymaster", "sentinel_master", "mymaster"),
+    ("TANDEMQ_SENTINEL_USERNAME", "sentinel-user", "sentinel_username", "sentinel-user"),
+    ("TANDEMQ_SENTINEL_PASSWORD", "pw", "sentinel_password", SecretStr("pw")),
+    ("TANDEMQ_CLUSTER_NODES", "n1:7000,n2:7001", "cluster_nodes", [("n1", 7000), ("n2", 7001)]),
+    ("TANDEMQ_SEND_REPLICAS", "2", "send_replicas", 2),
+    ("TANDEMQ_SEND_REPLICAS_TIMEOUT_SECONDS", "0.25", "send_replicas_timeout_seconds", 0.25),
 ]
 
 
@@ -108,7 +127,7 @@ def test_each_variable_is_read_from_the_environment(
 
 def test_every_field_has_a_documented_variable_and_is_covered_here() -> None:
     variables = {_env_name(f) for f in Settings.model_fields}
-    table = settings_module.__doc__ or ""
+    table = (settings_module.__doc__ or "") + (redis_settings_module.__doc__ or "")
     documented_here = set(re.findall(r"^\| ([A-Z_]+) \|", table, re.M))
     readme = set(re.findall(r"^\| `([A-Z_]+)` \|", (ROOT / "README.md").read_text(), re.M))
     assert variables == documented_here

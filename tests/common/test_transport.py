@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 from tandemq.common.broker import Broker
 from tandemq.common.errors import ScriptError, TandemqError
 from tandemq.common.keys import Keys
+from tandemq.common.scripts import SCRIPTS
+from tandemq.common.task import NewTask
 
 LUA = Path(__file__).parents[2] / "common" / "lua"
 
@@ -22,7 +24,7 @@ def line_of(file: str, text: str) -> int:
     return lines[0]
 
 
-@pytest.fixture(params=["wire", "redis-py"])
+@pytest.fixture(params=[pytest.param("wire", marks=pytest.mark.wire), "redis-py"])
 async def either_broker(
     request: pytest.FixtureRequest, redis: Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> Broker:
@@ -60,3 +62,28 @@ async def test_an_error_in_lib_names_lib_and_its_line(
     expected = line_of("_lib.lua", 'redis.call("ZSCORE", active_key, id)')
     assert f"common/lua/_lib.lua:{expected}" in str(raised.value)
     await either_broker.aclose()
+
+
+async def test_enqueue_many_registers_its_queues_on_either_path(
+    either_broker: Broker, redis: Redis, prefix: str
+) -> None:
+    """The redis-py path of a streamed enqueue (TLS users' path) used to skip registering
+    the queues the tasks went to: inspection tools did not list them."""
+    tasks = [NewTask(id=f"t{i}", queue=f"q{i % 2}", type="t.T", payload=b"{}", max_retry=1,
+                     enqueued_ms=1) for i in range(4)]  # fmt: skip
+    assert await either_broker.enqueue_many(tasks) == []
+    assert await redis.smembers(Keys(prefix).queues) == {b"q0", b"q1"}
+    assert await redis.llen(Keys(prefix).queue("q1").pending) == 2
+    await either_broker.aclose()
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_every_line_of_a_loaded_script_maps_back_to_its_file(name: str) -> None:
+    """Script.where, on every script (composed ones too): line n of the loaded source is the
+    line of the .lua file it names."""
+    script = SCRIPTS[name]
+    loaded = script.source.splitlines()
+    for file, start in script.files:
+        for n, text in enumerate((LUA / f"{file}.lua").read_text().splitlines(), 1):
+            assert loaded[start + n - 2].endswith(text)  # _lib's line 1 gets a constant first
+            assert script.where(start + n - 1) == f"common/lua/{file}.lua:{n}"

@@ -4,6 +4,8 @@ order, and a server that stops answering is a bounded BrokerUnavailable, not a h
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 
 import pytest
 from redis.asyncio import Redis
@@ -12,7 +14,9 @@ from tandemq.common.broker import Broker
 from tandemq.common.errors import BrokerUnavailable
 from tandemq.common.keys import Keys
 from tandemq.common.wire import Wire, WireDown, pack
-from tests.support import free_port
+from tests.support import eventually, free_port
+
+pytestmark = pytest.mark.wire
 
 
 async def test_concurrent_calls_each_get_their_own_reply(redis_url: str) -> None:
@@ -100,3 +104,34 @@ async def test_a_subscription_hands_over_each_message_and_reports_its_end(
     finally:
         await wire.aclose()
         await client.aclose()
+
+
+async def test_a_call_given_up_leaves_no_unretrieved_error_when_the_connection_closes(
+    redis_url: str, redis: Redis
+) -> None:
+    """A caller cancelled while a reply of its batch is awaited (a component stopped at
+    shutdown) lets go of its other replies: closing the connection then fails them, and
+    asyncio used to log "Future exception was never retrieved ... WireLost" for each."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    client = Redis.from_url(redis_url)
+    wire = Wire.for_pool(client.connection_pool)
+    assert wire is not None
+    try:
+        blocked = pack(["BLPOP", "wire-test-never-filled", "30"])
+        call = asyncio.create_task(wire.call_many([blocked, pack(["PING"])], 60.0))
+        await eventually(
+            lambda: redis.execute_command("CLIENT", "LIST"), lambda out: b"cmd=blpop" in out
+        )
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
+        await wire.aclose()  # fails every reply still awaited on the connection
+        del call
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+        await client.aclose()
+    assert [c["message"] for c in reported] == []

@@ -8,6 +8,7 @@ page is never reloaded, so every change seen also proves the live refresh.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -15,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import structlog
 import uvicorn
 
 from tandemq.common.broker import Broker
@@ -26,7 +26,7 @@ from tandemq.processor import TaskContext
 from tests.conftest import ProcessorFactory
 from tests.dashboard.conftest import Job, Seeder
 from tests.inspector.conftest import OWNER
-from tests.support import eventually, free_port
+from tests.support import eventually, free_port, logged
 
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="playwright not installed: pip install -e '.[test]'"
@@ -147,7 +147,9 @@ async def test_a_paused_queue_is_skipped_by_the_processor(
     distributor: Distributor,
     seed: Seeder,
     make_processor: ProcessorFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="tandemq")
     await distributor.send(Job(n=0), queue="witness")
     ran: list[str] = []
     processor = await make_processor(queues={"mail": 1, "witness": 1})
@@ -158,13 +160,12 @@ async def test_a_paused_queue_is_skipped_by_the_processor(
 
     async with processor:
         await eventually(lambda: _ran(ran), lambda got: got == ["witness"], timeout=WAIT_MS / 1000)
-        with structlog.testing.capture_logs() as logs:
-            await page.goto(dashboard_url + "/")
-            row = page.locator('tr[data-queue="mail"]')
-            await row.get_by_role("button", name="Pause").click()
-            await _expect(row.locator(".badge")).to_have_text("paused")
-            # the processor has noticed: its next fetches leave "mail" out
-            await eventually(lambda: _paused_seen(logs), lambda seen: seen, timeout=WAIT_MS / 1000)
+        await page.goto(dashboard_url + "/")
+        row = page.locator('tr[data-queue="mail"]')
+        await row.get_by_role("button", name="Pause").click()
+        await _expect(row.locator(".badge")).to_have_text("paused")
+        # the processor has noticed: its next fetches leave "mail" out
+        await eventually(lambda: _paused_seen(caplog), lambda seen: seen, timeout=WAIT_MS / 1000)
         paused = await distributor.send(Job(n=1), queue="mail")
         await distributor.send(Job(n=2), queue="witness")
         await eventually(
@@ -181,5 +182,5 @@ async def _ran(ran: list[str]) -> list[str]:
     return list(ran)
 
 
-async def _paused_seen(logs: list[dict[str, Any]]) -> bool:
-    return any(e["event"] == "queue.paused" and e.get("queue") == "mail" for e in logs)
+async def _paused_seen(caplog: pytest.LogCaptureFixture) -> bool:
+    return any(e.get("queue") == "mail" for e in logged(caplog, "queue.paused"))

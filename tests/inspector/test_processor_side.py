@@ -5,14 +5,15 @@ shutdown (at once) and on a SIGKILL (after a few heartbeats)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
 import sys
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
-from structlog.testing import capture_logs
 
 from tandemq.common.errors import SkipRetry
 from tandemq.common.task import TaskState
@@ -20,7 +21,7 @@ from tandemq.distributor import Distributor
 from tandemq.inspector import Inspector
 from tandemq.processor import TaskContext
 from tests.conftest import ProcessorFactory
-from tests.support import eventually, subprocess_env
+from tests.support import eventually, logged, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,12 +31,15 @@ class Step(BaseModel):
     fail: bool = False
 
 
-async def _logged(logs: list[dict[str, object]], event: str, queue: str) -> bool:
-    return any(e["event"] == event and e.get("queue") == queue for e in logs)
+async def _logged(caplog: pytest.LogCaptureFixture, event: str, queue: str) -> bool:
+    return any(e.get("queue") == queue for e in logged(caplog, event))
 
 
 async def test_a_paused_queue_is_skipped_until_unpaused(
-    make_processor: ProcessorFactory, distributor: Distributor, inspector: Inspector
+    make_processor: ProcessorFactory,
+    distributor: Distributor,
+    inspector: Inspector,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     p = await make_processor(queues={"a": 1, "b": 1}, concurrency=4)
     ran: list[tuple[str, int]] = []
@@ -45,20 +49,20 @@ async def test_a_paused_queue_is_skipped_until_unpaused(
         ran.append((ctx.queue, task.n))
 
     await distributor.send(Step(n=0), queue="a")  # the queue exists before it is paused
-    with capture_logs() as logs:
-        async with p:
-            await eventually(lambda: asyncio.sleep(0, ran), lambda r: r == [("a", 0)])
-            await inspector.pause("a")
-            await eventually(lambda: _logged(logs, "queue.paused", "a"), bool)
-            for n in range(1, 21):
-                await distributor.send(Step(n=n), queue="a")
-            await distributor.send(Step(n=99), queue="b")
-            await eventually(lambda: asyncio.sleep(0, ran), lambda r: ("b", 99) in r)
-            stats = await inspector.queue("a")
-            assert (stats.pending, stats.paused) == (20, True)
-            assert [q for q, _ in ran].count("a") == 1  # none of the 20 ran
-            await inspector.unpause("a")
-            await eventually(lambda: asyncio.sleep(0, ran), lambda r: len(r) == 22)
+    caplog.set_level(logging.INFO, logger="tandemq")
+    async with p:
+        await eventually(lambda: asyncio.sleep(0, ran), lambda r: r == [("a", 0)])
+        await inspector.pause("a")
+        await eventually(lambda: _logged(caplog, "queue.paused", "a"), bool)
+        for n in range(1, 21):
+            await distributor.send(Step(n=n), queue="a")
+        await distributor.send(Step(n=99), queue="b")
+        await eventually(lambda: asyncio.sleep(0, ran), lambda r: ("b", 99) in r)
+        stats = await inspector.queue("a")
+        assert (stats.pending, stats.paused) == (20, True)
+        assert [q for q, _ in ran].count("a") == 1  # none of the 20 ran
+        await inspector.unpause("a")
+        await eventually(lambda: asyncio.sleep(0, ran), lambda r: len(r) == 22)
     assert (await inspector.queue("a")).pending == 0
 
 

@@ -31,12 +31,13 @@ async def test_idle_processor_starts_new_task_without_polling_delay(
         got.set()
 
     async with p:
-        await asyncio.sleep(0.2)  # let the processor go idle: its first fetch finds nothing
+        assert p._parts is not None
+        idle = p._parts.fetcher.idle  # set while the fetcher waits on the wake-up or the poll
         for _ in range(20):
+            await asyncio.wait_for(idle.wait(), 10)  # idle: its last fetch found nothing
             got.clear()
             await distributor.send(Ping(sent=time.perf_counter()))
             await asyncio.wait_for(got.wait(), 10)
-            await asyncio.sleep(0.02)  # idle again before the next send
     # Generous bounds for a loaded 2-core machine; the point is "not a 5 s poll".
     assert statistics.median(delays) < 0.05, delays
     assert max(delays) < 1.0, delays

@@ -4,18 +4,19 @@ plain exception or a dropped connection."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from structlog.testing import capture_logs
 
 from tandemq.common.keys import Keys
 from tandemq.common.task import TaskInfo
 from tandemq.distributor import Distributor
 from tandemq.processor import TaskContext
 from tests.conftest import ProcessorFactory
-from tests.support import eventually
+from tests.support import eventually, logged
 
 
 class Job(BaseModel):
@@ -87,7 +88,11 @@ async def test_a_retry_delay_returning_garbage_still_retries_the_task(
 
 
 async def test_the_fetcher_survives_a_command_redis_refuses(
-    make_processor: ProcessorFactory, distributor: Distributor, redis: Redis, prefix: str
+    make_processor: ProcessorFactory,
+    distributor: Distributor,
+    redis: Redis,
+    prefix: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A queue key of the wrong type makes the dequeue script fail with WRONGTYPE (as
     READONLY would after a failover): the fetcher logs, backs off and fetches again once the
@@ -101,13 +106,13 @@ async def test_the_fetcher_survives_a_command_redis_refuses(
     async def job(task: Job, ctx: TaskContext) -> None:
         done.append(task.n)
 
-    with capture_logs() as logs:
-        async with p:
-            await eventually(  # the fetcher hit the bad key, and was told of it
-                lambda: asyncio.sleep(0, [e for e in logs if e["event"] == "fetch.failed"]),
-                lambda failures: len(failures) >= 2,
-            )
-            await redis.delete(pending)
-            await distributor.send(Job(n=7))
-            await eventually(lambda: asyncio.sleep(0, done), lambda d: d == [7], timeout=10)
-    assert "WRONGTYPE" in next(e for e in logs if e["event"] == "fetch.failed")["error"]
+    caplog.set_level(logging.INFO, logger="tandemq")
+    async with p:
+        await eventually(  # the fetcher hit the bad key, and was told of it
+            lambda: asyncio.sleep(0, logged(caplog, "fetch.failed")),
+            lambda failures: len(failures) >= 2,
+        )
+        await redis.delete(pending)
+        await distributor.send(Job(n=7))
+        await eventually(lambda: asyncio.sleep(0, done), lambda d: d == [7], timeout=10)
+    assert "WRONGTYPE" in logged(caplog, "fetch.failed")[0]["error"]
