@@ -1,4 +1,4 @@
-"""Builds the redis.asyncio client both sides use.
+"""Builds the redis.asyncio client both sides use (and the retry the sync client uses).
 
 Bytes in and out (payloads stay raw JSON bytes); hiredis parses replies when installed; a
 short retry with backoff rides out a dropped connection before ``BrokerUnavailable`` is raised.
@@ -18,8 +18,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry as SyncRetry
 
-from .replies import maybe_sent
+from .replies import hidden_send
 
 T = TypeVar("T")
 
@@ -62,7 +63,33 @@ class _RememberingRetry(Retry):
         try:
             return await super().call_with_retry(attempt, fail, *args, **kw)
         except Exception as exc:
-            earlier = next((e for e in failures[:-1] if maybe_sent(e)), None)
-            if earlier is not None and exc.__cause__ is None and not maybe_sent(exc):
+            earlier = hidden_send(exc, failures)
+            if earlier is not None:
+                raise exc from earlier
+            raise
+
+
+class SyncRememberingRetry(SyncRetry):
+    """redis-py's retry keeping, as the final error's ``__cause__``, an earlier attempt's
+    failure after which the command may have run (``_RememberingRetry`` above is the async twin;
+    both decide with ``hidden_send``). The failures are the call's own: thread-safe."""
+
+    def call_with_retry(
+        self, do: Callable[[], T], fail: Callable[..., Any], *args: Any, **kw: Any
+    ) -> T:
+        failures: list[Exception] = []
+
+        def attempt() -> T:
+            try:
+                return do()
+            except Exception as exc:
+                failures.append(exc)
+                raise
+
+        try:
+            return super().call_with_retry(attempt, fail, *args, **kw)
+        except Exception as exc:
+            earlier = hidden_send(exc, failures)
+            if earlier is not None:
                 raise exc from earlier
             raise

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from .clock import now_ms
 from .errors import RedisPermissionDenied
 from .keys import Keys
+from .preflight import policy_from_info
 from .task_hash import text
 from .transport import Call, Transport
 
@@ -115,8 +116,7 @@ class Indexes:
         """Redis' maxmemory-policy, from INFO memory (None when it does not say)."""
         async with self.transport.guard():
             info = await self.redis.info("memory")
-        policy = info.get("maxmemory_policy")
-        return text(policy) if policy is not None else None
+        return policy_from_info(info)
 
     async def probe_channel(self) -> None:
         """PUBLISH an empty wake-up (ignored by listeners): a user whose ACL lacks the channel

@@ -9,9 +9,16 @@ an evicted lock lets a duplicate through; that is a warning.
 
 from __future__ import annotations
 
-from .broker import Broker
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from .errors import ConfigError, RedisPermissionDenied
 from .logging import get_logger
+from .task_hash import text
+
+if TYPE_CHECKING:
+    from .broker import Broker
+    from .sync_broker import SyncBroker
 
 _VOLATILE_KEYS = "the unique locks (<prefix>:{<queue>}:u:*, sent with unique_for)"
 
@@ -40,14 +47,40 @@ def eviction_problem(policy: str | None, allow: bool) -> tuple[str | None, str |
 async def check_redis(broker: Broker, allow_eviction: bool) -> None:
     """Raise ConfigError when Redis may evict tasks (unless allowed); log a warning for
     policies that evict only TTL'd keys. A Redis that refuses INFO is not checked (warned)."""
-    log = get_logger(__name__)
     try:
         policy = await broker.memory_policy()
     except RedisPermissionDenied as exc:
-        log.warning("redis.policy_unknown", error=str(exc), detail="eviction policy not checked")
+        _unchecked(exc)
         return
+    enforce_policy(policy, allow_eviction)
+
+
+def check_redis_sync(broker: SyncBroker, allow_eviction: bool) -> None:
+    """``check_redis`` for SyncDistributor, on the synchronous client."""
+    try:
+        policy = broker.memory_policy()
+    except RedisPermissionDenied as exc:
+        _unchecked(exc)
+        return
+    enforce_policy(policy, allow_eviction)
+
+
+def enforce_policy(policy: str | None, allow_eviction: bool) -> None:
+    """Act on ``eviction_problem``: raise its error, log its warning."""
     error, warning = eviction_problem(policy, allow_eviction)
     if error is not None:
         raise ConfigError(error)
     if warning is not None:
-        log.warning("redis.eviction_possible", policy=policy, detail=warning)
+        get_logger(__name__).warning("redis.eviction_possible", policy=policy, detail=warning)
+
+
+def policy_from_info(info: Mapping[Any, Any]) -> str | None:
+    """The maxmemory-policy of an ``INFO memory`` reply (None when it does not say)."""
+    policy = info.get("maxmemory_policy")
+    return text(policy) if policy is not None else None
+
+
+def _unchecked(exc: RedisPermissionDenied) -> None:
+    get_logger(__name__).warning(
+        "redis.policy_unknown", error=str(exc), detail="eviction policy not checked"
+    )

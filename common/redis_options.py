@@ -31,8 +31,8 @@ from redis.backoff import ExponentialBackoff
 from redis.connection import parse_url as sync_parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry as SyncRetry
 
+from .connection import SyncRememberingRetry
 from .connection import _RememberingRetry as RememberingRetry
 from .errors import ConfigError
 from .redis_settings import Address, RedisSettings
@@ -184,7 +184,8 @@ class RedisOptions:
         if self.topology == "cluster":
             raise _no_cluster()
         retry_count = _SENTINEL_RETRIES if self.topology == "sentinel" else self.retries
-        retry = SyncRetry(ExponentialBackoff(cap=0.5, base=0.05), retry_count)
+        # as the async client's: a command cut off after its write stays OutcomeUnknown
+        retry = SyncRememberingRetry(ExponentialBackoff(cap=0.5, base=0.05), retry_count)
         kwargs = self._connection_kwargs(sentinel=self.topology == "sentinel", sync=True)
         kwargs["retry"] = retry
         if read_timeout is not None:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import (
@@ -23,7 +24,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import (
+    BrokerUnavailable,
     ConfigError,
+    OutcomeUnknown,
     RedisAuthFailed,
     RedisOutOfMemory,
     RedisPermissionDenied,
@@ -83,6 +86,28 @@ def maybe_sent(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__
     return False
+
+
+def unavailable(exc: BaseException, timeout: float) -> TandemqError:
+    """The error for a failed round trip, for both clients: OutcomeUnknown when the commands
+    may have reached Redis (``maybe_sent``), else BrokerUnavailable (they did not); a refused
+    login is a configuration error. ``timeout`` is the round-trip bound, named when hit."""
+    if isinstance(exc, AuthenticationError):
+        return raised_error(exc)
+    kind = OutcomeUnknown if maybe_sent(exc) else BrokerUnavailable
+    if isinstance(exc, TimeoutError):
+        return kind(f"Redis did not answer within {timeout:g}s")
+    return kind(f"Redis unreachable: {exc}")
+
+
+def hidden_send(final: BaseException, failures: Sequence[BaseException]) -> BaseException | None:
+    """For a command retried by redis-py: an earlier attempt's failure that came after the
+    command may have reached Redis, when the ``final`` one says it did not (a retry against a
+    server that is gone ends in "Error connecting"). Raise ``final`` from it, so ``maybe_sent``
+    sees it; None when there is nothing to add."""
+    if final.__cause__ is not None or maybe_sent(final):
+        return None
+    return next((e for e in failures[:-1] if maybe_sent(e)), None)
 
 
 def _may_have_run(exc: BaseException) -> bool:

@@ -7,20 +7,20 @@ thread-safe: each command takes a connection of its own from the pool.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis import Redis
-from redis.backoff import ExponentialBackoff
+from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from .calls import CANCEL_REPLIES, ScriptCalls, tombstone_info
 from .clock import now_ms
-from .errors import BrokerUnavailable, RedisOutOfMemory
+from .errors import OutcomeUnknown, TandemqError
 from .keys import Keys
+from .preflight import policy_from_info
+from .replies import StreamStopped, incomplete_send, raised_error, unavailable
 from .scripts import SCRIPTS
 from .task import NewTask, TaskInfo
 from .task_hash import info_from_hash, text
@@ -28,21 +28,6 @@ from .transport import Call
 from .transport import _typed as typed_error
 
 _PIPELINE = 10  # enqueue_many script calls per round trip, as the async broker
-
-
-def create_sync_redis(url: str, *, retries: int = 3, timeout: float = 5.0) -> Redis:
-    """A synchronous client for ``url`` with reconnect and backoff; a round trip is bounded
-    by ``timeout`` (a socket timeout: the sync client has no other way to bound a call)."""
-    return Redis.from_url(
-        url,
-        decode_responses=False,
-        socket_connect_timeout=5.0,
-        socket_timeout=timeout,
-        socket_keepalive=True,
-        health_check_interval=15,
-        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-    )
 
 
 class SyncBroker(ScriptCalls):
@@ -64,16 +49,27 @@ class SyncBroker(ScriptCalls):
         pipe.execute()
 
     def _guard(self, fn: Any, *args: Any) -> Any:
-        """Run ``fn``; connection failures become BrokerUnavailable, OOM RedisOutOfMemory."""
+        """Run ``fn`` with the async transport's error contract (common/replies.py): an error
+        reply or refused login as a typed TandemqError; a connection failure as
+        BrokerUnavailable (nothing sent) or OutcomeUnknown (the command may have run)."""
         try:
             return fn(*args)
-        except OutOfMemoryError as exc:
-            raise RedisOutOfMemory(f"Redis is full (maxmemory reached): {exc}") from exc
+        except (AuthenticationError, ResponseError) as exc:  # refused login, ACL, OOM, bad db
+            raise raised_error(exc) from exc
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise BrokerUnavailable(f"Redis unreachable: {exc}") from exc
+            raise unavailable(exc, self.timeout) from exc
 
     def _call_many(self, calls: Sequence[Call]) -> list[Any]:
-        """The calls in one pipelined round trip; NOSCRIPT loads the scripts and repeats."""
+        """The calls in one pipelined round trip; NOSCRIPT loads the scripts and repeats.
+        Raises the first error reply as a TandemqError."""
+        results = self._run(calls)
+        for result in results:
+            if isinstance(result, TandemqError):
+                raise result
+        return results
+
+    def _run(self, calls: Sequence[Call]) -> list[Any]:
+        """The calls' replies, an error reply typed in its call's place."""
         return list(self._guard(self._pipeline, calls))
 
     def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
@@ -85,10 +81,10 @@ class SyncBroker(ScriptCalls):
             if attempt == 1 and any(isinstance(r, NoScriptError) for r in results):
                 self._load_scripts()
                 continue
-            for (name, _, _), result in zip(calls, results, strict=True):
-                if isinstance(result, ResponseError):  # as the async transport types them
-                    raise typed_error(result, SCRIPTS[name])
-            return list(results)
+            return [  # typed as the async transport types them
+                typed_error(r, SCRIPTS[name]) if isinstance(r, ResponseError) else r
+                for (name, _, _), r in zip(calls, results, strict=True)
+            ]
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _call(self, call: Call) -> Any:
@@ -105,15 +101,34 @@ class SyncBroker(ScriptCalls):
         self.register_queues({task.queue})
         self._check_enqueued(task, self._call(self._enqueue_call(task)))
 
-    def enqueue_many(self, tasks: Sequence[NewTask]) -> list[str]:
-        """Write many tasks (see Broker.enqueue_chunks); returns the ids that existed."""
-        self.register_queues({t.queue for t in tasks})
-        calls = self._enqueue_many_calls(tasks)
-        existed: list[str] = []
-        for start in range(0, len(calls), _PIPELINE):
-            for conflicts in self._call_many(calls[start : start + _PIPELINE]):
-                existed += [text(c) for c in conflicts]
-        return existed
+    def enqueue_chunks(self, chunks: Iterable[Sequence[NewTask]]) -> list[str]:
+        """Write many tasks, ``_PIPELINE`` script calls per round trip; returns the ids that
+        existed (see Broker.enqueue_chunks). A failure part-way raises SendManyIncomplete
+        with the ids written, not written and unknown, decided as for the async broker
+        (``incomplete_send``); one before anything was written raises its own error."""
+        calls: list[Call] = []
+        for chunk in chunks:
+            self.register_queues({t.queue for t in chunk})
+            calls += self._enqueue_many_calls(chunk)
+        replies: list[Any] = []
+        try:
+            for start in range(0, len(calls), _PIPELINE):
+                batch = calls[start : start + _PIPELINE]
+                try:
+                    replies += self._run(batch)
+                except OutcomeUnknown as exc:
+                    raise StreamStopped(calls, replies, exc, len(batch)) from exc
+                except TandemqError as exc:  # nothing of this round trip was sent
+                    raise StreamStopped(calls, replies, exc, 0) from exc
+                if any(isinstance(r, Exception) for r in replies):
+                    raise StreamStopped(calls, replies, _first_error(replies), 0)
+        except StreamStopped as stopped:
+            raise incomplete_send(stopped) from stopped.cause
+        return [text(c) for conflicts in replies for c in conflicts]
+
+    def memory_policy(self) -> str | None:
+        """Redis' maxmemory-policy, from INFO memory (see common/preflight.py)."""
+        return policy_from_info(self._guard(self.redis.info, "memory"))
 
     def get(self, queue: str, task_id: str) -> TaskInfo | None:
         qk = self.keys.queue(queue)
@@ -137,3 +152,7 @@ class SyncBroker(ScriptCalls):
 
     def cancel(self, queue: str, task_id: str) -> str:
         return CANCEL_REPLIES[int(self._call(self._cancel_call(queue, task_id, now_ms())))]
+
+
+def _first_error(replies: list[Any]) -> Exception:
+    return next(r for r in replies if isinstance(r, Exception))

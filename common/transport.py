@@ -30,7 +30,7 @@ from .errors import (
     ScriptError,
     TandemqError,
 )
-from .replies import StreamStopped, maybe_sent, raised_error
+from .replies import StreamStopped, raised_error, unavailable
 from .scripts import SCRIPTS, Script
 from .wire import Subscription, Wire, WireDown, WireLost, pack
 
@@ -266,15 +266,8 @@ class Transport:
             raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: BaseException) -> TandemqError:
-        """The error for a failed round trip: OutcomeUnknown when the commands may have
-        reached Redis (see common/replies.py), else BrokerUnavailable (they did not); a
-        refused login is a configuration error."""
-        if isinstance(exc, AuthenticationError):
-            return raised_error(exc)
-        kind = OutcomeUnknown if maybe_sent(exc) else BrokerUnavailable
-        if isinstance(exc, TimeoutError):
-            return kind(f"Redis did not answer within {self.timeout:g}s")
-        return kind(f"Redis unreachable: {exc}")
+        """The error for a failed round trip (see common/replies.py)."""
+        return unavailable(exc, self.timeout)
 
 
 def _raise_stopped(calls: list[Call], replies: list[Any]) -> None:

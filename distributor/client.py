@@ -21,7 +21,7 @@ from tandemq.common.replication import confirm_replicated
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskInfo
 
-from .core import CancelResult, DistributorCore, new_task_id, new_task_ids
+from .core import CancelResult, DistributorCore, new_task_id, new_task_ids, unknown_send
 from .hooks import SendHook
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 
@@ -120,13 +120,7 @@ class Distributor(DistributorCore):
         try:
             await self._broker.enqueue(task)
         except OutcomeUnknown as exc:
-            raise OutcomeUnknown(
-                f"{exc}: task {task.id!r} may or may not be stored in queue {task.queue!r};"
-                f" send it again with task_id={task.id!r} (safe: it is written at most once,"
-                " and TaskIdConflict then means the first attempt had landed)",
-                task.id,
-                task.queue,
-            ) from exc
+            raise unknown_send(exc, task) from exc
         except TaskIdConflict:
             if task_id is not None:
                 await self._replicated([task.id], task.queue)  # there: but safe from failover?

@@ -13,7 +13,12 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel
 
 from tandemq.common.clock import from_ms, now_ms, span_ms, to_ms
-from tandemq.common.errors import InvalidSendOptions, PayloadTooLarge, TaskNotFound
+from tandemq.common.errors import (
+    InvalidSendOptions,
+    OutcomeUnknown,
+    PayloadTooLarge,
+    TaskNotFound,
+)
 from tandemq.common.logging import get_logger
 from tandemq.common.settings import Settings
 from tandemq.common.task import FINAL_STATES, NewTask, TaskInfo, TaskState
@@ -55,6 +60,17 @@ def _task_of_batch(shape: NewTask, task_id: str, type_: str, payload: bytes) -> 
         shape.retention_ms,
         headers=shape.headers,
         result_ttl_ms=shape.result_ttl_ms,
+    )
+
+
+def unknown_send(exc: OutcomeUnknown, task: NewTask) -> OutcomeUnknown:
+    """A send's OutcomeUnknown naming its task and what to do (both Distributors raise it)."""
+    return OutcomeUnknown(
+        f"{exc}: task {task.id!r} may or may not be stored in queue {task.queue!r};"
+        f" send it again with task_id={task.id!r} (safe: it is written at most once,"
+        " and TaskIdConflict then means the first attempt had landed)",
+        task.id,
+        task.queue,
     )
 
 

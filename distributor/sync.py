@@ -17,13 +17,14 @@ from pydantic import BaseModel
 from redis import Redis
 
 from tandemq.common.calls import WATCH_REGISTERED
-from tandemq.common.errors import TaskIdConflict, WaitTimeout
+from tandemq.common.errors import OutcomeUnknown, TaskIdConflict, WaitTimeout
 from tandemq.common.keys import Keys
+from tandemq.common.preflight import check_redis_sync
 from tandemq.common.settings import Settings
 from tandemq.common.sync_broker import SyncBroker
 from tandemq.common.task import TaskInfo
 
-from .core import CancelResult, DistributorCore
+from .core import CancelResult, DistributorCore, unknown_send
 from .hooks import SendHook
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 
@@ -48,6 +49,7 @@ class SyncDistributor(DistributorCore):
         # The sync client has no other way to bound a round trip than its socket timeout.
         self.redis = redis or s.redis_options().sync_client(read_timeout=s.redis_timeout_seconds)
         self._broker = SyncBroker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
+        self._checked = False  # Redis' eviction policy (see _check_redis)
 
     @classmethod
     def from_env(cls, *, send_hooks: Sequence[SendHook] = (), **overrides: Any) -> SyncDistributor:
@@ -56,7 +58,14 @@ class SyncDistributor(DistributorCore):
 
     def __enter__(self) -> Self:
         self._broker.load_scripts()
+        self._check_redis()
         return self
+
+    def _check_redis(self) -> None:
+        """On first connect: refuse a Redis that may evict tasks (ConfigError), as the async
+        Distributor does (common/preflight.py). Threads racing here both check: harmless."""
+        check_redis_sync(self._broker, self.settings.allow_eviction)
+        self._checked = True
 
     def __exit__(
         self,
@@ -92,8 +101,12 @@ class SyncDistributor(DistributorCore):
             unique_for, result_ttl,
         )  # fmt: skip
         task = self._new_task(payload, options, headers=headers)
+        if not self._checked:
+            self._check_redis()
         try:
             self._broker.enqueue(task)
+        except OutcomeUnknown as exc:
+            raise unknown_send(exc, task) from exc
         except TaskIdConflict:
             if task_id is not None:
                 raise
@@ -120,8 +133,9 @@ class SyncDistributor(DistributorCore):
             result_ttl=result_ttl,
         )  # fmt: skip
         chunks, infos = self._plan_many(payloads, options, headers)
-        for chunk in chunks:
-            self._broker.enqueue_many(chunk)
+        if not self._checked:
+            self._check_redis()
+        self._broker.enqueue_chunks(chunks)  # SendManyIncomplete when it stops part-way
         self._log.info("task.enqueued_many", queue=queue, count=len(infos))
         return infos
 

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "dashboard": "tandemq.cli.dashboard:dashboard",
     "metrics": "tandemq.cli.metrics:metrics",
     "outbox": "tandemq.cli.outbox:outbox",
+    "cron": "tandemq.cli.cron:cron",
 }
 
 

@@ -1,4 +1,4 @@
-"""``tandemq tasks ls|show|run|archive|delete``."""
+"""``tandemq tasks ls|show|run|archive|delete|cancel``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ STATE = click.Choice([s.value for s in TaskState])
 
 @click.group()
 def tasks() -> None:
-    """List, show, run, archive or delete tasks."""
+    """List, show, run, archive, delete or cancel tasks."""
 
 
 @tasks.command("ls")
@@ -105,3 +105,19 @@ tasks.add_command(
 tasks.add_command(
     _action_command(Action.DELETE, "Delete TASK_ID (or --all STATE): any state but active.")
 )
+
+
+@tasks.command()
+@click.argument("queue")
+@click.argument("task_id")
+def cancel(queue: str, task_id: str) -> None:
+    """Cancel TASK_ID: a pending, scheduled or retry task is canceled at once; a running one
+    is stopped by its processor (not retried); an ended one is left as it is. Exit 1 if the
+    task is not found."""
+    outcome = with_inspector(lambda i: i.cancel_task(queue, task_id))
+    said = {
+        "canceled": f"canceled task {task_id}",
+        "canceling": f"canceling task {task_id}: its processor stops it and records it canceled",
+        "finished": f"task {task_id} had already finished; nothing to cancel",
+    }
+    click.echo(said[outcome])

@@ -34,6 +34,8 @@ def routes() -> list[Route]:
         Route("/queues/{queue}/states/{state}/tasks", list_tasks),
         Route("/queues/{queue}/tasks/{task_id}", show_task),
         Route("/processors", processors),
+        Route("/cron", cron),
+        Route("/queues/{queue}/tasks/{task_id}/cancel", cancel_task, methods=["POST"]),
         Route("/queues/{queue}/tasks/{task_id}/{action}", task_action, methods=["POST"]),
         Route("/queues/{queue}/states/{state}/{action}", bulk_action, methods=["POST"]),
         Route("/queues/{queue}/pause", pause, methods=["POST"]),
@@ -130,6 +132,11 @@ async def processors(request: Request) -> JSONResponse:
     return _json([p.model_dump(mode="json") for p in found])
 
 
+async def cron(request: Request) -> JSONResponse:
+    entries = await state_of(request).inspector.cron_entries()
+    return _json([e.model_dump(mode="json") for e in entries])
+
+
 # -- actions ----------------------------------------------------------------------------------
 
 
@@ -140,6 +147,14 @@ async def task_action(request: Request) -> JSONResponse:
     inspector = state_of(request).inspector
     was = await inspector.task_action(queue, task_id, action)
     return _json({"queue": queue, "task_id": task_id, "action": action.value, "was": was.value})
+
+
+async def cancel_task(request: Request) -> JSONResponse:
+    """Cancel one task (pending, scheduled, retry: at once; active: its processor stops it)."""
+    guard_action(request)
+    queue, task_id = request.path_params["queue"], request.path_params["task_id"]
+    outcome = await state_of(request).inspector.cancel_task(queue, task_id)
+    return _json({"queue": queue, "task_id": task_id, "action": "cancel", "outcome": outcome})
 
 
 async def bulk_action(request: Request) -> JSONResponse:

@@ -20,7 +20,7 @@ from starlette.templating import Jinja2Templates
 
 from tandemq import __version__
 from tandemq.common.task import TaskState
-from tandemq.inspector import QueueHistory
+from tandemq.inspector import QueueHistory, schedule_and_tz
 
 from . import charts
 from .api import int_param, state_param
@@ -38,12 +38,15 @@ ACTIONS = {
     "completed": ("delete",),
     "canceled": ("delete",),
 }
+# States whose tasks one may cancel, one at a time (there is no bulk cancel).
+CANCELABLE = frozenset({"pending", "scheduled", "retry", "active"})
 
 
 def routes() -> list[Route]:
     return [
         Route("/", overview, name="overview"),
         Route("/processors", processors, name="processors"),
+        Route("/cron", cron_page, name="cron"),
         Route("/queues/{queue}", queue_home, name="queue"),
         Route("/queues/{queue}/tasks/{task_id}", task_page, name="task"),
         Route("/queues/{queue}/{state}", task_list, name="tasks"),
@@ -59,7 +62,7 @@ def templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(ago=_ago, seconds=_seconds, number=_number, pretty=_pretty)
-    env.globals.update(STATES=STATES, ACTIONS=ACTIONS, version=__version__)
+    env.globals.update(STATES=STATES, ACTIONS=ACTIONS, CANCELABLE=CANCELABLE, version=__version__)
     return Jinja2Templates(env=env)
 
 
@@ -141,6 +144,12 @@ async def task_page(request: Request) -> Response:
 async def processors(request: Request) -> Response:
     found = await state_of(request).inspector.processors()
     return render(request, "processors.html", processors=found)
+
+
+async def cron_page(request: Request) -> Response:
+    entries = await state_of(request).inspector.cron_entries()
+    rows = [(e, *schedule_and_tz(e)) for e in entries]
+    return render(request, "cron.html", entries=rows)
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ one task or a whole state, pause queues, live processors. The CLI and the dashbo
             print(stats.queue, stats.pending, stats.paused)
 """
 
+from tandemq.common.cron_registry import CronEntryInfo
 from tandemq.common.errors import (
     InspectError,
     InvalidRequest,
@@ -17,6 +18,7 @@ from tandemq.common.errors import (
 from tandemq.common.presence import ProcessorInfo, RunningTask
 
 from ._actions import Progress
+from ._cron_cancel import schedule_and_tz
 from .client import Inspector
 from .models import (
     Action,
@@ -33,6 +35,7 @@ from .models import (
 __all__ = [
     "Action",
     "BulkResult",
+    "CronEntryInfo",
     "HistoryPoint",
     "InspectError",
     "Inspector",
@@ -50,4 +53,5 @@ __all__ = [
     "TaskStateError",
     "TaskSummary",
     "queues_payload",
+    "schedule_and_tz",
 ]

@@ -18,13 +18,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tandemq.common.broker import Broker
+from tandemq.common.cron_registry import CronEntryInfo
 from tandemq.common.errors import BrokerUnavailable, InvalidRequest
 from tandemq.common.keys import Keys
 from tandemq.common.presence import ProcessorInfo
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskState
+from tandemq.distributor.core import CancelResult
 
-from . import _actions, _reads
+from . import _actions, _cron_cancel, _reads
 from ._actions import DEFAULT_CHUNK, Progress
 from .models import Action, BulkResult, QueueHistory, QueueStats, TaskDetail, TaskPage
 
@@ -237,6 +239,20 @@ class Inspector:
         return await self.bulk_action(
             queue, state, Action.DELETE, chunk=chunk, on_progress=on_progress
         )
+
+    async def cancel_task(self, queue: str, task_id: str) -> CancelResult:
+        """Cancel one task: "canceled" if it was pending, scheduled or retry (taken out now);
+        "canceling" if it is running (its processor stops the handler and records it
+        canceled); "finished" if it had already ended. TaskNotFound for an unknown id."""
+        async with self._redis() as store:
+            return await _cron_cancel.cancel_task(store, queue, task_id)
+
+    # -- periodic entries -----------------------------------------------------------------
+
+    async def cron_entries(self) -> list[CronEntryInfo]:
+        """Every periodic entry a processor registered, with its last and next run."""
+        async with self._redis() as store:
+            return await _cron_cancel.cron_entries(store)
 
     # -- processors -----------------------------------------------------------------------
 
