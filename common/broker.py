@@ -22,7 +22,7 @@ from .keys import Keys
 from .ratelimit import RateLimit
 from .replies import StreamStopped, incomplete_send
 from .task import DEQUEUE_FIELDS, NewTask, TaskInfo, TaskMessage, TaskState
-from .task_hash import info_from_hash, message_from_row, text
+from .task_hash import info_from_hash, messages_from_rows, text
 from .transport import Call, Transport
 
 __all__ = ["Broker", "Call", "NewTask"]  # NewTask: still importable from here
@@ -71,7 +71,8 @@ class Broker(ScriptCalls, Indexes):
         """Write one task. Raises TaskIdConflict, DuplicateTask or BrokerUnavailable.
 
         Concurrent calls share round trips (the pipelining connection)."""
-        await self.register_queues((task.queue,))
+        if task.queue not in self._known_queues:
+            await self.register_queues((task.queue,))
         calls = [self._enqueue_call(task)]
         if task.due_ms:  # the forwarder finds scheduled tasks through p:due
             calls.append(self._mark_due_call([task.queue]))
@@ -242,13 +243,8 @@ class Broker(ScriptCalls, Indexes):
             if len(reply) % width:  # held back by its rate limit: the wait comes last
                 waits[queue] = int(reply[-1])
                 flat = reply[:-1]
-            tasks = taken.setdefault(queue, [])
-            for i in range(0, len(flat), width):
-                task = message_from_row(queue, flat[i : i + width])
-                if task is None:
-                    missing.append((queue, text(flat[i])))
-                else:
-                    tasks.append(task)
+            taken[queue], gone = messages_from_rows(queue, flat)
+            missing += [(queue, task_id) for task_id in gone]
         return taken, missing, waits
 
     async def ack(
@@ -376,6 +372,17 @@ class Broker(ScriptCalls, Indexes):
         if to_forward:  # due now in the retry set: the forwarder finds them through p:due
             await self._call_many([self._mark_due_call(to_forward)])
         return retried, archived
+
+    async def recover_takes(self, queues: Sequence[str]) -> int:
+        """Give back to pending what blocking takes of dead processors moved and never leased
+        (see common/take.py); returns how many ids."""
+        now = now_ms()
+        calls: list[Call] = []
+        for queue in queues:
+            qk = self.keys.queue(queue)
+            args = (now, qk.taking_prefix, self.keys.wake_channel, queue)
+            calls.append(("take_recover", (qk.takers, qk.pending), args))
+        return sum(await self._call_many(calls)) if calls else 0
 
     async def trim(
         self, queues: Sequence[str], archive_max_size: int, archive_max_age_ms: int

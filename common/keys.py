@@ -12,6 +12,8 @@ key of one queue lives in one slot and one Lua script can change them atomically
     p:{q}:completed          ZSET    task id -> expiry (ms); only tasks sent with a retention
     p:{q}:t:<id>             HASH    the task: envelope fields and mutable state (see TaskFields)
     p:{q}:u:<digest>         STRING  unique lock, value is the owning task id, with a TTL
+    p:{q}:takers             ZSET    idle processor id -> deadline of its taking list
+    p:{q}:taking:<owner>     LIST    ids a blocking move took, until take.lua leases them
     p:{q}:canceled           ZSET    task id -> expiry (ms): canceled tasks, kept for their window
     p:{q}:w:<id>             LIST    wake-up tokens for callers of wait() on that task (short TTL)
     p:{q}:x:<id>             STRING  tombstone of a finished task whose data expired (short TTL)
@@ -67,6 +69,8 @@ class QueueKeys:
     completed: str
     task_prefix: str
     unique_prefix: str
+    takers: str
+    taking_prefix: str
     paused: str
     base: str  # p:{q}, for the counters below and SCAN patterns
     # results, waiting and cancellation (docs/RESULTS.md)
@@ -90,6 +94,9 @@ class QueueKeys:
     def unique(self, type_name: str, payload: bytes) -> str:
         digest = hashlib.sha256(type_name.encode() + b"\0" + payload).hexdigest()
         return self.unique_prefix + digest
+
+    def taking(self, owner: str) -> str:
+        return self.taking_prefix + owner
 
 
 class Keys:
@@ -143,6 +150,8 @@ class Keys:
                 completed=f"{base}:completed",
                 task_prefix=f"{base}:t:",
                 unique_prefix=f"{base}:u:",
+                takers=f"{base}:takers",
+                taking_prefix=f"{base}:taking:",
                 paused=f"{base}:paused",
                 base=base,
                 canceled=f"{base}:canceled",

@@ -43,6 +43,8 @@ _NAMES = (
     "intake_list",
     "intake_recover",
     "intake_stream",
+    "take",
+    "take_recover",
     # the operating surface (tandemq/inspector)
     "task_action",
     "bulk_action",

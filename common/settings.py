@@ -12,6 +12,7 @@
 | TANDEMQ_SHUTDOWN_TIMEOUT_SECONDS | 10 | how long running handlers may finish on SIGTERM |
 | TANDEMQ_DEFAULT_TIMEOUT_SECONDS | 1800 | per-attempt timeout for tasks sent without one |
 | TANDEMQ_POLL_INTERVAL_SECONDS | 1 | fallback poll of an idle processor (wake-ups come first) |
+| TANDEMQ_BLOCKING_TAKE | true | an idle processor parks a blocking move per queue (the task comes in the reply that wakes it); false: wake-up message, then a dequeue |
 | TANDEMQ_REDIS_RETRIES | 3 | reconnect attempts (with backoff) before BrokerUnavailable |
 | TANDEMQ_REDIS_TIMEOUT_SECONDS | 5 | longest one Redis round trip may take before BrokerUnavailable |
 | TANDEMQ_MAX_PAYLOAD_BYTES | 1048576 | send() refuses larger payloads with PayloadTooLarge |
@@ -97,6 +98,7 @@ class Settings(RedisSettings):
     shutdown_timeout_seconds: float = Field(10.0, ge=0, le=86_400)
     default_timeout_seconds: float = Field(1800.0, gt=0)
     poll_interval_seconds: float = Field(1.0, gt=0, le=60)
+    blocking_take: bool = True
     redis_retries: int = Field(3, ge=0, le=100)
     redis_timeout_seconds: float = Field(5.0, gt=0, le=3600)
     max_payload_bytes: int = Field(1_048_576, ge=1)

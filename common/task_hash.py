@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .task import Field, NewTask, TaskInfo, TaskMessage, TaskState
+from .task import DEQUEUE_FIELDS, Field, NewTask, TaskInfo, TaskMessage, TaskState
 
 
 def hash_fields(task: NewTask) -> list[Any]:
@@ -65,6 +65,21 @@ def message_from_row(queue: str, row: Sequence[Any]) -> TaskMessage | None:
     except (ValueError, UnicodeDecodeError) as exc:
         type_text = bytes(type_).decode(errors="replace")
         return corrupt_message(queue, task_id, type_text, f"unreadable task fields: {exc}")
+
+
+def messages_from_rows(queue: str, flat: Sequence[Any]) -> tuple[list[TaskMessage], list[str]]:
+    """A dequeue's (or a blocking take's) flat reply as TaskMessages, and the ids whose data
+    was missing (see message_from_row)."""
+    width = 1 + len(DEQUEUE_FIELDS)
+    tasks: list[TaskMessage] = []
+    missing: list[str] = []
+    for i in range(0, len(flat), width):
+        task = message_from_row(queue, flat[i : i + width])
+        if task is None:
+            missing.append(text(flat[i]))
+        else:
+            tasks.append(task)
+    return tasks, missing
 
 
 def corrupt_message(queue: str, task_id: Any, type_: str, why: str) -> TaskMessage:

@@ -121,7 +121,7 @@ class Transport:
                 for batch in batches:
                     calls += batch
                     await before_each()
-                    await stream.send([_evalsha(call) for call in batch], self.timeout)
+                    await stream.send([evalsha(call) for call in batch], self.timeout)
                 replies = await stream.replies()
         except (BrokerUnavailable, WireLost):
             return await self._stream_again(calls, batches, before_each)
@@ -170,6 +170,20 @@ class Transport:
             raise WireDown("no pipelining connection for this kind of Redis connection")
         return await self._wire.subscribe(channel, on_message)
 
+    def blocking_wire(self) -> Wire | None:
+        """A pipelining connection of its own to the same server, for a blocking command
+        (it holds its connection until it returns); None where there is no pipelining
+        connection (TLS, ``TANDEMQ_WIRE=off``)."""
+        return None if self._wire is None else Wire(self._wire.target)
+
+    async def settle(self, calls: Sequence[Call], replies: list[Any]) -> list[Any]:
+        """Replies of script calls sent some other way (a blocking take) settled as ``run``
+        settles its own: NOSCRIPT reloads and repeats, errors typed."""
+        try:
+            return await self._settle(calls, replies, resend=False)
+        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
+
     @property
     def can_subscribe(self) -> bool:
         """False for special connections (a credential provider, a custom class, or
@@ -189,7 +203,7 @@ class Transport:
         lost: WireLost | None = None
         if self._wire is not None:
             try:
-                return await self._wire.call_many([_evalsha(c) for c in calls], self.timeout)
+                return await self._wire.call_many([evalsha(c) for c in calls], self.timeout)
             except WireDown:
                 pass  # nothing was sent: sending through redis-py is a first try
             except WireLost as exc:
@@ -390,6 +404,6 @@ def _denied_in_script(error: ResponseError, script: Script) -> Exception:
     return denied
 
 
-def _evalsha(call: Call) -> bytes:
+def evalsha(call: Call) -> bytes:
     name, keys, args = call
     return pack(["EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args])

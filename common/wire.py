@@ -38,6 +38,8 @@ _RETRY_CONNECT_AFTER = 1.0  # seconds without a new connect attempt after one fa
 # (writes that are then lost), so a connection to it is dropped as soon as it is seen moved.
 _CHECK_PRIMARY_EVERY = 1.0
 _WATCH_EVERY = 0.1  # seconds between checks for a reply that is late (timeouts are this coarse)
+_REFUSED = (float, bool)
+_pack_command = hiredis.pack_command
 
 
 class WireLost(ConnectionError):
@@ -49,22 +51,18 @@ class WireDown(WireLost):
 
 
 def pack(args: Sequence[Arg]) -> bytes:
-    """One command in the Redis protocol (RESP)."""
-    parts = [b"*%d\r\n" % len(args)]
+    """One command in the Redis protocol (RESP), packed by hiredis in C: about 1 µs for an
+    enqueue's 11 arguments against 6 µs for the same loop in Python (a send's largest cost
+    after its round trip). str, bytes and int only: a float or bool would be sent as its
+    repr, which no caller means."""
     for arg in args:
-        if isinstance(arg, bytes):
-            data = arg
-        elif isinstance(arg, str):
-            data = arg.encode()
-        elif isinstance(arg, int) and not isinstance(arg, bool):
-            data = b"%d" % arg
-        else:
+        if isinstance(arg, _REFUSED):
             raise TypeError(f"cannot send {type(arg).__name__} to Redis: {arg!r}")
-        parts += (b"$%d\r\n" % len(data), data, b"\r\n")
-    return b"".join(parts)
+    packed: bytes = _pack_command(tuple(args))  # type: ignore[arg-type]  # (stub: one item)
+    return packed
 
 
-def _typed(reply: Any) -> Any:
+def typed(reply: Any) -> Any:
     """A command's reply, an error reply as the redis-py exception callers already handle.
     The reader makes every error reply a ResponseError (at any depth, so nothing is walked
     here: a dequeue's reply holds hundreds of items); NOSCRIPT and OOM get their subclasses."""
@@ -243,6 +241,12 @@ class Wire:
         protocol = await self._connected()
         return await _replies(protocol.send(commands, timeout))
 
+    async def send(self, commands: Sequence[bytes], timeout: float) -> list[asyncio.Future[Any]]:
+        """Send packed commands; one future per reply (a raw reply: error replies are
+        ResponseError values, see ``typed``), so a caller can read the first replies of a
+        batch while a later one (a blocking command) is still awaited."""
+        return (await self._connected()).send(commands, timeout)
+
     async def stream(self) -> CommandStream:
         """A stream of commands whose replies are read at the end (see CommandStream)."""
         return CommandStream(await self._connected())
@@ -394,7 +398,7 @@ async def _replies(futures: list[asyncio.Future[Any]]) -> list[Any]:
     waiter), their error marked retrieved if failed; else asyncio logs "Future exception
     was never retrieved" for each when the connection closes (every shutdown did)."""
     try:
-        return [_typed(await f) for f in futures]
+        return [typed(await f) for f in futures]
     except BaseException:
         for future in futures:
             if not future.done():

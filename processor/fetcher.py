@@ -19,12 +19,16 @@ from tandemq.common.ratelimit import RateLimit
 from tandemq.common.task import TaskMessage
 
 from .backoff import Backoff
+from .idle import IdleTakes
 from .leases import Leases
 from .selection import strict_counts, weighted_counts
 from .slots import Slots
 from .vanished import Vanished
 
 MARK_EVERY = 60.0  # seconds between two p:leased marks of one queue by one fetcher
+
+MAX_BLOCKING_QUEUES = 8  # an idle processor parks a take (a connection) per queue up to this
+PAUSE_SECONDS = 0.5  # longest a blocking take waits: a queue paused meanwhile is left soon
 
 
 class Fetcher:
@@ -41,6 +45,7 @@ class Fetcher:
         wake: asyncio.Event,
         lease_ms: int,
         poll_interval: float,
+        blocking_take: bool = True,
         rates: Mapping[str, RateLimit] | None = None,
         paused: Set[str] = frozenset(),
     ) -> None:
@@ -64,9 +69,25 @@ class Fetcher:
         self._rate_wait_ms: int | None = None  # the soonest a rate-limited queue may give more
         self.idle = asyncio.Event()  # set while it waits for work: every queue was empty
         self._log = get_logger(__name__, component="fetcher")
+        self._idle = IdleTakes(
+            broker=broker,
+            owner=owner,
+            lease_ms=lease_ms,
+            # a take parked before its queue was paused returns within PAUSE_SECONDS
+            block_seconds=min(poll_interval, PAUSE_SECONDS),
+            on_taken=self._taken,
+            enabled=blocking_take,
+        )
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:  # tasks parked takes bring are handed over, for shutdown to give back
+            await self._idle.aclose()
+
+    async def _run(self) -> None:
         backoff = Backoff()
+        fetch_next = True
         while True:
             free = await self._slots.wait_free()
             self._wake.clear()
@@ -74,7 +95,13 @@ class Fetcher:
             try:
                 if self._orphans_possible:
                     await self._reclaim()
-                got = await self.fetch(free)
+                got = 0
+                # After takes that only timed out, parking them again finds what a fetch would.
+                if fetch_next or not self._blocking_queues(free):
+                    got = await self.fetch(free - self._idle.outstanding)
+                fetch_next = True
+                if got == 0:
+                    fetch_next = await self._wait_for_work(free)
                 backoff.succeeded()
                 self.fetching = True
             except Exception as exc:  # unreachable, or refused (READONLY, ...): back off, go on
@@ -84,13 +111,11 @@ class Fetcher:
                 error = str(exc) or repr(exc)
                 self._log.error(event, step="fetch", error=error, retry_in=backoff.delay)
                 await backoff.wait()
-                continue
-            if got == 0:
-                await self._wait_for_work()
 
     async def _reclaim(self) -> None:
         """Tasks a failed dequeue may have leased to us go back to pending (see
         Broker.dequeue); done before the next fetch, so nothing we hold is in flight."""
+        await self._idle.settle()
         given_back = await self._broker.reclaim(
             list(self._queues), self._owner, self._leases.held()
         )
@@ -112,8 +137,22 @@ class Fetcher:
             return
         self._marked.update(dict.fromkeys(due, now))
 
-    async def _wait_for_work(self) -> None:
+    async def _wait_for_work(self, free: int) -> bool:
+        """Every queue was empty: park a blocking take on each (the task comes in the reply
+        that wakes us) when there is a slot for each; else wait for a wake-up message.
+        Returns whether to fetch next (not after takes that brought nothing)."""
         self.idle.set()
+        try:
+            return await self._wait(free)
+        finally:
+            self.idle.clear()
+
+    async def _wait(self, free: int) -> bool:
+        queues = self._blocking_queues(free)
+        if queues:
+            # marked before parking: a take leases, and a taking list waits for a recoverer
+            await self._mark_leased(queues)
+            return await self._idle.wait(queues) > 0
         # Wake-ups are the way work is noticed (and every resubscription wakes us); the
         # fallback poll only covers a lost message. It asks every queue, so it is spread out
         # with their number: an idle processor's cost stays flat (a queue in 100 per interval).
@@ -128,8 +167,7 @@ class Fetcher:
                     await self._wake.wait()
         except TimeoutError:
             pass
-        finally:
-            self.idle.clear()
+        return True
 
     async def fetch(self, slots: int) -> int:
         """Lease up to ``slots`` tasks; a queue that comes back short is empty for this fetch
@@ -191,6 +229,31 @@ class Fetcher:
             if min(n, room) > 0:
                 within[queue] = min(n, room)
         return within
+
+    def _blocking_queues(self, free: int) -> list[str]:
+        """The queues to park blocking takes on, or none (wait for a wake-up instead)."""
+        # A take bypasses the dequeue's rate limit and the draw's per-queue caps: those
+        # queues wait for wake-ups as before; so do many queues (a connection each).
+        if (
+            not self._idle.usable
+            or len(self._queues) > min(free, MAX_BLOCKING_QUEUES)
+            or self._rates
+            or self._slots.capped
+        ):
+            return []
+        return [q for q in self._queues if q not in self._paused]
+
+    def _taken(self, queue: str, tasks: list[TaskMessage], missing: list[str]) -> None:
+        """What a blocking take leased (see processor/idle.py). A take parked before its
+        queue was paused may bring a task after: not run, but given back uncounted by the
+        reclaim that runs before the next fetch (it is leased to us and held by no one)."""
+        for task_id in missing:
+            self._log.debug("task.missing", task_id=task_id, queue=queue)
+        self._vanished.add([(queue, task_id) for task_id in missing])
+        if queue in self._paused and tasks:
+            self._orphans_possible = True
+            return
+        self._hand_over(tasks)
 
     def _counts(self, slots: int, empty: set[str]) -> dict[str, int]:
         if self._strict:

@@ -350,6 +350,7 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 wake=wake,
                 lease_ms=lease_ms,
                 poll_interval=s.poll_interval_seconds,
+                blocking_take=s.blocking_take,
                 rates=s.rate_limits,
                 paused=operating.pauses.paused,
             ),

@@ -33,6 +33,9 @@ class Recoverer:
         busy = [q for q in await self._broker.leased_queues(now - HORIZON_MS) if q in self._queues]
         visit = sorted(set(busy) | set(self._rotation.next()))
         retried, archived = await self._broker.recover(visit, LEASE_EXPIRED)
+        given_back = await self._broker.recover_takes(visit)
+        if given_back:
+            self._log.warning("task.take_recovered", count=given_back)
         if retried or archived:
             self._log.warning(
                 "task.recovered",

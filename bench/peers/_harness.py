@@ -99,9 +99,18 @@ def memory_delta(url: str, fill: Callable[[], Any], count: int) -> Result:
     return {"value": (_resp.used_memory(url) - before) / count}
 
 
-async def amemory_delta(url: str, fill: Callable[[], Awaitable[Any]], count: int) -> Result:
+async def amemory_delta(
+    url: str,
+    fill: Callable[[], Awaitable[Any]],
+    count: int,
+    close: Callable[[], Awaitable[Any]] | None = None,
+) -> Result:
+    """As memory_delta; ``close()`` (the filling client's connections) runs before the second
+    reading: 100 concurrent senders' connections hold buffers in Redis that are no task's."""
     before = _resp.used_memory(url)
     await fill()
+    if close is not None:
+        await close()
     return {"value": (_resp.used_memory(url) - before) / count}
 
 
@@ -135,7 +144,10 @@ def main(measurements: Mapping[str, Measurement]) -> None:
     parser.add_argument("--url", required=True)
     parser.add_argument("--n", type=int, required=True)
     args = parser.parse_args()
-    logging.disable(logging.WARNING)  # per-task log lines would dominate the measurement
+    # Every library's logging filtered to WARNING alike (per-task INFO lines would dominate
+    # the measurement): the root logger's level, as an application sets it. tandemq's
+    # module configures the same level (TANDEMQ_LOG_LEVEL) before calling this.
+    logging.basicConfig(level=logging.WARNING)
     func = measurements.get(args.measurement)
     if func is None:
         _report({"value": None})

@@ -71,8 +71,8 @@ class Bench:
         return h.TRACKER.percentiles()
 
     async def memory(self, url: str, n: int) -> h.Result:
-        _, task = await self._broker(url)
-        return await h.amemory_delta(url, lambda: _concurrently(task, n), n)
+        broker, task = await self._broker(url)
+        return await h.amemory_delta(url, lambda: _concurrently(task, n), n, broker.shutdown)
 
     def measurements(self) -> dict[str, h.Measurement]:
         return {

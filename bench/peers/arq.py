@@ -97,9 +97,7 @@ async def latency(url: str, n: int) -> h.Result:
 
 async def memory(url: str, n: int) -> h.Result:
     pool = await _pool(url)
-    result = await h.amemory_delta(url, lambda: _concurrently(pool, n), n)
-    await pool.aclose()
-    return result
+    return await h.amemory_delta(url, lambda: _concurrently(pool, n), n, pool.aclose)
 
 
 if __name__ == "__main__":

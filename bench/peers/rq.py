@@ -52,7 +52,7 @@ def process(url: str, n: int) -> h.Result:
     queue = _queue(url)
     _bulk(queue, n)
     started = time.perf_counter()
-    _worker(queue).work(burst=True, logging_level="ERROR")
+    _worker(queue).work(burst=True, logging_level="WARNING")
     return h.rate(n, started)
 
 
@@ -72,7 +72,7 @@ def latency(url: str, n: int) -> h.Result:
     h.TRACKER.reset(n, latency=True)
     sender = threading.Thread(target=_send_spaced, args=(url, n))
     sender.start()
-    _worker(_queue(url)).work(max_jobs=n, logging_level="ERROR")
+    _worker(_queue(url)).work(max_jobs=n, logging_level="WARNING")
     sender.join()
     return h.TRACKER.percentiles()
 

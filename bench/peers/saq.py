@@ -87,7 +87,7 @@ async def latency(url: str, n: int) -> h.Result:
 
 async def memory(url: str, n: int) -> h.Result:
     queue = await _queue(url)
-    return await h.amemory_delta(url, lambda: _concurrently(queue, n), n)
+    return await h.amemory_delta(url, lambda: _concurrently(queue, n), n, queue.disconnect)
 
 
 if __name__ == "__main__":

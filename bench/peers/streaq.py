@@ -90,9 +90,12 @@ async def latency(url: str, n: int) -> h.Result:
 
 async def memory(url: str, n: int) -> h.Result:
     worker, task = _worker(url)
-    async with worker:
-        fill = lambda: worker.enqueue_many([task.enqueue(i, h.PAYLOAD) for i in range(n)])  # noqa: E731
-        return await h.amemory_delta(url, fill, n)
+
+    async def fill() -> None:
+        async with worker:
+            await worker.enqueue_many([task.enqueue(i, h.PAYLOAD) for i in range(n)])
+
+    return await h.amemory_delta(url, fill, n)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from datetime import timedelta
+from typing import ClassVar
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -26,6 +27,9 @@ CHUNK = 10_000  # send_many batch: bounds client memory while filling big backlo
 
 
 class Noop(BaseModel):
+    # A stable wire name, as the README recommends (and as short as the peers' "noop"):
+    # the default, module.QualName, would name this module.
+    tandemq_type: ClassVar[str] = "noop"
     n: int
     s: str
 
@@ -35,10 +39,10 @@ def _distributor(url: str) -> Distributor:
 
 
 def _processor(url: str) -> Processor:
-    # TANDEMQ_METRICS_PORT=0 measures with the ops port on (docs/OPERATIONS.md, metrics: on vs off)
+    # TANDEMQ_METRICS_PORT=0 measures with the ops port on (docs/OPERATIONS.md, metrics: on vs off);
+    # other TANDEMQ_* settings apply too (TANDEMQ_BLOCKING_TAKE=false for an A/B)
     metrics_port = os.environ.get("TANDEMQ_METRICS_PORT")
     settings = Settings.load(
-        env=False,
         redis_url=url,
         prefix=PREFIX,
         queues={QUEUE: 1},

@@ -90,6 +90,39 @@ local function read_payload(key, first, second, third)
   return table.concat(parts)
 end
 
+-- Lease ids just taken out of a pending list (dequeue.lua: RPOP; take.lua: a blocking move)
+-- to `owner` until `deadline`, and return their rows: per id, the id then the fields type,
+-- payload, retried, max_retry, timeout, deadline, enqueued, headers (false where absent;
+-- headers of 65-128 bytes are stored in two pieces, h and h2, joined here). An id whose
+-- hash is gone, or whose key is not a hash (put in the archive at `now`), comes back with
+-- false fields and is not leased (the caller logs it); a hash without a type is leased with
+-- type "" (the caller archives it as corrupt). Every id ends somewhere: a script that stopped
+-- on an error half-way would have popped ids it never leased, and Redis does not undo a pop.
+local function lease_popped(ids, active_key, archived_key, deadline, owner, task_prefix, now)
+  local out = {}
+  for _, id in ipairs(ids) do
+    local key = task_prefix .. id
+    local f = redis.pcall("HMGET", key,
+      "t", "p", "r", "m", "to", "dl", "e", "p2", "p3", "h", "h2")
+    if f.err then
+      redis.call("ZADD", archived_key, now, id)
+      f = {false, false, false, false, false, false, false, false, false, false}
+    elseif f[1] or redis.call("EXISTS", key) == 1 then
+      f[1] = f[1] or ""
+      f[2] = read_payload(key, f[2], f[8], f[9])
+      if f[10] and f[11] then f[10] = f[10] .. f[11] end
+      redis.call("ZADD", active_key, deadline, id)
+      redis.call("HSET", key, "s", "active", "o", owner)
+    end
+    out[#out + 1] = id
+    for i = 1, 7 do
+      out[#out + 1] = f[i]
+    end
+    out[#out + 1] = f[10]
+  end
+  return out
+end
+
 -- Results, waiting and cancellation (docs/RESULTS.md). DEFAULT_KEEP_MS is put in front of
 -- this file by scripts.py, from common/task.py's DEFAULT_RESULT_TTL.
 

@@ -42,26 +42,6 @@ local ids = n > 0 and redis.call("RPOP", KEYS[1], n)
 if not ids then
   return rate_wait and {rate_wait} or {}
 end
-local out = {}
-for _, id in ipairs(ids) do
-  local key = ARGV[4] .. id
-  local f = redis.pcall("HMGET", key,
-    "t", "p", "r", "m", "to", "dl", "e", "p2", "p3", "h", "h2")
-  if f.err then
-    redis.call("ZADD", KEYS[3], ARGV[5], id)
-    f = {false, false, false, false, false, false, false, false, false, false}
-  elseif f[1] or redis.call("EXISTS", key) == 1 then
-    f[1] = f[1] or ""
-    f[2] = read_payload(key, f[2], f[8], f[9])
-    if f[10] and f[11] then f[10] = f[10] .. f[11] end
-    redis.call("ZADD", KEYS[2], ARGV[2], id)
-    redis.call("HSET", key, "s", "active", "o", ARGV[3])
-  end
-  out[#out + 1] = id
-  for i = 1, 7 do
-    out[#out + 1] = f[i]
-  end
-  out[#out + 1] = f[10]
-end
+local out = lease_popped(ids, KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 if rate_wait then out[#out + 1] = rate_wait end
 return out

@@ -72,6 +72,7 @@ GOOD: list[tuple[str, str, str, Any]] = [
     ("TANDEMQ_SHUTDOWN_TIMEOUT_SECONDS", "42.5", "shutdown_timeout_seconds", 42.5),
     ("TANDEMQ_DEFAULT_TIMEOUT_SECONDS", "60", "default_timeout_seconds", 60.0),
     ("TANDEMQ_POLL_INTERVAL_SECONDS", "0.2", "poll_interval_seconds", 0.2),
+    ("TANDEMQ_BLOCKING_TAKE", "false", "blocking_take", False),
     ("TANDEMQ_REDIS_RETRIES", "0", "redis_retries", 0),
     ("TANDEMQ_REDIS_TIMEOUT_SECONDS", "1.5", "redis_timeout_seconds", 1.5),
     ("TANDEMQ_MAX_PAYLOAD_BYTES", "1024", "max_payload_bytes", 1024),
