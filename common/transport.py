@@ -237,7 +237,7 @@ class Transport:
         not run (a redirection: the slot moved) or whose node was unreachable go through
         redis-py, which follows the redirection and reloads the slot map for the next."""
         assert self._cluster is not None
-        packed = [(keys[0] if keys else "", _evalsha((n, keys, a))) for n, keys, a in calls]
+        packed = [(keys[0] if keys else "", evalsha((n, keys, a))) for n, keys, a in calls]
         replies = await self._cluster.call_many(packed, self.timeout)
         redo = []
         for i, reply in enumerate(replies):
