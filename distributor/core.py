@@ -32,17 +32,22 @@ CancelResult = Literal["canceled", "canceling", "finished"]
 WAIT_RECHECK = 2.0  # wait() re-reads the task at least this often (seconds), woken or not
 
 
+# URL-safe base64 with "." in place of "-": an id never starts with "-", which a command line
+# (tandemq tasks show QUEUE ID) would take for an option.
+_ID_CHARS = b"._"
+
+
 def new_task_id() -> str:
     """128 random bits (as uuid4) in 22 URL-safe characters: ids are stored twice per task
     (key and list entry), so 10 characters fewer than hex is 20 bytes per task saved."""
-    return base64.urlsafe_b64encode(os.urandom(16))[:22].decode()
+    return base64.b64encode(os.urandom(16), _ID_CHARS)[:22].decode()
 
 
 def new_task_ids(n: int) -> list[str]:
     """``n`` ids as new_task_id makes them, from one read of the random source."""
     raw = os.urandom(16 * n)
-    encode = base64.urlsafe_b64encode
-    return [encode(raw[i : i + 16])[:22].decode() for i in range(0, 16 * n, 16)]
+    encode = base64.b64encode
+    return [encode(raw[i : i + 16], _ID_CHARS)[:22].decode() for i in range(0, 16 * n, 16)]
 
 
 def _task_of_batch(shape: NewTask, task_id: str, type_: str, payload: bytes) -> NewTask:

@@ -5,6 +5,7 @@ over random option mixes: either accepted and stored as given, or refused with n
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -28,6 +29,7 @@ from tandemq.distributor import (
     TaskInfo,
     TaskState,
 )
+from tandemq.distributor.core import new_task_id, new_task_ids
 from tandemq.distributor.options import MAX_TASK_ID_LENGTH
 
 
@@ -530,3 +532,11 @@ def test_random_option_mixes_are_stored_as_given_or_refused_whole(
     redis_url: str, spec: dict[str, Any], n: int
 ) -> None:
     asyncio.run(_check_mix(redis_url, spec, n))
+
+
+def test_generated_ids_never_start_with_a_dash() -> None:
+    """A command line would read ``tandemq tasks show mail -Qx...`` as an option."""
+    ids = new_task_ids(20_000) + [new_task_id() for _ in range(2_000)]
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 and re.fullmatch(r"[A-Za-z0-9._]+", i) for i in ids)
+    assert len(set(ids)) == len(ids)
