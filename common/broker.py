@@ -15,8 +15,17 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from .calls import CANCEL_REPLIES, ScriptCalls, tombstone_info
+from .calls import (
+    CANCEL_MISSING,
+    CANCEL_REPLIES,
+    WATCH_MISSING,
+    ScriptCalls,
+    next_stretch,
+    tombstone_info,
+)
 from .clock import now_ms
+from .envelope import info as envelope_info
+from .envelope import may_be_enveloped
 from .indexes import Indexes
 from .keys import Keys
 from .ratelimit import RateLimit
@@ -73,7 +82,7 @@ class Broker(ScriptCalls, Indexes):
         Concurrent calls share round trips (the pipelining connection)."""
         if task.queue not in self._known_queues:
             await self.register_queues((task.queue,))
-        calls = [self._enqueue_call(task)]
+        calls = [self._enqueue_call(task, self.transport.pipelined)]
         if task.due_ms:  # the forwarder finds scheduled tasks through p:due
             calls.append(self._mark_due_call([task.queue]))
         result = (await self.transport.run(calls))[0]
@@ -104,7 +113,7 @@ class Broker(ScriptCalls, Indexes):
             for chunk in chunks:
                 queues.clear()
                 queues.update(t.queue for t in chunk)
-                calls = self._enqueue_many_calls(chunk)
+                calls = self._enqueue_many_calls(chunk, self.transport.streams)
                 if any(t.due_ms for t in chunk):
                     calls.append(self._mark_due_call(queues))
                 yield calls
@@ -164,15 +173,36 @@ class Broker(ScriptCalls, Indexes):
         qk = self.keys.queue(queue)
         async with self.transport.guard():
             raw = await self.redis.hgetall(qk.task(task_id))
-            if not raw:  # a second read only for a task that is not there
-                return tombstone_info(task_id, queue, await self.redis.get(qk.tombstone(task_id)))
+        if not raw:  # more reads only for a task without a hash: waiting as an envelope?
+            envelope = await self.find_envelope(queue, task_id)
+            if envelope is not None:
+                return envelope_info(queue, envelope)
+            async with self.transport.guard():  # (leased while the list was read?)
+                raw = await self.redis.hgetall(qk.task(task_id))
+                if not raw:
+                    tomb = await self.redis.get(qk.tombstone(task_id))
+                    return tombstone_info(task_id, queue, tomb)
         return info_from_hash(task_id, queue, raw)
+
+    async def find_envelope(self, queue: str, task_id: str, pin: bool = False) -> bytes | None:
+        """The task's envelope if it waits as one (common/envelope.py), read stretch by
+        stretch; with ``pin`` its hash is written, so scripts acting by id find it."""
+        if not may_be_enveloped(task_id):
+            return None
+        start: int | bytes | None = 0
+        while isinstance(start, int):
+            reply = await self._call(*self._find_call(queue, task_id, start, pin))
+            start = next_stretch(start, reply)
+        return start
 
     # -- results, waiting and cancellation (docs/RESULTS.md) ------------------------------
 
     async def watch(self, queue: str, task_id: str) -> int:
         """Register a waiter on the task: WATCH_MISSING, WATCH_REGISTERED or WATCH_FINAL."""
-        return int(await self._call(*self._watch_call(queue, task_id)))
+        got = int(await self._call(*self._watch_call(queue, task_id)))
+        if got == WATCH_MISSING and await self.find_envelope(queue, task_id, pin=True):
+            got = int(await self._call(*self._watch_call(queue, task_id)))
+        return got
 
     async def wait_signal(self, queue: str, task_id: str, seconds: float) -> bool:
         """Block up to ``seconds`` for a token on the task's waiter list; True if one came.
@@ -187,7 +217,10 @@ class Broker(ScriptCalls, Indexes):
 
     async def cancel(self, queue: str, task_id: str) -> str:
         """Run cancel.lua; returns one of CANCEL_REPLIES' names."""
-        return CANCEL_REPLIES[int(await self._call(*self._cancel_call(queue, task_id, now_ms())))]
+        got = int(await self._call(*self._cancel_call(queue, task_id, now_ms())))
+        if got == CANCEL_MISSING and await self.find_envelope(queue, task_id, pin=True):
+            got = int(await self._call(*self._cancel_call(queue, task_id, now_ms())))
+        return CANCEL_REPLIES[got]
 
     async def finish_canceled(self, queue: str, task_id: str, owner: str, error: str) -> bool:
         """Record a running task stopped by cancel(); False if its lease was lost."""
@@ -410,6 +443,8 @@ class Broker(ScriptCalls, Indexes):
                 qk.canceled)  # fmt: skip
         args = (action, task_id, now_ms(), self.keys.wake_channel, queue)
         code, state = await self._call("task_action", keys, args)
+        if int(code) == 0 and await self.find_envelope(queue, task_id, pin=True):
+            code, state = await self._call("task_action", keys, args)
         return int(code), text(state)
 
     async def bulk_action(self, queue: str, source: TaskState, action: str, count: int) -> int:

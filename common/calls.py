@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .envelope import encode, fits
 from .errors import DuplicateTask, TaskIdConflict
 from .keys import Keys
 from .task import TOMBSTONE_TTL, Field, NewTask, TaskInfo
@@ -14,9 +15,14 @@ from .task_hash import hash_fields, text
 from .transport import Call
 
 BATCH = 1000  # most tasks one script call moves or writes; keeps each script short
+# find_envelope.lua reads a pending list this many entries per call (about 1 ms of Lua), and
+# reads the last FIND_OVERLAP of a stretch again in the next: an entry taken out of the list
+# nearer its newest end meanwhile moves the others back by one, and must not hide one.
+FIND_STRETCH, FIND_OVERLAP = 2000, 50
 
 # What cancel.lua answers, by name (see Distributor.cancel).
-CANCEL_REPLIES = {0: "not_found", 1: "canceled", 2: "canceling", 3: "finished"}
+CANCEL_MISSING = 0
+CANCEL_REPLIES = {CANCEL_MISSING: "not_found", 1: "canceled", 2: "canceling", 3: "finished"}
 # What watch.lua answers.
 WATCH_MISSING, WATCH_REGISTERED, WATCH_FINAL = 0, 1, 2
 
@@ -26,8 +32,14 @@ class ScriptCalls:
 
     keys: Keys
 
-    def _enqueue_call(self, task: NewTask) -> Call:
+    def _enqueue_call(self, task: NewTask, envelope: bool = False) -> Call:
+        """The call that writes ``task``: pushed as an envelope when ``envelope`` (the
+        caller's connection sends a first try once, never again on its own) and the task
+        fits one (common/envelope.py), else as a task hash."""
         qk = self.keys.queue(task.queue)
+        if envelope and fits(task):
+            pushed = (encode(task), self.keys.wake_channel, task.queue, "e")
+            return ("push_envelope", (qk.pending, qk.task(task.id)), pushed)
         unique_key = qk.unique(task.type, task.payload) if task.unique_ttl_ms else qk.unique_prefix
         target = qk.scheduled if task.due_ms else qk.pending
         header = (task.due_ms, task.unique_ttl_ms, Field.TYPE, task.type, *hash_fields(task))
@@ -42,7 +54,7 @@ class ScriptCalls:
         if isinstance(result, list):
             raise DuplicateTask(task.type, task.queue, text(result[1]) or None)
 
-    def _enqueue_many_calls(self, tasks: Sequence[NewTask]) -> list[Call]:
+    def _enqueue_many_calls(self, tasks: Sequence[NewTask], envelope: bool = False) -> list[Call]:
         if any(t.unique_ttl_ms for t in tasks):
             raise ValueError("enqueue_many does not take unique tasks: send them with enqueue")
         groups: dict[tuple[Any, ...], list[NewTask]] = {}
@@ -51,21 +63,28 @@ class ScriptCalls:
                       t.deadline_ms, t.retention_ms, t.headers, t.result_ttl_ms)  # fmt: skip
             groups.setdefault(shared, []).append(t)
         return [
-            self._enqueue_many_call(group[start : start + BATCH])
+            self._enqueue_many_call(group[start : start + BATCH], envelope)
             for group in groups.values()
             for start in range(0, len(group), BATCH)
         ]
 
-    def _enqueue_many_call(self, tasks: Sequence[NewTask]) -> Call:
+    def _enqueue_many_call(self, tasks: Sequence[NewTask], envelope: bool) -> Call:
         first = tasks[0]
         qk = self.keys.queue(first.queue)
         shared = hash_fields(first)  # the same for the whole chunk
+        mode = "e" if envelope and all(fits(t) for t in tasks) else "h"
         args: list[Any] = [qk.task_prefix, self.keys.wake_channel, first.queue, first.due_ms]
-        args += [len(shared), *shared]
+        args += [mode, len(shared), *shared]
         sep = b"\x1f"
         args += [sep.join((t.id.encode(), t.type.encode(), t.payload)) for t in tasks]
         target = qk.scheduled if first.due_ms else qk.pending
         return ("enqueue_many", (target,), args)
+
+    def _find_call(self, queue: str, task_id: str, start: int, pin: bool) -> Call:
+        """find_envelope.lua on one stretch of the queue's pending list, from ``start``."""
+        qk = self.keys.queue(queue)
+        args = (task_id, start, FIND_STRETCH, "pin" if pin else "read", qk.task_prefix)
+        return ("find_envelope", (qk.pending,), args)
 
     # -- results, waiting and cancellation ------------------------------------------------
 
@@ -97,6 +116,17 @@ class ScriptCalls:
         args = (now, now - archive_max_age_ms, archive_max_size, qk.task_prefix, BATCH,
                 qk.tombstone_prefix, tomb_ms)  # fmt: skip
         return ("trim", (qk.completed, qk.archived, qk.canceled), args)
+
+
+def next_stretch(start: int, reply: Sequence[Any]) -> int | bytes | None:
+    """From find_envelope.lua's reply: the envelope found (bytes), where the next stretch
+    starts (int), or None when the list ended without it."""
+    found, value = reply
+    if int(found):
+        return bytes(value)
+    if int(value) < FIND_STRETCH:
+        return None
+    return start + FIND_STRETCH - FIND_OVERLAP
 
 
 def tombstone_info(task_id: str, queue: str, raw: Any) -> TaskInfo | None:

@@ -21,6 +21,8 @@ _LUA = Path(__file__).with_name("lua")
 _NAMES = (
     "enqueue",
     "enqueue_many",
+    "push_envelope",
+    "find_envelope",
     "dequeue",
     "ack",
     "retry",
@@ -55,6 +57,13 @@ _NAMES = (
 _COMPOSED = {
     "cron_enqueue": ("cron_guard", "enqueue"),  # processor/cron.py: each tick enqueued once
 }
+
+
+# Scripts whose first try does not check whether it ran before, because the check walks a
+# list (push_envelope.lua): by name, the index in ARGV (0-based) of their mode flag, whose
+# "e" (push) becomes "c" (push unless an earlier attempt landed) in a call that may be a
+# repeat: every call through redis-py (which retries on its own) and every resend.
+CHECK_ON_RESEND = {"push_envelope": 3, "enqueue_many": 4}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,17 @@ from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .calls import CANCEL_REPLIES, ScriptCalls, tombstone_info
+from .calls import (
+    CANCEL_MISSING,
+    CANCEL_REPLIES,
+    WATCH_MISSING,
+    ScriptCalls,
+    next_stretch,
+    tombstone_info,
+)
 from .clock import now_ms
+from .envelope import info as envelope_info
+from .envelope import may_be_enveloped
 from .errors import OutcomeUnknown, TandemqError
 from .keys import Keys
 from .preflight import policy_from_info
@@ -133,14 +142,31 @@ class SyncBroker(ScriptCalls):
     def get(self, queue: str, task_id: str) -> TaskInfo | None:
         qk = self.keys.queue(queue)
         raw = self._guard(self.redis.hgetall, qk.task(task_id))
+        if not raw:  # waiting as an envelope (an async Distributor's send)? See Broker.get
+            envelope = self.find_envelope(queue, task_id)
+            if envelope is not None:
+                return envelope_info(queue, envelope)
+            raw = self._guard(self.redis.hgetall, qk.task(task_id))
         if not raw:
             return tombstone_info(
                 task_id, queue, self._guard(self.redis.get, qk.tombstone(task_id))
             )
         return info_from_hash(task_id, queue, raw)
 
+    def find_envelope(self, queue: str, task_id: str, pin: bool = False) -> bytes | None:
+        """As Broker.find_envelope."""
+        if not may_be_enveloped(task_id):
+            return None
+        start: int | bytes | None = 0
+        while isinstance(start, int):
+            start = next_stretch(start, self._call(self._find_call(queue, task_id, start, pin)))
+        return start
+
     def watch(self, queue: str, task_id: str) -> int:
-        return int(self._call(self._watch_call(queue, task_id)))
+        got = int(self._call(self._watch_call(queue, task_id)))
+        if got == WATCH_MISSING and self.find_envelope(queue, task_id, pin=True):
+            got = int(self._call(self._watch_call(queue, task_id)))
+        return got
 
     def wait_signal(self, queue: str, task_id: str, seconds: float) -> bool:
         """As Broker.wait_signal; ``seconds`` must stay below the socket timeout."""
@@ -151,7 +177,10 @@ class SyncBroker(ScriptCalls):
         return got is not None
 
     def cancel(self, queue: str, task_id: str) -> str:
-        return CANCEL_REPLIES[int(self._call(self._cancel_call(queue, task_id, now_ms())))]
+        got = int(self._call(self._cancel_call(queue, task_id, now_ms())))
+        if got == CANCEL_MISSING and self.find_envelope(queue, task_id, pin=True):
+            got = int(self._call(self._cancel_call(queue, task_id, now_ms())))
+        return CANCEL_REPLIES[got]
 
 
 def _first_error(replies: list[Any]) -> Exception:

@@ -34,7 +34,7 @@ from .errors import (
     TandemqError,
 )
 from .replies import StreamStopped, raised_error, unavailable
-from .scripts import SCRIPTS, Script
+from .scripts import CHECK_ON_RESEND, SCRIPTS, Script
 from .wire import Subscription, Wire, WireDown, WireLost, pack
 
 Call = tuple[str, Sequence[str], Sequence[Any]]  # script name, KEYS, ARGV
@@ -136,7 +136,7 @@ class Transport:
         """A stream's calls again through redis-py, ``_PIPELINE`` per round trip."""
         replies: list[Any] = []
         for start in range(0, len(calls), _PIPELINE):
-            batch = calls[start : start + _PIPELINE]
+            batch = checked(calls[start : start + _PIPELINE])
             try:
                 replies += await self.run(batch)
             except BrokerUnavailable as exc:
@@ -185,6 +185,17 @@ class Transport:
             raise self._unavailable(exc) from exc
 
     @property
+    def pipelined(self) -> bool:
+        """True when a call's first try goes over a pipelining connection, which never
+        repeats it on its own (redis-py's retries do): see common/envelope.py."""
+        return self._wire is not None or self._cluster is not None
+
+    @property
+    def streams(self) -> bool:
+        """True when ``stream`` writes over a pipelining connection (not on a cluster)."""
+        return self._wire is not None
+
+    @property
     def can_subscribe(self) -> bool:
         """False for special connections (a credential provider, a custom class, or
         TANDEMQ_WIRE=off): subscribe through redis-py there."""
@@ -219,7 +230,9 @@ class Transport:
             raise
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
-        """The calls through redis-py (reconnects and retries on a dropped connection)."""
+        """The calls through redis-py (reconnects and retries on a dropped connection), so
+        in their checking form (see checked)."""
+        calls = checked(calls)
         if len(calls) == 1:
             name, keys, args = calls[0]
             try:
@@ -333,6 +346,17 @@ def _raise_stopped(calls: list[Call], replies: list[Any]) -> None:
     for reply in replies:
         if isinstance(reply, Exception):
             raise StreamStopped(calls, replies, reply, 0)
+
+
+def checked(calls: Sequence[Call]) -> list[Call]:
+    """The calls in the form safe to run twice: a push_envelope or enqueue_many call that
+    pushes envelopes checks first whether an earlier attempt had landed (CHECK_ON_RESEND)."""
+    out = list(calls)
+    for i, (name, keys, args) in enumerate(out):
+        at = CHECK_ON_RESEND.get(name)
+        if at is not None and args[at] == "e":
+            out[i] = (name, keys, (*args[:at], "c", *args[at + 1 :]))
+    return out
 
 
 def wire_enabled() -> bool:

@@ -75,6 +75,23 @@ local function payload_fields(out, payload)
   return out
 end
 
+-- Envelopes (common/envelope.py): a pending task kept whole as one list entry,
+-- "\30" id "\31" field "\31" value ... "\30" payload, until a lease or a pin writes its hash.
+local function is_envelope(entry)
+  return string.byte(entry, 1) == 30
+end
+
+-- Write the task hash an envelope stands for, with `extra` field/value pairs; returns its id.
+local function write_envelope(task_prefix, entry, extra)
+  local stop = string.find(entry, "\30", 2, true)
+  local fields = split(string.sub(entry, 2, stop - 1))
+  local id = table.remove(fields, 1)
+  payload_fields(fields, string.sub(entry, stop + 1))
+  for _, item in ipairs(extra) do fields[#fields + 1] = item end
+  redis.call("HSET", task_prefix .. id, unpack(fields))
+  return id
+end
+
 -- The whole payload of task hash `key`, given its first three pieces "p", "p2" and "p3"
 -- (read with the other fields in one HMGET): payloads up to 192 bytes need no more calls.
 local function read_payload(key, first, second, third)
@@ -91,8 +108,9 @@ local function read_payload(key, first, second, third)
 end
 
 -- Lease ids just taken out of a pending list (dequeue.lua: RPOP; take.lua: a blocking move)
--- to `owner` until `deadline`, and return their rows: per id, the id then the fields type,
--- payload, retried, max_retry, timeout, deadline, enqueued, headers (false where absent;
+-- to `owner` until `deadline` (an envelope's hash is written first), and return their rows:
+-- per id, the id then the fields type, payload, retried, max_retry, timeout, deadline,
+-- enqueued, headers (false where absent;
 -- headers of 65-128 bytes are stored in two pieces, h and h2, joined here). An id whose
 -- hash is gone, or whose key is not a hash (put in the archive at `now`), comes back with
 -- false fields and is not leased (the caller logs it); a hash without a type is leased with
@@ -100,7 +118,9 @@ end
 -- on an error half-way would have popped ids it never leased, and Redis does not undo a pop.
 local function lease_popped(ids, active_key, archived_key, deadline, owner, task_prefix, now)
   local out = {}
-  for _, id in ipairs(ids) do
+  for _, entry in ipairs(ids) do
+    local id = entry
+    if is_envelope(entry) then id = write_envelope(task_prefix, entry, {}) end
     local key = task_prefix .. id
     local f = redis.pcall("HMGET", key,
       "t", "p", "r", "m", "to", "dl", "e", "p2", "p3", "h", "h2")
