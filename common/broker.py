@@ -26,6 +26,7 @@ from .calls import (
 from .clock import now_ms
 from .envelope import info as envelope_info
 from .envelope import may_be_enveloped
+from .errors import TaskIdConflict
 from .indexes import Indexes
 from .keys import Keys
 from .ratelimit import RateLimit
@@ -82,6 +83,10 @@ class Broker(ScriptCalls, Indexes):
         Concurrent calls share round trips (the pipelining connection)."""
         if task.queue not in self._known_queues:
             await self.register_queues((task.queue,))
+        if task.nonce is not None and await self.find_envelope(task.queue, task.id):
+            # A caller's id of the generated form is most likely a send whose outcome was
+            # unknown, sent again (see unknown_send): if it waits as an envelope, it exists.
+            raise TaskIdConflict(task.id, task.queue)
         calls = [self._enqueue_call(task, self.transport.pipelined)]
         if task.due_ms:  # the forwarder finds scheduled tasks through p:due
             calls.append(self._mark_due_call([task.queue]))
@@ -93,10 +98,15 @@ class Broker(ScriptCalls, Indexes):
     async def enqueue_many(self, tasks: Sequence[NewTask]) -> list[str]:
         """Write many tasks: one script call per chunk of tasks that share their queue and
         options (all but id, type and payload). Returns the ids that already existed and were
-        left as they were (the others were written)."""
-        return await self.enqueue_chunks([tasks])
+        left as they were (the others were written).
 
-    async def enqueue_chunks(self, chunks: Iterable[Sequence[NewTask]]) -> list[str]:
+        Always as task hashes: a caller (the outbox relay) may send the same tasks again in
+        another call, told apart only by their ids existing, which an envelope never shows."""
+        return await self.enqueue_chunks([tasks], envelopes=False)
+
+    async def enqueue_chunks(
+        self, chunks: Iterable[Sequence[NewTask]], *, envelopes: bool = True
+    ) -> list[str]:
         """enqueue_many for tasks produced chunk by chunk: each chunk's script calls are
         written as soon as the chunk is built, and the replies are read at the end, so Redis
         runs chunk k while the caller builds chunk k+1 (Transport.stream).
@@ -106,14 +116,15 @@ class Broker(ScriptCalls, Indexes):
         written twice. Returns the ids that already existed.
 
         A failure part-way raises SendManyIncomplete with the ids written, not written and
-        unknown; one before anything was written raises its own error (nothing written)."""
+        unknown; one before anything was written raises its own error (nothing written).
+        ``envelopes``: tasks that fit one wait as envelopes (on a streaming connection)."""
         queues: set[str] = set()  # the chunk being sent's, registered before its calls
 
         def batches() -> Iterator[list[Call]]:
             for chunk in chunks:
                 queues.clear()
                 queues.update(t.queue for t in chunk)
-                calls = self._enqueue_many_calls(chunk, self.transport.streams)
+                calls = self._enqueue_many_calls(chunk, envelopes and self.transport.streams)
                 if any(t.due_ms for t in chunk):
                     calls.append(self._mark_due_call(queues))
                 yield calls

@@ -25,10 +25,23 @@ _SEP = b"\x1f"
 PREFIX_BYTE = MARK[0]
 
 
+# What distributor/core.py's new_task_id makes: only such an id can be an envelope's, so a
+# lookup of any other id never walks a pending list.
+_GENERATED_ID = re.compile(r"[A-Za-z0-9._]{22}\Z")
+
+
+def may_be_enveloped(task_id: str) -> bool:
+    """False for an id that no envelope can hold (a caller's own id, say)."""
+    return _GENERATED_ID.match(task_id) is not None
+
+
 def fits(task: NewTask) -> bool:
-    """True when the task can wait as an envelope: pending now, not unique, its id ours."""
+    """True when the task can wait as an envelope: pending now, not unique, its id ours.
+    (An id of another form, say an outbox row's caller's id, which carries no nonce, could
+    never be found again by get, cancel or watch: see may_be_enveloped.)"""
     return (
-        not task.due_ms
+        may_be_enveloped(task.id)
+        and not task.due_ms
         and not task.unique_ttl_ms
         and task.nonce is None
         and "\x1e" not in task.type
@@ -40,16 +53,6 @@ def encode(task: NewTask) -> bytes:
     """The list entry of a pending task (see the module's docstring)."""
     head = [task.id, Field.TYPE, task.type, *hash_fields(task)]
     return MARK + _SEP.join(str(item).encode() for item in head) + MARK + task.payload
-
-
-# What distributor/core.py's new_task_id makes: only such an id can be an envelope's, so a
-# lookup of any other id never walks a pending list.
-_GENERATED_ID = re.compile(r"[A-Za-z0-9._]{22}\Z")
-
-
-def may_be_enveloped(task_id: str) -> bool:
-    """False for an id that no envelope can hold (a caller's own id, say)."""
-    return _GENERATED_ID.match(task_id) is not None
 
 
 def is_envelope(entry: Any) -> bool:
