@@ -206,12 +206,21 @@ class Broker(ScriptCalls, Indexes):
             start = next_stretch(start, reply)
         return start
 
+    async def _pinned(self, queue: str, task_id: str) -> bool:
+        """After a script acting by id found no hash: pin the task if it waits as an
+        envelope. True when the script is worth calling again: pinned, or not found because
+        a lease took it out of the list meanwhile (and wrote its hash)."""
+        if not may_be_enveloped(task_id):
+            return False
+        await self.find_envelope(queue, task_id, pin=True)
+        return True
+
     # -- results, waiting and cancellation (docs/RESULTS.md) ------------------------------
 
     async def watch(self, queue: str, task_id: str) -> int:
         """Register a waiter on the task: WATCH_MISSING, WATCH_REGISTERED or WATCH_FINAL."""
         got = int(await self._call(*self._watch_call(queue, task_id)))
-        if got == WATCH_MISSING and await self.find_envelope(queue, task_id, pin=True):
+        if got == WATCH_MISSING and await self._pinned(queue, task_id):
             got = int(await self._call(*self._watch_call(queue, task_id)))
         return got
 
@@ -229,7 +238,7 @@ class Broker(ScriptCalls, Indexes):
     async def cancel(self, queue: str, task_id: str) -> str:
         """Run cancel.lua; returns one of CANCEL_REPLIES' names."""
         got = int(await self._call(*self._cancel_call(queue, task_id, now_ms())))
-        if got == CANCEL_MISSING and await self.find_envelope(queue, task_id, pin=True):
+        if got == CANCEL_MISSING and await self._pinned(queue, task_id):
             got = int(await self._call(*self._cancel_call(queue, task_id, now_ms())))
         return CANCEL_REPLIES[got]
 
@@ -454,7 +463,7 @@ class Broker(ScriptCalls, Indexes):
                 qk.canceled)  # fmt: skip
         args = (action, task_id, now_ms(), self.keys.wake_channel, queue)
         code, state = await self._call("task_action", keys, args)
-        if int(code) == 0 and await self.find_envelope(queue, task_id, pin=True):
+        if int(code) == 0 and await self._pinned(queue, task_id):
             code, state = await self._call("task_action", keys, args)
         return int(code), text(state)
 

@@ -164,9 +164,16 @@ class SyncBroker(ScriptCalls):
             start = next_stretch(start, self._call(self._find_call(queue, task_id, start, pin)))
         return start
 
+    def _pinned(self, queue: str, task_id: str) -> bool:
+        """As Broker._pinned."""
+        if not may_be_enveloped(task_id):
+            return False
+        self.find_envelope(queue, task_id, pin=True)
+        return True
+
     def watch(self, queue: str, task_id: str) -> int:
         got = int(self._call(self._watch_call(queue, task_id)))
-        if got == WATCH_MISSING and self.find_envelope(queue, task_id, pin=True):
+        if got == WATCH_MISSING and self._pinned(queue, task_id):
             got = int(self._call(self._watch_call(queue, task_id)))
         return got
 
@@ -180,7 +187,7 @@ class SyncBroker(ScriptCalls):
 
     def cancel(self, queue: str, task_id: str) -> str:
         got = int(self._call(self._cancel_call(queue, task_id, now_ms())))
-        if got == CANCEL_MISSING and self.find_envelope(queue, task_id, pin=True):
+        if got == CANCEL_MISSING and self._pinned(queue, task_id):
             got = int(self._call(self._cancel_call(queue, task_id, now_ms())))
         return CANCEL_REPLIES[got]
 

@@ -38,22 +38,49 @@ async def test_payload_round_trips_whole_through_get_task_and_dequeue(
     assert taken["default"][0].payload == payload.model_dump_json().encode()
 
 
+async def _hash_written(
+    distributor: Distributor, broker: Broker, payload: Text, own_id: bool
+) -> str:
+    """Send ``payload`` and return its task's id once its hash exists: written by the send
+    (a caller's id) or by the lease of its envelope (a plain send, common/envelope.py)."""
+    if own_id:
+        return (await distributor.send(payload, task_id="mine")).id
+    info = await distributor.send(payload)
+    taken, _ = await broker.dequeue({"default": 1}, "w1", 30_000)
+    assert [m.id for m in taken["default"]] == [info.id]
+    return info.id
+
+
+@pytest.mark.parametrize("own_id", [True, False], ids=["own-id", "leased-envelope"])
 @pytest.mark.parametrize(("count", "compact"), [(50, True), (500, True), (3000, False)])
 async def test_hash_stays_a_listpack_up_to_2kb(
-    distributor: Distributor, redis: Redis, prefix: str, count: int, compact: bool
+    distributor: Distributor,
+    broker: Broker,
+    redis: Redis,
+    prefix: str,
+    count: int,
+    compact: bool,
+    own_id: bool,
 ) -> None:
-    info = await distributor.send(Text(s="y" * count))
-    key = Keys(prefix).queue("default").task(info.id)
+    task_id = await _hash_written(distributor, broker, Text(s="y" * count), own_id)
+    key = Keys(prefix).queue("default").task(task_id)
     encoding = await redis.object("encoding", key)
-    assert (encoding == b"listpack") is compact
+    assert encoding == (b"listpack" if compact else b"hashtable")
     if not compact:  # past 2 KB the payload is one field: no hundreds of pieces
         assert await redis.hlen(key) < 8
 
 
 async def test_send_many_stores_pieces_the_same_way(
-    distributor: Distributor, redis: Redis, prefix: str
+    distributor: Distributor, broker: Broker, redis: Redis, prefix: str
 ) -> None:
+    """send_many's tasks wait as envelopes (whole payloads, read back by get_task); their
+    leases write hashes in pieces like enqueue's."""
     infos = await distributor.send_many([Text(s="z" * n) for n in (10, 100, 1000)])
+    for info, n in zip(infos, (10, 100, 1000), strict=True):
+        stored = await distributor.get_task(info.id)
+        assert stored is not None and stored.payload == {"s": "z" * n}
+    taken, _ = await broker.dequeue({"default": 3}, "w1", 30_000)
+    assert [m.id for m in taken["default"]] == [info.id for info in infos]
     for info, n in zip(infos, (10, 100, 1000), strict=True):
         key = Keys(prefix).queue("default").task(info.id)
         assert await redis.object("encoding", key) == b"listpack"

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from tandemq.common.clock import from_ms, now_ms, to_ms
+from tandemq.common.envelope import entry_id
 from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
 from tandemq.distributor import (
@@ -55,6 +56,11 @@ def _ms_precision(moment: datetime) -> datetime:
 # -- what lands in Redis ----------------------------------------------------------------------
 
 
+async def _pending_ids(redis: Redis, key: str) -> list[str]:
+    """The task ids of a pending list, newest first, whether bare ids or envelopes."""
+    return [entry_id(e) for e in await redis.lrange(key, 0, -1)]
+
+
 async def test_send_with_defaults_is_pending_in_the_default_queue(
     distributor: Distributor, redis: Redis, prefix: str
 ) -> None:
@@ -73,7 +79,7 @@ async def test_send_with_defaults_is_pending_in_the_default_queue(
     assert stored.next_process_at is None
     assert (stored.timeout, stored.deadline, stored.retention) == (None, None, None)
     qk = Keys(prefix).queue("default")
-    assert await redis.lrange(qk.pending, 0, -1) == [info.id.encode()]
+    assert await _pending_ids(redis, qk.pending) == [info.id]  # a bare id or an envelope
     assert len(info.id) == 22  # 128 random bits, URL-safe base64: not guessable
 
 
@@ -227,7 +233,7 @@ async def test_from_env_uses_redis_url_and_prefix(
     monkeypatch.setenv("TANDEMQ_PREFIX", prefix)
     async with Distributor.from_env() as d:
         info = await d.send(Email())
-    assert await redis.exists(Keys(prefix).queue("default").task(info.id))
+    assert await _pending_ids(redis, Keys(prefix).queue("default").pending) == [info.id]
 
 
 # -- refused, nothing written -----------------------------------------------------------------
@@ -306,8 +312,8 @@ async def test_send_many_writes_every_task_in_order(
         assert stored == info
         assert (stored.queue, stored.max_retry, stored.payload["n"]) == ("bulk", 3, n)
         assert stored.state is TaskState.PENDING
-    pending = await redis.lrange(Keys(prefix).queue("bulk").pending, 0, -1)
-    assert [p.decode() for p in reversed(pending)] == [i.id for i in infos]  # FIFO
+    pending = await _pending_ids(redis, Keys(prefix).queue("bulk").pending)
+    assert list(reversed(pending)) == [i.id for i in infos]  # FIFO
 
 
 async def test_send_many_over_several_chunks_returns_every_info_in_order(
@@ -317,8 +323,8 @@ async def test_send_many_over_several_chunks_returns_every_info_in_order(
     # partial chunk's infos too.
     infos = await distributor.send_many([Email(n=i) for i in range(2345)], queue="bulk")
     assert [i.payload["n"] for i in infos] == list(range(2345))
-    pending = await redis.lrange(Keys(prefix).queue("bulk").pending, 0, -1)
-    assert [p.decode() for p in reversed(pending)] == [i.id for i in infos]
+    pending = await _pending_ids(redis, Keys(prefix).queue("bulk").pending)
+    assert list(reversed(pending)) == [i.id for i in infos]
     for info in (infos[0], infos[999], infos[1000], infos[-1]):
         assert await _stored(distributor, info) == info
 

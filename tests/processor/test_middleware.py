@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from tandemq.common.broker import Broker
 from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor, InvalidSendOptions, Outgoing
@@ -186,17 +187,21 @@ async def test_send_hooks_add_headers_for_send_and_send_many(
 
 
 async def test_no_headers_store_nothing_and_long_ones_keep_the_hash_compact(
-    distributor: Distributor, redis: Redis, prefix: str
+    distributor: Distributor, broker: Broker, redis: Redis, prefix: str
 ) -> None:
+    # Leased first: a plain send waits as an envelope, its hash written by the lease.
     plain = await distributor.send(Job())
-    key = Keys(prefix).queue("default").task(plain.id)
-    assert not await redis.hexists(key, "h")
     traced = await distributor.send(
         Job(), headers={"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"}
     )
+    taken, _ = await broker.dequeue({"default": 2}, "w1", 60_000)
+    assert [m.id for m in taken["default"]] == [plain.id, traced.id]
+    key = Keys(prefix).queue("default").task(plain.id)
+    assert await redis.hexists(key, "t") and not await redis.hexists(key, "h")
     key = Keys(prefix).queue("default").task(traced.id)
     assert await redis.hexists(key, "h2")  # 74 bytes of JSON: two pieces
     assert await redis.object("encoding", key) == b"listpack"
+    assert taken["default"][1].headers == {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"}
 
 
 async def test_bad_headers_are_refused_before_any_write(distributor: Distributor) -> None:
