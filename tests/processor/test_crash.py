@@ -11,6 +11,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from tandemq.common.envelope import entry_id
 from tandemq.common.keys import Keys
 from tandemq.distributor import Distributor
 from tests.apps import SyncHang, Work
@@ -98,7 +99,7 @@ async def test_sigterm_finishes_short_tasks_and_gives_back_long_ones_at_once(
     done = {k.decode() for k in await redis.hkeys(f"{prefix}:ledger")}
     assert done == {t.id for t in short}
     assert await redis.zcard(queue.active) == 0
-    pending = {i.decode() for i in await redis.lrange(queue.pending, 0, -1)}
+    pending = {entry_id(e) for e in await redis.lrange(queue.pending, 0, -1)}  # (envelopes)
     assert pending == {t.id for t in long + waiting}
     for task in long:
         info = await distributor.get_task(task.id)
