@@ -47,6 +47,7 @@ SCRIPT_TESTS = (
     "tests/common/test_defer_types.py",  # defer
     "tests/processor/test_scheduling.py",  # due_settle, through the forwarder
     "tests/processor/test_idle_take.py",  # take, take_recover
+    "tests/common/test_envelopes.py",  # push_envelope, find_envelope
 )
 # Scripts whose KEYS[1] is the user's list or stream (or a key in its slot): on a cluster it
 # must carry the queue's hash tag, which the user chooses (docs/INTAKE.md, "Redis Cluster");
