@@ -150,10 +150,11 @@ def incomplete_send(stopped: StreamStopped) -> Exception:
 
 
 def _call_ids(call: Call) -> list[str]:
-    """The task ids of an enqueue_many call: its ARGV after the shared fields, each
-    ``id \x1f type \x1f payload`` (see _enqueue_many_call)."""
+    """The task ids of an enqueue_many call: its ARGV after the mode (ARGV[5]), the count of
+    shared fields (ARGV[6]) and those fields, each ``id \x1f type \x1f payload`` (see
+    _enqueue_many_call)."""
     if call[0] != "enqueue_many":
         return []  # an index mark sent along in the stream
     args = call[2]
-    first = 5 + int(args[4])
+    first = 6 + int(args[5])
     return [bytes(a).split(b"\x1f", 1)[0].decode() for a in args[first:]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
+from tandemq.common.envelope import entry_id
 from tandemq.distributor import BrokerUnavailable, Distributor, RedisOutOfMemory
 from tests.support import RedisServer
 
@@ -26,6 +27,8 @@ async def test_send_to_a_full_redis_raises_and_accepted_sends_are_all_there() ->
             assert accepted > 0
             assert await d.redis.llen("full:{default}:pending") == accepted
             ids = await d.redis.lrange("full:{default}:pending", 0, -1)
-            assert all([await d.redis.exists(f"full:{{default}}:t:{i.decode()}") for i in ids])
+            # each whole: a task hash, or an envelope that get_task reads back
+            infos = [await d.get_task(entry_id(e)) for e in ids]
+            assert all(i is not None and i.payload == {"data": "x" * 10_000} for i in infos)
     finally:
         server.stop()

@@ -15,6 +15,7 @@ import pytest
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from tandemq.common.envelope import entry_id
 from tandemq.common.errors import (
     BrokerUnavailable,
     OutcomeUnknown,
@@ -106,7 +107,7 @@ async def test_send_many_stopped_by_a_full_redis_says_which_ids_were_written() -
                 await distributor.send_many([Work(n=i) for i in range(20_000)])
         error = caught.value
         qk = Keys(prefix).queue("default")
-        pending = {v.decode() for v in await client.lrange(qk.pending, 0, -1)}
+        pending = {entry_id(e) for e in await client.lrange(qk.pending, 0, -1)}  # envelopes
         print(
             f"FAULTS send-many-oom: n=20000 written={len(error.written)}"
             f" not_written={len(error.not_written)} unknown={len(error.unknown)}"

@@ -17,6 +17,8 @@ async def test_an_active_task_without_a_lease_is_returned_to_pending_and_runs() 
         infos = await distributor.send_many([Work(n=i) for i in range(5)])
         orphan, leased = infos[0].id, infos[1].id
         qk = run.queue
+        for task_id in (orphan, leased):  # their hashes written, bare ids in the list
+            await distributor._broker.find_envelope("default", task_id, pin=True)
         # What a failover that missed the lease's write leaves: out of pending, state
         # active, an owner, and no entry in the active set.
         await client.lrem(qk.pending, 0, orphan)

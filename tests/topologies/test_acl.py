@@ -119,16 +119,18 @@ async def test_distributor_without_script_load_fails_at_start(
             pass
 
 
-@pytest.mark.parametrize("command", ["evalsha", "publish", "hset"])
+@pytest.mark.parametrize("command", ["evalsha", "publish", "lpush", "hset"])
 async def test_a_send_without_a_command_fails_naming_it(
     make_user: object, prefix: str, command: str
 ) -> None:
     """The distributor runs no script at start: the first send says what is missing (inside
-    a script too, where Redis 7.0 does not name the command: the script's line does)."""
+    a script too, where Redis 7.0 does not name the command: the script's line does). A
+    plain send pushes an envelope (no HSET); one with a caller's id writes a task hash."""
     url = await make_user(prefix, without=command)  # type: ignore[operator]
+    task_id = "mine" if command == "hset" else None
     async with Distributor(redis_url=url, prefix=prefix) as distributor:
         with pytest.raises(RedisPermissionDenied, match=rf"'{command}'|{command} command"):
-            await distributor.send(Ping(n=1))
+            await distributor.send(Ping(n=1), task_id=task_id)
 
 
 @pytest.mark.parametrize("command", ["evalsha", "script|load", "sadd", "zrangebyscore"])

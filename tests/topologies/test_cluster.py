@@ -18,6 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from tandemq.common.cluster import slot_of
+from tandemq.common.envelope import entry_id
 from tandemq.common.errors import NotReplicated
 from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
@@ -162,11 +163,15 @@ async def test_send_replicas_makes_a_send_wait_for_a_replica(
     s = _settings(steady, send_replicas=1)
     async with Distributor(settings=s) as d:
         info = await d.send(Job(n=1))
-        key = Keys(s.prefix).queue("default").task(info.id)
-        replica = steady.replica_of(steady.primary_of(key))
+        pending = Keys(s.prefix).queue("default").pending  # a bare id or an envelope
+        replica = steady.replica_of(steady.primary_of(pending))
         with steady.client(replica) as r:
             r.execute_command("READONLY")
-            assert r.exists(key) == 1  # on the replica as soon as send() returned
+            ids = [
+                entry_id(e if isinstance(e, bytes) else e.encode())
+                for e in r.lrange(pending, 0, -1)
+            ]
+            assert info.id in ids  # on the replica as soon as send() returned
     too_many = _settings(steady, send_replicas=2, send_replicas_timeout_seconds=0.1)  # one each
     async with Distributor(settings=too_many) as d:
         with pytest.raises(NotReplicated, match="1 of the 2 replicas"):
