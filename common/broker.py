@@ -26,7 +26,6 @@ from .calls import (
 from .clock import now_ms
 from .envelope import info as envelope_info
 from .envelope import may_be_enveloped
-from .errors import TaskIdConflict
 from .indexes import Indexes
 from .keys import Keys
 from .ratelimit import RateLimit
@@ -83,10 +82,6 @@ class Broker(ScriptCalls, Indexes):
         Concurrent calls share round trips (the pipelining connection)."""
         if task.queue not in self._known_queues:
             await self.register_queues((task.queue,))
-        if task.nonce is not None and await self.find_envelope(task.queue, task.id):
-            # A caller's id of the generated form is most likely a send whose outcome was
-            # unknown, sent again (see unknown_send): if it waits as an envelope, it exists.
-            raise TaskIdConflict(task.id, task.queue)
         calls = [self._enqueue_call(task, self.transport.pipelined)]
         if task.due_ms:  # the forwarder finds scheduled tasks through p:due
             calls.append(self._mark_due_call([task.queue]))

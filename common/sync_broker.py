@@ -26,7 +26,7 @@ from .calls import (
 from .clock import now_ms
 from .envelope import info as envelope_info
 from .envelope import may_be_enveloped
-from .errors import OutcomeUnknown, TandemqError, TaskIdConflict
+from .errors import OutcomeUnknown, TandemqError
 from .keys import Keys
 from .preflight import policy_from_info
 from .replies import StreamStopped, incomplete_send, raised_error, unavailable
@@ -108,8 +108,6 @@ class SyncBroker(ScriptCalls):
     def enqueue(self, task: NewTask) -> None:
         """Write one task; raises TaskIdConflict, DuplicateTask or BrokerUnavailable."""
         self.register_queues({task.queue})
-        if task.nonce is not None and self.find_envelope(task.queue, task.id):
-            raise TaskIdConflict(task.id, task.queue)  # sent again: see Broker.enqueue
         self._check_enqueued(task, self._call(self._enqueue_call(task)))
 
     def enqueue_chunks(self, chunks: Iterable[Sequence[NewTask]]) -> list[str]:

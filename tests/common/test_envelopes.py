@@ -356,17 +356,6 @@ async def test_enqueue_many_writes_hashes_so_a_batch_sent_again_is_told_existing
     assert sorted(await _entries(redis, qk)) == sorted(t.id.encode() for t in tasks)
 
 
-async def test_a_callers_id_sent_again_while_its_first_send_waits_as_an_envelope_conflicts(
-    distributor: Distributor, redis: Redis, qk: QueueKeys
-) -> None:
-    """After an unknown outcome the caller is told to send again with task_id= the id (see
-    unknown_send): a first send that landed as an envelope must not be written twice."""
-    info = await distributor.send(Job(n=1))
-    with pytest.raises(TaskIdConflict):
-        await distributor.send(Job(n=1), task_id=info.id)
-    assert [entry_id(e) for e in await _entries(redis, qk)] == [info.id]
-
-
 async def test_an_envelope_cut_mid_command_is_sent_again_and_written_once(
     redis_url: str, redis: Redis, prefix: str, qk: QueueKeys
 ) -> None:
