@@ -51,8 +51,8 @@ def fits(task: NewTask) -> bool:
 
 def encode(task: NewTask) -> bytes:
     """The list entry of a pending task (see the module's docstring)."""
-    head = [task.id, Field.TYPE, task.type, *hash_fields(task)]
-    return MARK + _SEP.join(str(item).encode() for item in head) + MARK + task.payload
+    head = "\x1f".join(map(str, (task.id, Field.TYPE, task.type, *hash_fields(task))))
+    return b"".join((MARK, head.encode(), MARK, task.payload))
 
 
 def is_envelope(entry: Any) -> bool:
