@@ -81,15 +81,17 @@ local function is_envelope(entry)
   return string.byte(entry, 1) == 30
 end
 
--- Write the task hash an envelope stands for, with `extra` field/value pairs; returns its id.
+-- Write the task hash an envelope stands for, with `extra` field/value pairs; returns its id
+-- and whether it was written. Not written when the id's key is no hash (a wrong-type error,
+-- caught: a lease must not stop half-way, after its pops; see lease_popped).
 local function write_envelope(task_prefix, entry, extra)
   local stop = string.find(entry, "\30", 2, true)
   local fields = split(string.sub(entry, 2, stop - 1))
   local id = table.remove(fields, 1)
   payload_fields(fields, string.sub(entry, stop + 1))
   for _, item in ipairs(extra) do fields[#fields + 1] = item end
-  redis.call("HSET", task_prefix .. id, unpack(fields))
-  return id
+  local written = redis.pcall("HSET", task_prefix .. id, unpack(fields))
+  return id, type(written) ~= "table" or not written.err
 end
 
 -- The whole payload of task hash `key`, given its first three pieces "p", "p2" and "p3"

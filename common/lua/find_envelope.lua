@@ -17,9 +17,9 @@ local start = tonumber(ARGV[2])
 local entries = redis.call("LRANGE", KEYS[1], start, start + tonumber(ARGV[3]) - 1)
 for i, entry in ipairs(entries) do
   if string.sub(entry, 1, #want) == want then
-    if ARGV[4] == "pin" then
-      write_envelope(ARGV[5], entry, {})
-      redis.call("LSET", KEYS[1], start + i - 1, ARGV[1])
+    if ARGV[4] == "pin" then  -- (left as it is if its id's key is no hash: nothing to pin)
+      local _, written = write_envelope(ARGV[5], entry, {})
+      if written then redis.call("LSET", KEYS[1], start + i - 1, ARGV[1]) end
     end
     return {1, entry}
   end

@@ -160,6 +160,25 @@ async def test_blocking_take_leases_an_envelope_and_writes_its_hash(
     assert await redis.exists(qk.pending, qk.taking(OWNER)) == 0
 
 
+async def test_an_envelope_whose_id_has_a_key_of_the_wrong_type_loses_no_other_task(
+    broker: Broker, redis: Redis, qk: QueueKeys
+) -> None:
+    """Writing the envelope's hash fails (WRONGTYPE) after the batch was popped: the lease
+    goes on, the bad one archived, the others leased (none lost); a pin leaves it alone."""
+    first, bad, last = _plain(1), _plain(2), _plain(3)
+    for task in (first, bad, last):
+        await broker.enqueue(task)
+    await redis.set(qk.task(bad.id), "junk")
+    assert await broker.find_envelope("default", bad.id, pin=True) == encode(bad)
+    assert is_envelope((await _entries(redis, qk))[1])  # not pinned: no hash to write
+    taken, missing = await broker.dequeue({"default": 10}, OWNER, LEASE)
+    assert [m.id for m in taken["default"]] == [first.id, last.id]
+    assert missing == [("default", bad.id)]
+    assert set(await redis.zrange(qk.active, 0, -1)) == {first.id.encode(), last.id.encode()}
+    assert await redis.zrange(qk.archived, 0, -1) == [bad.id.encode()]  # kept for an operator
+    assert await redis.exists(qk.pending) == 0
+
+
 async def test_a_queue_of_bare_ids_and_envelopes_keeps_fifo_order(
     broker: Broker, redis: Redis, qk: QueueKeys
 ) -> None:
