@@ -83,7 +83,7 @@ def _written(task: NewTask) -> dict[bytes, bytes]:
 async def test_plain_send_is_one_list_entry_and_no_hash(
     distributor: Distributor, redis: Redis, prefix: str, qk: QueueKeys
 ) -> None:
-    info = await distributor.send(Job(n=7), timeout=None)
+    info = await distributor.send(Job(n=7))
     entries = await _entries(redis, qk)
     assert len(entries) == 1 and is_envelope(entries[0])
     task_id, fields = decode(entries[0])
@@ -119,9 +119,8 @@ async def test_dequeue_leases_an_envelope_writing_the_hash_a_send_would_have(
 ) -> None:
     """The same task sent as an envelope and as a hash (another id) is leased alike: same
     message, and the envelope's hash then holds every field the other's does."""
-    options = dict(timeout_ms=1500, deadline_ms=2_000_000_000_000, retention_ms=9000,
-                   result_ttl_ms=77_000, headers='{"trace":"t-1"}')  # fmt: skip
-    enveloped = _plain(5, max_retry=7, **options)  # type: ignore[arg-type]
+    enveloped = _plain(5, max_retry=7, timeout_ms=1500, deadline_ms=2_000_000_000_000,
+                       retention_ms=9000, result_ttl_ms=77_000, headers='{"trace":"t-1"}')  # fmt: skip
     twin = replace(enveloped, id="twin")
     await broker.enqueue(enveloped)
     await broker.enqueue(twin)
