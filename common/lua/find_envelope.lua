@@ -10,8 +10,8 @@
 -- ARGV[4] -> "pin" or "read"
 -- ARGV[5] -> task key prefix p:{q}:t:
 -- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> (ARGV[5] .. id)
--- Returns {1, envelope} found (and pinned with "pin"); {0, n} not in this stretch, which held
--- n entries (fewer than asked: the list ends there).
+-- Returns {1, envelope} found (and pinned with "pin", unless its id's key is no hash); {0, n}
+-- not in this stretch, which held n entries (fewer than asked: the list ends there).
 local want = "\30" .. ARGV[1] .. "\31"
 local start = tonumber(ARGV[2])
 local entries = redis.call("LRANGE", KEYS[1], start, start + tonumber(ARGV[3]) - 1)
