@@ -172,3 +172,19 @@ async def test_one_envelope_task_archived_deleted_canceled_or_refused(
     assert not await redis.exists(Keys(prefix).queue("q").task(deleted))
     stats = await inspector.queue("q")
     assert (stats.pending, stats.archived, stats.canceled, stats.size) == (2, 1, 1, 4)
+
+
+async def test_bulk_run_script_on_the_pending_list_keeps_envelope_tasks(
+    inspector: Inspector, distributor: Distributor, broker: Broker, redis: Redis, prefix: str
+) -> None:
+    """No operator's action asks it (pending tasks refuse "run"), but the script must never
+    drop a task it popped: each comes back, in order, as the hash task it is."""
+    ids = [(await distributor.send(Job(n=i), queue="q")).id for i in range(3)]
+    ids.append((await distributor.send(Job(n=3), queue="q", task_id="own-id")).id)
+    assert await broker.bulk_action("q", TaskState.PENDING, "run", 10) == 4
+    entries = await _pending(redis, prefix, "q")
+    assert [e.decode() for e in entries] == ids  # bare ids now, in the same order
+    for n, task_id in enumerate(ids):
+        task = await inspector.get_task("q", task_id)
+        assert (task.state, task.payload) == ("pending", {"n": n, "note": ""})
+        assert task.next_process_at is not None  # when it became pending: the queue's age
