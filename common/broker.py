@@ -90,6 +90,14 @@ class Broker(ScriptCalls, Indexes):
             raise result
         self._check_enqueued(task, result)
 
+    async def landed(self, task: NewTask) -> bool:
+        """Whether an earlier send of ``task`` whose reply was lost had written it: its
+        envelope still pending or its hash there (push_envelope.lua's check-only mode)."""
+        name, keys, args = self._enqueue_call(task, envelope=True)
+        if name != "push_envelope":
+            return await self.get(task.queue, task.id) is not None
+        return int(await self._call(name, keys, (*args[:3], "k"))) == 0
+
     async def enqueue_many(self, tasks: Sequence[NewTask]) -> list[str]:
         """Write many tasks: one script call per chunk of tasks that share their queue and
         options (all but id, type and payload). Returns the ids that already existed and were

@@ -38,8 +38,8 @@ def fits(task: NewTask) -> bool:
 
 def encode(task: NewTask) -> bytes:
     """The list entry of a pending task (see the module's docstring)."""
-    head = [task.id, Field.TYPE, task.type, *hash_fields(task)]
-    return MARK + _SEP.join(str(item).encode() for item in head) + MARK + task.payload
+    head = "\x1f".join(map(str, (task.id, Field.TYPE, task.type, *hash_fields(task))))
+    return b"".join((MARK, head.encode(), MARK, task.payload))
 
 
 # What distributor/core.py's new_task_id makes: only such an id can be an envelope's, so a

@@ -19,13 +19,15 @@ from tandemq.common.preflight import check_redis
 from tandemq.common.redis_checks import refuse_bad_connection
 from tandemq.common.replication import confirm_replicated
 from tandemq.common.settings import Settings
-from tandemq.common.task import TaskInfo
+from tandemq.common.task import NewTask, TaskInfo
 
 from .core import CancelResult, DistributorCore, new_task_id, new_task_ids, unknown_send
 from .hooks import SendHook
 from .options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE, SendOptions
 
 __all__ = ["Distributor", "new_task_id", "new_task_ids"]
+
+UNSURE_KEPT = 10_000  # sends with an unknown outcome remembered for their resend
 
 
 class Distributor(DistributorCore):
@@ -50,6 +52,7 @@ class Distributor(DistributorCore):
         self.redis = redis if redis is not None else s.redis_options().client()
         self._broker = Broker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         self._checked = False  # Redis' eviction policy (see _check_redis)
+        self._unsure: dict[str, NewTask] = {}  # sends that raised OutcomeUnknown, oldest first
 
     @classmethod
     def from_env(cls, *, send_hooks: Sequence[SendHook] = (), **overrides: Any) -> Distributor:
@@ -117,9 +120,12 @@ class Distributor(DistributorCore):
         task = self._new_task(payload, options, headers=headers)
         if not self._checked:
             await self._check_redis()
+        if task_id is not None and task_id in self._unsure:
+            await self._refuse_landed(task_id)
         try:
             await self._broker.enqueue(task)
         except OutcomeUnknown as exc:
+            self._remember_unsure(task)
             raise unknown_send(exc, task) from exc
         except TaskIdConflict:
             if task_id is not None:
@@ -130,6 +136,22 @@ class Distributor(DistributorCore):
             # own id carries a nonce for that case: see enqueue.lua.)
         await self._replicated([task.id], task.queue)
         return self._sent(task, payload)
+
+    def _remember_unsure(self, task: NewTask) -> None:
+        """Keep a send whose outcome is unknown for its resend: one without a caller's id was
+        pushed as an envelope, which the resend's task hash check cannot see."""
+        if task.nonce is None:
+            self._unsure[task.id] = task
+            while len(self._unsure) > UNSURE_KEPT:
+                del self._unsure[next(iter(self._unsure))]
+
+    async def _refuse_landed(self, task_id: str) -> None:
+        """Raise TaskIdConflict when the earlier, unsure send of ``task_id`` had landed."""
+        earlier = self._unsure[task_id]
+        if await self._broker.landed(earlier):
+            await self._replicated([task_id], earlier.queue)
+            raise TaskIdConflict(task_id, earlier.queue)
+        del self._unsure[task_id]
 
     async def send_many(
         self,
