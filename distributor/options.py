@@ -77,6 +77,11 @@ class SendOptions:
             raise InvalidSendOptions(f"unique_for must be at least 1 second, got {self.unique_for}")
         if self.task_id is not None and not (0 < len(self.task_id) <= MAX_TASK_ID_LENGTH):
             raise InvalidSendOptions(f"task_id must be 1-{MAX_TASK_ID_LENGTH} characters long")
+        if self.task_id is not None and not self.task_id.isprintable():
+            # "\x1e" and "\x1f" separate the fields of an envelope and of packed arguments
+            raise InvalidSendOptions(
+                f"task_id must be printable (no control characters), got {self.task_id!r}"
+            )
 
     def due_ms(self) -> int:
         """Epoch ms when the task may first run, or 0 for now."""

@@ -11,8 +11,10 @@
 -- ARGV[6] -> wake channel p:wake
 -- ARGV[7] -> queue name (the wake-up message)
 -- Unique lock keys are read from the task hashes (field "u", same slot).
--- Returns how many ids were taken from the source (0: it is empty). The pending list gives
--- its oldest tasks first (the consuming end); a ZSET its lowest scores first.
+-- The pending list may hold envelopes (common/envelope.py) as well as ids: see from_envelope.
+-- Built here (same hash slot as KEYS, by the {q} tag): p:{q}:t:<id> (ARGV[5] .. id)
+-- Returns how many entries were taken from the source (0: it is empty). The pending list
+-- gives its oldest tasks first (the consuming end); a ZSET its lowest scores first.
 local action, n, now, prefix = ARGV[1], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local ids
 if ARGV[2] == "list" then
@@ -24,9 +26,21 @@ else
   end
 end
 local live = {}
+-- An envelope is a task kept whole in its entry, with no hash and no unique lock: "delete"
+-- is done once it is popped; "archive" and "run" write its hash as the action leaves it.
+local function from_envelope(entry)
+  if action == "archive" then
+    local id = write_envelope(prefix, entry, {"s", "archived", "oa", now})
+    redis.call("ZADD", KEYS[3], now, id)
+  elseif action == "run" then
+    live[#live + 1] = write_envelope(prefix, entry, {"s", "pending", "d", now})
+  end
+end
 for _, id in ipairs(ids) do
   local key = prefix .. id
-  if action == "delete" then
+  if is_envelope(id) then
+    from_envelope(id)
+  elseif action == "delete" then
     local lock = redis.call("HGET", key, "u")
     if lock and redis.call("GET", lock) == id then
       redis.call("DEL", lock)

@@ -4,7 +4,8 @@
 -- ARGV[1] -> task key prefix p:{q}:t: (task hashes are built as prefix .. id; same slot)
 -- ARGV[2] -> most payload bytes to return
 -- ARGV[3] -> most error bytes to return (the tail: where the traceback ends)
--- ARGV[4..] -> task ids
+-- ARGV[4..] -> task ids (of tasks with a hash: a pending envelope's fields are read from its
+--              list entry, the same way, by tandemq/inspector/_reads.py)
 -- Returns per id, flat: type, state, retried, max_retry, enqueued, due, failed, done,
 -- deadline, owner, payload preview, "1" when the payload was cut else "0", error tail; type
 -- is false when the task hash is gone.

@@ -16,11 +16,12 @@ from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
 from tandemq.common.clock import from_ms, now_ms
+from tandemq.common.envelope import decode, is_envelope
 from tandemq.common.errors import QueueNotFound, TaskNotFound
 from tandemq.common.history import DAY_MS, MINUTE_MS, counter_keys, day_of, minute_of, split_counts
 from tandemq.common.keys import Keys
 from tandemq.common.presence import ProcessorInfo
-from tandemq.common.task import TaskState
+from tandemq.common.task import Field, TaskState
 
 from .models import HistoryPoint, QueueStats, TaskDetail, TaskPage, TaskSummary
 
@@ -119,18 +120,31 @@ def _stats(
     )
 
 
-async def _pending_since(store: Store, names: Sequence[str], ids: list[Any]) -> list[int | None]:
+async def _pending_since(
+    store: Store, names: Sequence[str], entries: list[Any]
+) -> list[int | None]:
     """When each queue's next task became pending: its due time if it had one (scheduled,
-    retried, run again), else when it was sent."""
-    pipe = store.redis.pipeline(transaction=False)
-    asked = [i for i, task_id in enumerate(ids) if task_id]
-    for i in asked:
-        pipe.hmget(store.keys.queue(names[i]).task(text(ids[i])), "e", "d")
-    found = await pipe.execute() if asked else []
+    retried, run again), else when it was sent. ``entries`` are the pending lists' oldest
+    entries: an envelope carries its own times, a bare id's are in its hash."""
     since: list[int | None] = [None] * len(names)
+    asked = []
+    for i, entry in enumerate(entries):
+        if is_envelope(entry):
+            fields = decode(entry)[1]
+            since[i] = _since(fields.get(b"e"), fields.get(b"d"))
+        elif entry:
+            asked.append(i)
+    pipe = store.redis.pipeline(transaction=False)
+    for i in asked:
+        pipe.hmget(store.keys.queue(names[i]).task(text(entries[i])), "e", "d")
+    found = await pipe.execute() if asked else []
     for i, (enqueued, due) in zip(asked, found, strict=True):
-        since[i] = max(_int(enqueued), _int(due)) or now_ms()
+        since[i] = _since(enqueued, due)
     return since
+
+
+def _since(enqueued: Any, due: Any) -> int:
+    return max(_int(enqueued), _int(due)) or now_ms()
 
 
 async def history(store: Store, names: Sequence[str], minutes: int, days: int) -> tuple[
@@ -163,10 +177,11 @@ def _points(indexes: list[int], unit_ms: int, rows: list[Any]) -> list[HistoryPo
     ]
 
 
-async def page_ids(
+async def page_entries(
     store: Store, queue: str, state: TaskState, limit: int, offset: int
-) -> tuple[int, list[str]]:
-    """The state's size and one page of its ids, in ORDER's order: one round trip."""
+) -> tuple[int, list[Any]]:
+    """The state's size and one page of its entries, in ORDER's order: one round trip. An
+    entry is a task id, or for a pending task an envelope (common/envelope.py)."""
     qk = store.keys.queue(queue)
     pipe = store.redis.pipeline(transaction=False)
     last = offset + limit - 1
@@ -181,22 +196,45 @@ async def page_ids(
             pipe.zrevrange(key, offset, last)
         else:
             pipe.zrange(key, offset, last)
-    total, ids = await pipe.execute()
+    total, entries = await pipe.execute()
     if state is TaskState.PENDING:
-        ids = ids[::-1] if offset < total else []
-    return int(total), [text(i) for i in ids]
+        entries = entries[::-1] if offset < total else []
+    return int(total), entries
 
 
 async def list_tasks(
     store: Store, queue: str, state: TaskState, limit: int, offset: int
 ) -> TaskPage:
-    total, ids = await page_ids(store, queue, state, limit, offset)
-    rows = await store.broker.peek(queue, ids, PREVIEW_BYTES, ERROR_TAIL_BYTES)
-    tasks = [_summary(queue, i, row) for i, row in zip(ids, rows, strict=True) if row[0]]
+    total, entries = await page_entries(store, queue, state, limit, offset)
+    ids = [text(e) for e in entries if not is_envelope(e)]  # tasks with a hash: peek.lua
+    peeked = iter(await store.broker.peek(queue, ids, PREVIEW_BYTES, ERROR_TAIL_BYTES))
+    tasks = []
+    for entry in entries:
+        task_id, row = _envelope_row(entry) if is_envelope(entry) else (text(entry), next(peeked))
+        if row[0]:  # (a hash gone since the page was read)
+            tasks.append(_summary(queue, task_id, row))
     return TaskPage(
         queue=queue, state=state, total=total, offset=offset, limit=limit,
         order=ORDER[state], tasks=tasks,
     )  # fmt: skip
+
+
+# The fields of peek.lua's row, in its order (before the preview, the cut flag, the error).
+_PEEK_FIELDS = tuple(
+    name.encode()
+    for name in (Field.TYPE, Field.STATE, Field.RETRIED, Field.MAX_RETRY, Field.ENQUEUED,
+                 Field.DUE, Field.FAILED, Field.DONE, Field.DEADLINE, Field.OWNER)
+)  # fmt: skip
+
+
+def _envelope_row(entry: bytes) -> tuple[str, list[Any]]:
+    """An envelope's id and its row as peek.lua would give it for the task's hash (the
+    payload cut the same way), so a page shows a task alike however it waits."""
+    task_id, fields = decode(entry)
+    payload = fields[Field.PAYLOAD.encode()]
+    row: list[Any] = [fields.get(name) for name in _PEEK_FIELDS]
+    cut = b"1" if len(payload) > PREVIEW_BYTES else b"0"
+    return task_id, [*row, payload[:PREVIEW_BYTES], cut, fields.get(Field.ERROR.encode())]
 
 
 def _summary(queue: str, task_id: str, row: list[Any]) -> TaskSummary:

@@ -8,12 +8,16 @@ import asyncio
 import json
 import signal
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar
 
+import pytest
 from pydantic import BaseModel
+from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
+from tandemq.common.envelope import is_envelope
+from tandemq.common.keys import Keys
 from tandemq.common.task import TaskState
 from tandemq.distributor import Distributor
 from tandemq.inspector import Inspector, queues_payload
@@ -97,6 +101,37 @@ async def test_tasks_ls_and_show(redis_url: str, prefix: str, distributor: Distr
     assert detail["enqueued_at"] is not None and detail["attempts"] == 0
     human = await _run(redis_url, prefix, "tasks", "show", "mail", sent[0])
     assert "tests.mail" in human.out and '"to": "u0"' in human.out
+
+
+@pytest.mark.wire  # envelopes are only sent over the pipelining connection
+async def test_tasks_ls_show_and_cancel_an_envelope_task(
+    redis_url: str, prefix: str, distributor: Distributor, redis: Redis
+) -> None:
+    own = await distributor.send(Mail(to="own"), queue="mail", task_id="own-id")
+    sent = await distributor.send(Mail(to="env"), queue="mail", max_retry=3)
+    pending = await redis.lrange(Keys(prefix).queue("mail").pending, 0, -1)
+    assert [is_envelope(e) for e in pending] == [True, False]  # newest first: sent, own
+    listed = json.loads(
+        (await _run(redis_url, prefix, "tasks", "ls", "mail", "pending", "--json")).out
+    )
+    shown = [(t["id"], t["type"], t["payload_preview"], t["max_retry"]) for t in listed]
+    assert shown == [
+        ("own-id", "tests.mail", '{"to":"own"}', own.max_retry),
+        (sent.id, "tests.mail", '{"to":"env"}', 3),
+    ]
+    assert datetime.fromisoformat(listed[1]["enqueued_at"]) == sent.enqueued_at
+    table = await _run(redis_url, prefix, "tasks", "ls", "mail", "pending")
+    assert sent.id in table.out and "1-2 of 2" in table.out
+    detail = json.loads(
+        (await _run(redis_url, prefix, "tasks", "show", "mail", sent.id, "--json")).out
+    )
+    assert (detail["state"], detail["payload"], detail["attempts"]) == ("pending", {"to": "env"}, 0)
+    canceled = await _run(redis_url, prefix, "tasks", "cancel", "mail", sent.id)
+    assert canceled.code == 0 and f"canceled task {sent.id}" in canceled.out
+    again = json.loads(
+        (await _run(redis_url, prefix, "tasks", "show", "mail", sent.id, "--json")).out
+    )
+    assert (again["state"], again["payload"]) == ("canceled", {"to": "env"})
 
 
 async def test_show_prints_the_traceback_of_an_archived_task(

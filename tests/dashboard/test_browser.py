@@ -17,8 +17,11 @@ from typing import Any
 
 import pytest
 import uvicorn
+from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
+from tandemq.common.envelope import is_envelope
+from tandemq.common.keys import Keys
 from tandemq.dashboard import create_app
 from tandemq.distributor import Distributor
 from tandemq.inspector import Inspector
@@ -111,6 +114,30 @@ async def test_archiving_a_retry_task_moves_it(
     await _expect(page.locator('[data-tab="archived"] .count')).to_have_text("1")
     await _expect(page.locator('[data-tab="retry"] .count')).to_have_text("0")
     assert (await inspector.get_task("mail", task_id)).state == "archived"
+
+
+@pytest.mark.wire  # envelopes are only sent over the pipelining connection
+async def test_a_pending_envelope_task_is_listed_shown_and_archived(
+    page: Any, dashboard_url: str, inspector: Inspector, distributor: Distributor, redis: Redis,
+    prefix: str,
+) -> None:  # fmt: skip
+    await distributor.send(Job(n=1, note="own"), queue="mail", task_id="own-id")
+    sent = await distributor.send(Job(n=2, note="env"), queue="mail")
+    assert is_envelope(await redis.lindex(Keys(prefix).queue("mail").pending, 0))
+    await page.goto(f"{dashboard_url}/queues/mail/pending")
+    rows = page.locator("#tasks tbody tr")
+    await _expect(rows).to_have_count(2)
+    assert [await r.get_attribute("data-task") for r in await rows.all()] == ["own-id", sent.id]
+    row = page.locator(f'tr[data-task="{sent.id}"]')
+    await _expect(row.locator(".type")).to_have_text("tests.job")
+    await _expect(row.locator(".payload")).to_have_text('{"n":2,"note":"env"}')
+    await row.get_by_role("link", name=sent.id).click()
+    await _expect(page.locator('[data-field="state"]')).to_have_text("pending")
+    await _expect(page.locator("pre.code")).to_contain_text('"note": "env"')
+    await page.get_by_role("button", name="Archive").click()
+    await _expect(page.locator('[data-field="state"]')).to_have_text("archived")
+    assert (await inspector.get_task("mail", sent.id)).archived_by_operator
+    assert (await inspector.queue("mail")).pending == 1
 
 
 async def test_running_an_archived_task_completes_it(

@@ -48,7 +48,9 @@ async def test_queues_report_each_state_size(inspector: Inspector, seed: Seeder)
 async def test_oldest_pending_age_is_that_of_the_next_task_to_run(
     inspector: Inspector, seed: Seeder, redis: Redis, prefix: str
 ) -> None:
-    first, _ = await seed.pending("q", 2)
+    # a caller's id: the task has a hash (an envelope's: test_envelopes.py)
+    (first,) = await seed.pending("q", task_id="first")
+    await seed.pending("q")
     # the next task to run was sent ten minutes ago
     await redis.hset(Keys(prefix).queue("q").task(first), "e", now_ms() - 600_000)
     age = (await inspector.queue("q")).oldest_pending_age
