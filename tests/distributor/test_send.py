@@ -180,14 +180,24 @@ async def test_task_id_of_the_maximum_length_is_accepted(distributor: Distributo
     assert (await _stored(distributor, info)).id == task_id
 
 
-@pytest.mark.parametrize("task_id", ["a\x1fb", "tab\tand\nnewline", "ünï{cödé}"])
-async def test_task_ids_with_separators_and_control_characters_round_trip(
+@pytest.mark.parametrize("task_id", ["ünï{cödé}", "a b:c/d|e", "é€"])
+async def test_task_ids_with_separators_and_non_ascii_characters_round_trip(
     distributor: Distributor, task_id: str
 ) -> None:
-    # enqueue.lua packs the header fields with \x1f; the id travels apart from them.
     info = await distributor.send(Email(n=7), task_id=task_id, unique_for=timedelta(seconds=9))
     stored = await _stored(distributor, info)
     assert (stored.id, stored.payload["n"]) == (task_id, 7)
+
+
+@pytest.mark.parametrize("task_id", ["a\x1fb", "\x1eheld", "tab\tand\nnewline"])
+async def test_task_ids_with_control_characters_are_refused_before_any_write(
+    distributor: Distributor, redis: Redis, prefix: str, task_id: str
+) -> None:
+    # "\x1e" and "\x1f" separate an envelope's fields and enqueue.lua's packed header: an id
+    # holding one could be read as an envelope by a lease, or split a header.
+    with pytest.raises(InvalidSendOptions, match="printable"):
+        await distributor.send(Email(n=7), task_id=task_id)
+    assert [k async for k in redis.scan_iter(match=f"{prefix}:*")] == []
 
 
 async def test_unique_for_refuses_an_equal_task_while_locked(
@@ -470,7 +480,9 @@ def _valid(o: dict[str, Any]) -> bool:
         return False
     if "unique_for" in o and o["unique_for"] < timedelta(seconds=1):
         return False
-    return "task_id" not in o or 0 < len(o["task_id"]) <= MAX_TASK_ID_LENGTH
+    if "task_id" not in o:
+        return True
+    return 0 < len(o["task_id"]) <= MAX_TASK_ID_LENGTH and o["task_id"].isprintable()
 
 
 async def _check_mix(redis_url: str, spec: dict[str, Any], n: int) -> None:
