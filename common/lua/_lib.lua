@@ -83,9 +83,11 @@ end
 
 -- Write the task hash an envelope stands for, with `extra` field/value pairs; returns its id
 -- and whether it was written. Not written when the id's key is no hash (a wrong-type error,
--- caught: a lease must not stop half-way, after its pops; see lease_popped).
+-- caught: a lease must not stop half-way, after its pops; see lease_popped), nor for an
+-- entry without the second mark (then returned whole as the id).
 local function write_envelope(task_prefix, entry, extra)
   local stop = string.find(entry, "\30", 2, true)
+  if not stop then return entry, false end  -- no envelope: an id starting with "\30"
   local fields = split(string.sub(entry, 2, stop - 1))
   local id = table.remove(fields, 1)
   payload_fields(fields, string.sub(entry, stop + 1))

@@ -178,6 +178,21 @@ async def test_an_envelope_whose_id_has_a_key_of_the_wrong_type_loses_no_other_t
     assert await redis.exists(qk.pending) == 0
 
 
+async def test_a_malformed_entry_that_looks_like_an_envelope_loses_no_other_task(
+    broker: Broker, redis: Redis, qk: QueueKeys
+) -> None:
+    """An entry starting with the envelope mark but without its second mark (pushed by
+    hand, or an id holding it): a lease reports it missing and leases the others."""
+    first, last = _plain(1), _plain(2)
+    await broker.enqueue(first)
+    await redis.lpush(qk.pending, b"\x1ebroken")
+    await broker.enqueue(last)
+    taken, missing = await broker.dequeue({"default": 10}, OWNER, LEASE)
+    assert [m.id for m in taken["default"]] == [first.id, last.id]
+    assert [task_id for _, task_id in missing] == ["\x1ebroken"]
+    assert await redis.exists(qk.pending) == 0
+
+
 async def test_a_queue_of_bare_ids_and_envelopes_keeps_fifo_order(
     broker: Broker, redis: Redis, qk: QueueKeys
 ) -> None:
