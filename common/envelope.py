@@ -35,12 +35,18 @@ def may_be_enveloped(task_id: str) -> bool:
     return _GENERATED_ID.match(task_id) is not None
 
 
+# Past this a payload dominates a task's bytes anyway, and a lookup by id (find_envelope.lua)
+# copies 2,000 entries per call into Lua: with 1 MiB payloads that would be 2 GiB a call.
+MAX_PAYLOAD = 2048
+
+
 def fits(task: NewTask) -> bool:
-    """True when the task can wait as an envelope: pending now, not unique, its id ours.
-    (An id of another form, say an outbox row's caller's id, which carries no nonce, could
-    never be found again by get, cancel or watch: see may_be_enveloped.)"""
+    """True when the task can wait as an envelope: pending now, not unique, its id ours, its
+    payload small. (An id of another form, say an outbox row's caller's id, which carries no
+    nonce, could never be found again by get, cancel or watch: see may_be_enveloped.)"""
     return (
-        may_be_enveloped(task.id)
+        len(task.payload) <= MAX_PAYLOAD
+        and may_be_enveloped(task.id)
         and not task.due_ms
         and not task.unique_ttl_ms
         and task.nonce is None

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from tandemq.common.broker import Broker
 from tandemq.common.calls import FIND_STRETCH
 from tandemq.common.clock import now_ms
-from tandemq.common.envelope import decode, encode, entry_id, is_envelope
+from tandemq.common.envelope import MAX_PAYLOAD, decode, encode, entry_id, is_envelope
 from tandemq.common.errors import TaskIdConflict
 from tandemq.common.keys import Keys, QueueKeys
 from tandemq.common.sync_broker import SyncBroker
@@ -43,6 +43,10 @@ OWNER = "host:1:w"
 
 class Job(BaseModel):
     n: int = 0
+
+
+class Blob(BaseModel):
+    s: str
 
 
 def _plain(n: int = 1, max_retry: int = 3, **extra: Any) -> NewTask:
@@ -95,6 +99,17 @@ async def test_plain_send_is_one_list_entry_and_no_hash(
     own = await distributor.send(Job(n=8), task_id="mine")
     assert (await _entries(redis, qk))[0] == own.id.encode()
     assert await redis.exists(qk.task(own.id)) == 1
+
+
+async def test_a_payload_over_2kb_is_a_hash_not_an_envelope(
+    distributor: Distributor, redis: Redis, qk: QueueKeys
+) -> None:
+    # A list walk by id copies whole entries into Lua: large payloads stay in hashes.
+    big = await distributor.send(Blob(s="x" * MAX_PAYLOAD))
+    small = await distributor.send(Blob(s="x" * (MAX_PAYLOAD - 20)))
+    entries = await _entries(redis, qk)
+    assert entries[1] == big.id.encode() and await redis.exists(qk.task(big.id)) == 1
+    assert is_envelope(entries[0]) and decode(entries[0])[0] == small.id
 
 
 async def test_an_id_not_of_the_generated_form_is_never_an_envelope(
