@@ -111,11 +111,63 @@ local function read_payload(key, first, second, third)
   return table.concat(parts)
 end
 
+-- Lease one envelope: its hash written whole with state active and the owner in one HSET,
+-- and its row (as lease_popped's) built from the entry, with no read back. nil for an entry
+-- without the second mark (lease_popped then takes it for a bare id); a key of the wrong
+-- type under its id puts it in the archive with false fields, as for a bare id.
+local function lease_envelope(entry, active_key, archived_key, deadline, owner, task_prefix,
+                              now)
+  local stop = string.find(entry, "\30", 2, true)
+  if not stop then return nil end
+  local fields = split(string.sub(entry, 2, stop - 1))
+  local id = table.remove(fields, 1)
+  local f = {}
+  for i = 1, #fields - 1, 2 do f[fields[i]] = fields[i + 1] end
+  local payload = string.sub(entry, stop + 1)
+  payload_fields(fields, payload)
+  fields[#fields + 1] = "s"
+  fields[#fields + 1] = "active"
+  fields[#fields + 1] = "o"
+  fields[#fields + 1] = owner
+  local written = redis.pcall("HSET", task_prefix .. id, unpack(fields))
+  if type(written) == "table" and written.err then
+    redis.call("ZADD", archived_key, now, id)
+    return {id, false, false, false, false, false, false, false, false}
+  end
+  redis.call("ZADD", active_key, deadline, id)
+  local headers = f.h
+  if headers and f.h2 then headers = headers .. f.h2 end
+  return {id, f.t or "", payload, f.r or false, f.m or false, f.to or false, f.dl or false,
+    f.e or false, headers or false}
+end
+
+-- Lease one bare id (a task with a hash): its row appended to `out` (see lease_popped).
+local function lease_one(out, id, active_key, archived_key, deadline, owner, task_prefix, now)
+  local key = task_prefix .. id
+  local f = redis.pcall("HMGET", key,
+    "t", "p", "r", "m", "to", "dl", "e", "p2", "p3", "h", "h2")
+  if f.err then
+    redis.call("ZADD", archived_key, now, id)
+    f = {false, false, false, false, false, false, false, false, false, false}
+  elseif f[1] or redis.call("EXISTS", key) == 1 then
+    f[1] = f[1] or ""
+    f[2] = read_payload(key, f[2], f[8], f[9])
+    if f[10] and f[11] then f[10] = f[10] .. f[11] end
+    redis.call("ZADD", active_key, deadline, id)
+    redis.call("HSET", key, "s", "active", "o", owner)
+  end
+  out[#out + 1] = id
+  for i = 1, 7 do
+    out[#out + 1] = f[i]
+  end
+  out[#out + 1] = f[10]
+end
+
 -- Lease ids just taken out of a pending list (dequeue.lua: RPOP; take.lua: a blocking move)
--- to `owner` until `deadline` (an envelope's hash is written first), and return their rows:
--- per id, the id then the fields type, payload, retried, max_retry, timeout, deadline,
--- enqueued, headers (false where absent;
--- headers of 65-128 bytes are stored in two pieces, h and h2, joined here). An id whose
+-- to `owner` until `deadline` (an envelope's hash is written then, in lease_envelope), and
+-- return their rows: per id, the id then the fields type, payload, retried, max_retry,
+-- timeout, deadline, enqueued, headers (false where absent; headers of 65-128 bytes are
+-- stored in two pieces, h and h2, joined here). An id whose
 -- hash is gone, or whose key is not a hash (put in the archive at `now`), comes back with
 -- false fields and is not leased (the caller logs it); a hash without a type is leased with
 -- type "" (the caller archives it as corrupt). Every id ends somewhere: a script that stopped
@@ -123,26 +175,13 @@ end
 local function lease_popped(ids, active_key, archived_key, deadline, owner, task_prefix, now)
   local out = {}
   for _, entry in ipairs(ids) do
-    local id = entry
-    if is_envelope(entry) then id = write_envelope(task_prefix, entry, {}) end
-    local key = task_prefix .. id
-    local f = redis.pcall("HMGET", key,
-      "t", "p", "r", "m", "to", "dl", "e", "p2", "p3", "h", "h2")
-    if f.err then
-      redis.call("ZADD", archived_key, now, id)
-      f = {false, false, false, false, false, false, false, false, false, false}
-    elseif f[1] or redis.call("EXISTS", key) == 1 then
-      f[1] = f[1] or ""
-      f[2] = read_payload(key, f[2], f[8], f[9])
-      if f[10] and f[11] then f[10] = f[10] .. f[11] end
-      redis.call("ZADD", active_key, deadline, id)
-      redis.call("HSET", key, "s", "active", "o", owner)
+    local row = is_envelope(entry)
+      and lease_envelope(entry, active_key, archived_key, deadline, owner, task_prefix, now)
+    if row then
+      for i = 1, 9 do out[#out + 1] = row[i] end
+    else
+      lease_one(out, entry, active_key, archived_key, deadline, owner, task_prefix, now)
     end
-    out[#out + 1] = id
-    for i = 1, 7 do
-      out[#out + 1] = f[i]
-    end
-    out[#out + 1] = f[10]
   end
   return out
 end
