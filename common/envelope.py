@@ -22,7 +22,6 @@ from .task_hash import hash_fields, info_from_hash, text
 
 MARK = b"\x1e"  # first byte of an envelope; a task id never starts with a control character
 _SEP = b"\x1f"
-PREFIX_BYTE = MARK[0]
 
 
 # What distributor/core.py's new_task_id makes: only such an id can be an envelope's, so a
@@ -78,7 +77,7 @@ def decode(entry: bytes) -> tuple[str, dict[bytes, bytes]]:
 def info(queue: str, entry: bytes) -> TaskInfo:
     """The TaskInfo of a task waiting as an envelope (state pending)."""
     task_id, fields = decode(entry)
-    return info_from_hash(task_id, queue, dict(fields))
+    return info_from_hash(task_id, queue, fields)
 
 
 def entry_id(entry: Any) -> str:

@@ -81,19 +81,33 @@ local function is_envelope(entry)
   return string.byte(entry, 1) == 30
 end
 
--- Write the task hash an envelope stands for, with `extra` field/value pairs; returns its id
--- and whether it was written. Not written when the id's key is no hash (a wrong-type error,
--- caught: a lease must not stop half-way, after its pops; see lease_popped), nor for an
--- entry without the second mark (then returned whole as the id).
-local function write_envelope(task_prefix, entry, extra)
+-- An envelope's id, its fields as field, value, ... (the payload not among them) and its
+-- payload; nil for an entry without the second mark (an id starting with "\30").
+local function open_envelope(entry)
   local stop = string.find(entry, "\30", 2, true)
-  if not stop then return entry, false end  -- no envelope: an id starting with "\30"
+  if not stop then return nil end
   local fields = split(string.sub(entry, 2, stop - 1))
   local id = table.remove(fields, 1)
-  payload_fields(fields, string.sub(entry, stop + 1))
+  return id, fields, string.sub(entry, stop + 1)
+end
+
+-- HSET the task hash of an opened envelope, with `extra` field/value pairs (appended to
+-- `fields`); false when the id's key is no hash (a wrong-type error, caught: a lease must
+-- not stop half-way, after its pops; see lease_popped).
+local function write_opened(task_prefix, id, fields, payload, extra)
+  payload_fields(fields, payload)
   for _, item in ipairs(extra) do fields[#fields + 1] = item end
   local written = redis.pcall("HSET", task_prefix .. id, unpack(fields))
-  return id, type(written) ~= "table" or not written.err
+  return type(written) ~= "table" or not written.err
+end
+
+-- Write the task hash an envelope stands for, with `extra` field/value pairs; returns its id
+-- and whether it was written. Not written when the id's key is no hash, nor for an entry
+-- without the second mark (then returned whole as the id).
+local function write_envelope(task_prefix, entry, extra)
+  local id, fields, payload = open_envelope(entry)
+  if not id then return entry, false end
+  return id, write_opened(task_prefix, id, fields, payload, extra)
 end
 
 -- The whole payload of task hash `key`, given its first three pieces "p", "p2" and "p3"
@@ -117,20 +131,11 @@ end
 -- type under its id puts it in the archive with false fields, as for a bare id.
 local function lease_envelope(entry, active_key, archived_key, deadline, owner, task_prefix,
                               now)
-  local stop = string.find(entry, "\30", 2, true)
-  if not stop then return nil end
-  local fields = split(string.sub(entry, 2, stop - 1))
-  local id = table.remove(fields, 1)
+  local id, fields, payload = open_envelope(entry)
+  if not id then return nil end
   local f = {}
   for i = 1, #fields - 1, 2 do f[fields[i]] = fields[i + 1] end
-  local payload = string.sub(entry, stop + 1)
-  payload_fields(fields, payload)
-  fields[#fields + 1] = "s"
-  fields[#fields + 1] = "active"
-  fields[#fields + 1] = "o"
-  fields[#fields + 1] = owner
-  local written = redis.pcall("HSET", task_prefix .. id, unpack(fields))
-  if type(written) == "table" and written.err then
+  if not write_opened(task_prefix, id, fields, payload, {"s", "active", "o", owner}) then
     redis.call("ZADD", archived_key, now, id)
     return {id, false, false, false, false, false, false, false, false}
   end
