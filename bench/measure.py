@@ -12,14 +12,16 @@ from .libraries import ROOT, Library
 from .peers._harness import RESULT_MARKER
 from .redis_server import MEASURED_CORE, RedisServer, pinned
 
-LATENCY_TASKS = 500
+# p99 of 500 samples is the 5th-worst one: on a shared VM it flipped the order of libraries
+# from run to run. 2,000 (10 s a run) makes it the 20th-worst, stable enough to compare.
+LATENCY_TASKS = 2_000
 TIMEOUT_SECONDS = 1800
 
 
 @dataclass(frozen=True)
 class Measurement:
     key: str  # the peer module's measurement name
-    fixed_n: int | None = None  # a count that does not follow --n (latency: 500 tasks)
+    fixed_n: int | None = None  # a count that does not follow --n (latency: LATENCY_TASKS)
     cores: str = MEASURED_CORE  # process2 spreads over every core: it is two processes
 
 
@@ -82,17 +84,28 @@ def median_of(results: list[Result]) -> Result:
     return merged
 
 
-def measure(lib: Library, m: Measurement, server: RedisServer, n: int, runs: int) -> Result:
-    results = []
-    for _ in range(runs):
-        result = run_once(lib, m, server, n)
-        results.append(result)
-        if result.get("value", 0) is None:
-            break  # the library has no API for it: once is enough
-    merged = median_of(results)
-    print(f"  {lib.name:14} {m.key:13} {_short(merged)}", flush=True)
+def measure_rounds(
+    plans: list[tuple[Library, list[Measurement]]], server: RedisServer, n: int, runs: int
+) -> dict[str, dict[str, Result]]:
+    """Every library's measurements, ``runs`` rounds of each, the median of the rounds per
+    library and measurement. Round by round, not library by library: a slow spell of a
+    shared machine then falls on every library alike instead of on whichever ran during it."""
+    done: dict[tuple[str, str], list[Result]] = {}
+    for round_ in range(1, runs + 1):
+        for lib, plan in plans:
+            for m in plan:
+                results = done.setdefault((lib.name, m.key), [])
+                if results and results[-1].get("value", 0) is None:
+                    continue  # the library has no API for it: once is enough
+                results.append(run_once(lib, m, server, n))
+                print(
+                    f"  {round_}/{runs} {lib.name:14} {m.key:13} {short(results[-1])}", flush=True
+                )
+    merged: dict[str, dict[str, Result]] = {lib.name: {} for lib, _ in plans}
+    for (name, key), results in done.items():
+        merged[name][key] = median_of(results)
     return merged
 
 
-def _short(result: Result) -> str:
+def short(result: Result) -> str:
     return ", ".join(f"{k}={v:,.1f}" if v is not None else f"{k}=-" for k, v in result.items())

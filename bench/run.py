@@ -8,7 +8,7 @@ import sys
 from . import document, install, report
 from .libraries import LIBRARIES, Library, select
 from .machine import describe
-from .measure import MEASUREMENTS, SCALE, SCALE_1M, Measurement, measure
+from .measure import MEASUREMENTS, SCALE, SCALE_1M, Measurement, measure_rounds, short
 from .redis_server import MEASURED_CORE, RedisServer, pinned
 from .targets import SUBJECT, Results, evaluate
 
@@ -26,16 +26,13 @@ def _plan(lib: Library, args: argparse.Namespace) -> list[Measurement]:
 
 
 def _measure_all(libs: list[Library], broken: set[str], args: argparse.Namespace) -> Results:
-    results: Results = {}
+    plans = [(lib, [] if lib.venv in broken else _plan(lib, args)) for lib in libs]
     with RedisServer() as server:
-        redis_version = server.version()
-        for lib in libs:
-            results[lib.name] = {}
-            if lib.venv in broken:
-                continue
-            for m in _plan(lib, args):
-                results[lib.name][m.key] = measure(lib, m, server, args.n, args.runs)
-    args.redis_version = redis_version
+        args.redis_version = server.version()
+        results = measure_rounds(plans, server, args.n, args.runs)
+    for lib, plan in plans:
+        for m in plan:
+            print(f"  {lib.name:14} {m.key:13} {short(results[lib.name][m.key])} (median)")
     return results
 
 
