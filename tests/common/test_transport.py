@@ -3,6 +3,7 @@ both paths (the pipelining connection and redis-py)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -80,10 +81,27 @@ async def test_enqueue_many_registers_its_queues_on_either_path(
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_every_line_of_a_loaded_script_maps_back_to_its_file(name: str) -> None:
     """Script.where, on every script (composed ones too): line n of the loaded source is the
-    line of the .lua file it names."""
+    line of the .lua file it names, or blank where it was a _lib helper the script does not
+    call (left out, line for line)."""
     script = SCRIPTS[name]
     loaded = script.source.splitlines()
     for file, start in script.files:
         for n, text in enumerate((LUA / f"{file}.lua").read_text().splitlines(), 1):
-            assert loaded[start + n - 2].endswith(text)  # _lib's line 1 gets a constant first
-            assert script.where(start + n - 1) == f"common/lua/{file}.lua:{n}"
+            line = loaded[start + n - 2]
+            assert line.endswith(text) or (file == "_lib" and line == "")  # _lib's line 1
+            assert script.where(start + n - 1) == f"common/lua/{file}.lua:{n}"  # gets a constant
+
+
+def test_a_script_carries_only_the_lib_helpers_it_calls() -> None:
+    """Redis runs a script's whole text on every call: each _lib helper left in is a closure
+    made per call. push_envelope calls push_pending alone; dequeue reaches lease_envelope
+    through lease_popped and lease_one; a helper named only in a comment is left out."""
+
+    def defined(name: str) -> set[str]:
+        return set(re.findall(r"^local function (\w+)\(", SCRIPTS[name].source, re.M))
+
+    assert defined("push_envelope") == {"push_pending"}
+    assert {"lease_popped", "lease_one", "lease_envelope", "open_envelope"} <= defined("dequeue")
+    assert "give_back" not in defined("dequeue")
+    assert "leased" in (LUA / "push_envelope.lua").read_text()  # in a comment there
+
