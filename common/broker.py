@@ -10,7 +10,7 @@ surface as ``BrokerUnavailable`` so callers handle one error type.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -76,16 +76,17 @@ class Broker(ScriptCalls, Indexes):
 
     # -- the distributor's side -----------------------------------------------------------
 
-    async def enqueue(self, task: NewTask) -> None:
+    async def enqueue(self, task: NewTask, meanwhile: Callable[[], object] | None = None) -> None:
         """Write one task. Raises TaskIdConflict, DuplicateTask or BrokerUnavailable.
 
-        Concurrent calls share round trips (the pipelining connection)."""
+        Concurrent calls share round trips (the pipelining connection). ``meanwhile``: the
+        caller's work done while the reply is on its way (see Transport.run)."""
         if task.queue not in self._known_queues:
             await self.register_queues((task.queue,))
         calls = [self._enqueue_call(task, self.transport.pipelined)]
         if task.due_ms:  # the forwarder finds scheduled tasks through p:due
             calls.append(self._mark_due_call([task.queue]))
-        result = (await self.transport.run(calls))[0]
+        result = (await self.transport.run(calls, meanwhile=meanwhile))[0]
         if isinstance(result, Exception):
             raise result
         self._check_enqueued(task, result)

@@ -92,12 +92,23 @@ class Transport:
                 raise result
         return results
 
-    async def run(self, calls: Sequence[Call], resend: bool = True) -> list[Any]:
+    async def run(
+        self,
+        calls: Sequence[Call],
+        resend: bool = True,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> list[Any]:
         """Script calls in one round trip; a failed call's result is its error, so calls
         that share a round trip do not share their errors. Not wrapped in ``guard``: a
-        context manager on the path of every send costs measurably."""
+        context manager on the path of every send costs measurably.
+
+        ``meanwhile`` (the caller's work that needs no reply) is called once: as soon as the
+        calls are written on the pipelining connection, so it overlaps the round trip (a
+        send's TaskInfo: a fifth of a send on a 2-core VM), else before they are sent. It is
+        not called when the round trip fails before that."""
         try:
-            return await self._settle(calls, await self._round_trip(calls, resend), resend)
+            replies = await self._round_trip(calls, resend, meanwhile)
+            return await self._settle(calls, replies, resend)
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
             raise self._unavailable(exc) from exc
 
@@ -203,24 +214,35 @@ class Transport:
 
     # -- one round trip -------------------------------------------------------------------
 
-    async def _round_trip(self, calls: Sequence[Call], resend: bool) -> list[Any]:
+    async def _round_trip(
+        self,
+        calls: Sequence[Call],
+        resend: bool,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> list[Any]:
         """The calls on the pipelining connection, or through redis-py when it failed.
         Sending a call again is safe for most scripts: one that had run finds its work done
         (an enqueue reports its id as existing, which send() takes as its own earlier
         attempt). Not for dequeue: a second one leases other tasks while the first one's
         are held by nobody (see Broker.dequeue), so ``resend=False`` raises instead."""
         if self._cluster is not None:
+            if meanwhile is not None:
+                meanwhile()
             return await self._cluster_round_trip(calls, resend)
         lost: WireLost | None = None
         if self._wire is not None:
             try:
-                return await self._wire.call_many([evalsha(c) for c in calls], self.timeout)
+                commands = [evalsha(c) for c in calls]
+                return await self._wire.call_many(commands, self.timeout, meanwhile)
             except WireDown:
-                pass  # nothing was sent: sending through redis-py is a first try
+                pass  # nothing was sent (nor meanwhile called): through redis-py, a first try
             except WireLost as exc:
                 if not resend:
                     raise
                 lost = exc  # the calls may have run: if the resend fails too, say so
+                meanwhile = None  # called when they were written
+        if meanwhile is not None:
+            meanwhile()
         try:
             async with asyncio.timeout(self.timeout):
                 return await self._pipeline(calls)

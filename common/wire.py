@@ -234,12 +234,22 @@ class Wire:
         target = target_for(pool)
         return None if target is None else cls(target)
 
-    async def call_many(self, commands: Sequence[bytes], timeout: float) -> list[Any]:
+    async def call_many(
+        self,
+        commands: Sequence[bytes],
+        timeout: float,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> list[Any]:
         """Send packed commands and return their replies, an error reply as its redis-py
-        exception. Raises WireLost, or TimeoutError (and the connection is dropped, since it
-        cannot be trusted to answer any more) when a reply takes longer than ``timeout``."""
+        exception. Raises WireDown (nothing was sent, ``meanwhile`` was not called), WireLost,
+        or TimeoutError (and the connection is dropped, since it cannot be trusted to answer
+        any more) when a reply takes longer than ``timeout``. ``meanwhile`` is called once
+        the commands are written, before their replies are awaited."""
         protocol = await self._connected()
-        return await _replies(protocol.send(commands, timeout))
+        futures = protocol.send(commands, timeout)
+        if meanwhile is not None:
+            meanwhile()
+        return await _replies(futures)
 
     async def send(self, commands: Sequence[bytes], timeout: float) -> list[asyncio.Future[Any]]:
         """Send packed commands; one future per reply (a raw reply: error replies are

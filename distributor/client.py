@@ -122,8 +122,9 @@ class Distributor(DistributorCore):
             await self._check_redis()
         if task_id is not None and task_id in self._unsure:
             await self._refuse_landed(task_id)
+        made: list[TaskInfo] = []  # the returned info, made while the task is on its way
         try:
-            await self._broker.enqueue(task)
+            await self._broker.enqueue(task, lambda: made.append(self._info(task, payload)))
         except OutcomeUnknown as exc:
             self._remember_unsure(task)
             raise unknown_send(exc, task) from exc
@@ -135,7 +136,7 @@ class Distributor(DistributorCore):
             # on a dropped connection, and the first attempt had written the task. (A caller's
             # own id carries a nonce for that case: see enqueue.lua.)
         await self._replicated([task.id], task.queue)
-        return self._sent(task, payload)
+        return self._sent(task, made[0] if made else self._info(task, payload))
 
     def _remember_unsure(self, task: NewTask) -> None:
         """Keep a send whose outcome is unknown for its resend: one without a caller's id was

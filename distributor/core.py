@@ -165,8 +165,8 @@ class DistributorCore:
             nonce=new_task_id()[:8] if options.task_id else None,
         )
 
-    def _sent(self, task: NewTask, payload: BaseModel) -> TaskInfo:
-        info = self._info(task, payload)
+    def _sent(self, task: NewTask, info: TaskInfo) -> TaskInfo:
+        """Log the send of ``task`` (written); returns ``info``."""
         self._log.info(
             "task.enqueued",
             task_id=task.id,

@@ -111,7 +111,7 @@ class SyncDistributor(DistributorCore):
             if task_id is not None:
                 raise
             # a generated id: this send's own retried write (see Distributor.send)
-        return self._sent(task, payload)
+        return self._sent(task, self._info(task, payload))
 
     def send_many(
         self,

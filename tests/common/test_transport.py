@@ -4,6 +4,7 @@ both paths (the pipelining connection and redis-py)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tandemq.common.errors import ScriptError, TandemqError
 from tandemq.common.keys import Keys
 from tandemq.common.scripts import SCRIPTS
 from tandemq.common.task import NewTask
+from tandemq.common.wire import WireDown, WireLost
 
 LUA = Path(__file__).parents[2] / "common" / "lua"
 
@@ -105,3 +107,45 @@ def test_a_script_carries_only_the_lib_helpers_it_calls() -> None:
     assert "give_back" not in defined("dequeue")
     assert "leased" in (LUA / "push_envelope.lua").read_text()  # in a comment there
 
+
+async def test_meanwhile_runs_once_on_either_path(either_broker: Broker, prefix: str) -> None:
+    """A send's TaskInfo is made in ``meanwhile``: exactly once per call that succeeds, on
+    the pipelining connection and through redis-py alike."""
+    called: list[int] = []
+    for n in range(3):
+        task = NewTask(id=f"t{n}", queue="q", type="t.T", payload=b"{}", max_retry=1,
+                       enqueued_ms=1)  # fmt: skip
+        await either_broker.enqueue(task, lambda n=n: called.append(n))  # type: ignore[misc]
+    assert called == [0, 1, 2]
+    await either_broker.aclose()
+
+
+@pytest.mark.wire
+async def test_meanwhile_runs_once_when_the_pipelining_connection_fails(
+    redis: Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Down before the write (nothing sent): redis-py sends, and meanwhile runs then. Lost
+    after the write (meanwhile ran): redis-py sends again, and meanwhile does not run twice."""
+    broker = Broker(redis, Keys(prefix))
+    await broker.load_scripts()
+    wire = broker.transport._wire
+    assert wire is not None
+
+    async def down(commands: object, timeout: float, meanwhile: object = None) -> list[object]:
+        raise WireDown("not connected")
+
+    async def lost(
+        commands: object, timeout: float, meanwhile: Callable[[], object]
+    ) -> list[object]:
+        meanwhile()
+        raise WireLost("dropped after the write")
+
+    for n, failure in enumerate((down, lost)):
+        monkeypatch.setattr(wire, "call_many", failure)
+        called: list[int] = []
+        task = NewTask(id=f"t{n}", queue="q", type="t.T", payload=b"{}", max_retry=1,
+                       enqueued_ms=1)  # fmt: skip
+        await broker.enqueue(task, lambda: called.append(1))  # noqa: B023 - awaited here
+        assert called == [1]
+        assert await redis.exists(Keys(prefix).queue("q").task(task.id))
+    await broker.aclose()

@@ -8,6 +8,7 @@ import contextlib
 import gc
 
 import pytest
+import redis
 from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
@@ -135,3 +136,24 @@ async def test_a_call_given_up_leaves_no_unretrieved_error_when_the_connection_c
         loop.set_exception_handler(previous)
         await client.aclose()
     assert [c["message"] for c in reported] == []
+
+
+async def test_meanwhile_runs_after_the_write_and_before_the_reply(redis_url: str) -> None:
+    """``meanwhile`` (a send builds its TaskInfo there) runs while the reply is on its way:
+    here it pushes the element a BLPOP of up to 30 s waits for. Run after the reply instead,
+    it could only come after those 30 s, with BLPOP's nil."""
+    client = Redis.from_url(redis_url)
+    wire = Wire.for_pool(client.connection_pool)
+    assert wire is not None
+    pushed = redis.Redis.from_url(redis_url)  # a blocking client: meanwhile is not async
+    try:
+        await wire.call_many([pack(["DEL", "meanwhile"])], 5.0)
+        async with asyncio.timeout(20):
+            replies = await wire.call_many(
+                [pack(["BLPOP", "meanwhile", "30"])], 35.0, lambda: pushed.rpush("meanwhile", "x")
+            )
+        assert replies == [[b"meanwhile", b"x"]]
+    finally:
+        pushed.close()
+        await wire.aclose()
+        await client.aclose()
