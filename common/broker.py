@@ -183,13 +183,15 @@ class Broker(ScriptCalls, Indexes):
                 flat = [item for pair in definitions.items() for item in pair]
                 await self.redis.hset(self.keys.cron_entries, items=flat)
 
-    async def get(self, queue: str, task_id: str) -> TaskInfo | None:
-        """The task; its tombstone (``forgotten``) once its data expired; else None."""
+    async def get(self, queue: str, task_id: str, *, pin: bool = False) -> TaskInfo | None:
+        """The task; its tombstone (``forgotten``) once its data expired; else None. With
+        ``pin``, a task waiting as an envelope is pinned (see find_envelope), so the next
+        look-up is one read instead of a walk of the pending list."""
         qk = self.keys.queue(queue)
         async with self.transport.guard():
             raw = await self.redis.hgetall(qk.task(task_id))
         if not raw:  # more reads only for a task without a hash: waiting as an envelope?
-            envelope = await self.find_envelope(queue, task_id)
+            envelope = await self.find_envelope(queue, task_id, pin=pin)
             if envelope is not None:
                 return envelope_info(queue, envelope)
             async with self.transport.guard():  # (leased while the list was read?)

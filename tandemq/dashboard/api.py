@@ -122,8 +122,12 @@ async def list_tasks(request: Request) -> JSONResponse:
 
 
 async def show_task(request: Request) -> JSONResponse:
-    inspector = state_of(request).inspector
-    task = await inspector.get_task(request.path_params["queue"], request.path_params["task_id"])
+    state = state_of(request)
+    # Pinned unless read-only: the page refreshes every 2 s, and a read-only dashboard may
+    # run as a Redis user that can only read.
+    task = await state.inspector.get_task(
+        request.path_params["queue"], request.path_params["task_id"], pin=not state.read_only
+    )
     return _json(task)
 
 

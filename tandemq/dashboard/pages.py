@@ -136,8 +136,12 @@ async def task_list(request: Request) -> Response:
 
 
 async def task_page(request: Request) -> Response:
-    inspector = state_of(request).inspector
-    task = await inspector.get_task(request.path_params["queue"], request.path_params["task_id"])
+    state = state_of(request)
+    # Pinned unless read-only: the page refreshes every 2 s, and a read-only dashboard may
+    # run as a Redis user that can only read.
+    task = await state.inspector.get_task(
+        request.path_params["queue"], request.path_params["task_id"], pin=not state.read_only
+    )
     return render(request, "task.html", task=task, payload=_pretty(task.payload))
 
 

@@ -260,9 +260,9 @@ def _last_line(error: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
-async def get_task(store: Store, queue: str, task_id: str) -> TaskDetail:
+async def get_task(store: Store, queue: str, task_id: str, pin: bool = False) -> TaskDetail:
     qk = store.keys.queue(queue)
-    info = await store.broker.get(queue, task_id)
+    info = await store.broker.get(queue, task_id, pin=pin)
     pipe = store.redis.pipeline(transaction=False)
     pipe.hmget(qk.task(task_id), "o", "oa", "u")
     for zset in (qk.active, qk.archived, qk.completed):

@@ -161,11 +161,18 @@ class Inspector:
             await _reads.require_queue(store, queue)
             return await _reads.list_tasks(store, queue, task_state, limit, offset)
 
-    async def get_task(self, queue: str, task_id: str) -> TaskDetail:
-        """Everything about one task; TaskNotFound if it is gone."""
+    async def get_task(self, queue: str, task_id: str, *, pin: bool = False) -> TaskDetail:
+        """Everything about one task; TaskNotFound if it is gone.
+
+        A task sent on its own waits as an envelope, without a hash (DESIGN.md, "Envelopes"),
+        and finding it walks its queue's pending list: about 0.2 s at 200,000 pending. A
+        reader that looks again and again (the dashboard's task page, refreshed every 2 s)
+        passes ``pin=True``: the task's hash is written and its place in the queue kept, so
+        every later look-up is one read. Pinning writes to Redis; leave it off where the
+        reader may only read."""
         async with self._redis() as store:
             await _reads.require_queue(store, queue)
-            return await _reads.get_task(store, queue, task_id)
+            return await _reads.get_task(store, queue, task_id, pin=pin)
 
     async def task_action(self, queue: str, task_id: str, action: Action | str) -> TaskState:
         """Run, archive or delete one task; returns the state it was in. TaskNotFound, or

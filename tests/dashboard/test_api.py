@@ -7,13 +7,17 @@ import base64
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from tandemq.common.envelope import is_envelope
 from tandemq.common.errors import ConfigError
+from tandemq.common.keys import Keys
 from tandemq.dashboard import Auth, create_app
+from tandemq.distributor import Distributor
 from tandemq.inspector import Inspector, queues_payload
-from tests.dashboard.conftest import BASE, ClientFactory, Seeder, same_origin, token_of
+from tests.dashboard.conftest import BASE, ClientFactory, Job, Seeder, same_origin, token_of
 
 
 async def test_api_queues_returns_the_cli_json_objects(
@@ -231,3 +235,21 @@ async def test_mounts_inside_another_app(
     assert [q["queue"] for q in api.json()] == ["mail"]
     assert (await client.get("/ops/api/queues/nope")).status_code == 404
     assert str(client.base_url) == BASE
+
+
+@pytest.mark.wire  # envelopes are only sent over the pipelining connection
+async def test_task_view_pins_an_envelope_unless_read_only(
+    inspector: Inspector, client_for: ClientFactory, distributor: Distributor, redis: Redis,
+    prefix: str,
+) -> None:  # fmt: skip
+    """The task page refreshes every 2 s: pinned, each refresh reads one hash instead of
+    walking the queue's pending list; a read-only dashboard never writes."""
+    pending = Keys(prefix).queue("mail").pending
+    sent = await distributor.send(Job(n=1), queue="mail")
+    read_only = client_for(create_app(inspector, read_only=True))
+    for path in (f"/api/queues/mail/tasks/{sent.id}", f"/queues/mail/tasks/{sent.id}"):
+        assert (await read_only.get(path)).status_code == 200
+    assert is_envelope(await redis.lindex(pending, 0))
+    shown = await client_for(create_app(inspector)).get(f"/api/queues/mail/tasks/{sent.id}")
+    assert (shown.status_code, shown.json()["state"]) == (200, "pending")
+    assert await redis.lindex(pending, 0) == sent.id.encode()

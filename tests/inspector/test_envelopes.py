@@ -100,6 +100,24 @@ async def test_get_task_reads_an_envelope_without_pinning_it(
     assert await inspector.get_task("q", info.id) == detail  # the same, read from its hash
 
 
+async def test_get_task_with_pin_writes_the_hash_in_the_same_place_of_the_queue(
+    inspector: Inspector, distributor: Distributor, redis: Redis, prefix: str
+) -> None:
+    before = await distributor.send(Job(n=0), queue="q")
+    info = await distributor.send(Job(n=1, note="hi"), queue="q", max_retry=4)
+    after = await distributor.send(Job(n=2), queue="q")
+    unpinned = await inspector.get_task("q", info.id)
+    pinned = await inspector.get_task("q", info.id, pin=True)
+    assert pinned == unpinned
+    entries = await _pending(redis, prefix, "q")
+    assert entries[1] == info.id.encode()  # the bare id, where the envelope was
+    assert [is_envelope(e) for e in entries] == [True, False, True]
+    assert [entry_id(e) for e in entries] == [before.id, info.id, after.id]
+    task_key = Keys(prefix).queue("q").task(info.id)
+    assert await redis.hget(task_key, "s") == b"pending"
+    assert await inspector.get_task("q", info.id) == unpinned  # now one read of the hash
+
+
 async def test_bulk_archive_of_pending_envelopes_keeps_every_task_whole(
     inspector: Inspector, distributor: Distributor, broker: Broker, redis: Redis, prefix: str
 ) -> None:
