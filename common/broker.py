@@ -19,7 +19,6 @@ from .calls import (
     CANCEL_MISSING,
     CANCEL_REPLIES,
     WATCH_MISSING,
-    ScriptCalls,
     next_stretch,
     tombstone_info,
 )
@@ -39,7 +38,7 @@ __all__ = ["Broker", "Call", "NewTask"]  # NewTask: still importable from here
 _BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
 
 
-class Broker(ScriptCalls, Indexes):
+class Broker(Indexes):
     """Task storage on one Redis client, under one key prefix."""
 
     def __init__(self, redis: Redis, keys: Keys, timeout: float = 5.0) -> None:

@@ -4,9 +4,11 @@ task the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .clock import now_ms
 from .envelope import encode, fits
 from .errors import DuplicateTask, TaskIdConflict
 from .keys import Keys
@@ -79,6 +81,15 @@ class ScriptCalls:
         args += [sep.join((t.id.encode(), t.type.encode(), t.payload)) for t in tasks]
         target = qk.scheduled if first.due_ms else qk.pending
         return ("enqueue_many", (target,), args)
+
+    def _mark_call(self, index: str, mode: str, score: float, queues: Iterable[str]) -> Call:
+        return ("mark", (index,), (mode, repr(score), *queues))
+
+    def _mark_due_call(self, queues: Iterable[str]) -> Call:
+        """Mark queues to be looked at by the forwarder now (a score unlikely to equal the one
+        it read: see due_settle.lua). A one-key call of its own: ``p:due`` is a global key,
+        in its own cluster slot (see common/indexes.py)."""
+        return self._mark_call(self.keys.due, "", now_ms() + random.random(), queues)
 
     def _find_call(self, queue: str, task_id: str, start: int, pin: bool) -> Call:
         """find_envelope.lua on one stretch of the queue's pending list, from ``start``."""

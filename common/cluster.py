@@ -32,7 +32,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .redis_options import RedisOptions
 
-__all__ = ["cluster_client", "is_cluster", "slot_of", "sync_cluster_client"]
+__all__ = ["cluster_client", "every_primary", "is_cluster", "slot_of", "sync_cluster_client"]
 
 # A failover takes the cluster about node-timeout (15 s by default, 1 s in the tests) plus an
 # election; redis-py retries a command this many times with backoff, reloading the slot map
@@ -46,7 +46,14 @@ def slot_of(key: str | bytes) -> int:
 
 
 def is_cluster(redis: object) -> bool:
-    return isinstance(redis, RedisCluster)
+    """Whether ``redis`` is a cluster client, asyncio or blocking."""
+    return isinstance(redis, RedisCluster | SyncRedisCluster)
+
+
+def every_primary(redis: object) -> dict[str, Any]:
+    """The keywords that send a command to every primary of a cluster (none otherwise): for
+    what each node answers for itself, such as INFO."""
+    return {"target_nodes": SyncRedisCluster.PRIMARIES} if is_cluster(redis) else {}
 
 
 def cluster_client(options: RedisOptions) -> Redis:

@@ -7,13 +7,14 @@ which must touch one Cluster slot only."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 
+from .calls import ScriptCalls
 from .clock import now_ms
+from .cluster import every_primary
 from .errors import RedisPermissionDenied
 from .keys import Keys
 from .preflight import policy_from_info
@@ -21,7 +22,7 @@ from .task_hash import text
 from .transport import Call, Transport
 
 
-class Indexes:
+class Indexes(ScriptCalls):
     redis: Redis
     keys: Keys
     transport: Transport
@@ -44,14 +45,6 @@ class Indexes:
         return int(seen) if seen is not None else None
 
     # -- indexes of queues with work (the periodic components' idle cost) -----------------
-
-    def _mark_call(self, index: str, mode: str, score: float, queues: Iterable[str]) -> Call:
-        return ("mark", (index,), (mode, repr(score), *queues))
-
-    def _mark_due_call(self, queues: Iterable[str]) -> Call:
-        """Mark queues to be looked at by the forwarder now (a score unlikely to equal the one
-        it read: see due_settle.lua)."""
-        return self._mark_call(self.keys.due, "", now_ms() + random.random(), queues)
 
     async def mark_leased(self, queues: Sequence[str]) -> None:
         """Record that ``queues`` hold leases now (the recoverer visits them)."""
@@ -113,9 +106,10 @@ class Indexes:
         return [(q, text(i)) for q, ids in zip(queues, results, strict=True) for i in ids]
 
     async def memory_policy(self) -> str | None:
-        """Redis' maxmemory-policy, from INFO memory (None when it does not say)."""
+        """Redis' maxmemory-policy, from INFO memory (None when it does not say); on a
+        cluster, every primary's."""
         async with self.transport.guard():
-            info = await self.redis.info("memory")
+            info = await self.redis.info("memory", **every_primary(self.redis))
         return policy_from_info(info)
 
     async def probe_channel(self) -> None:

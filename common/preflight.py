@@ -75,9 +75,19 @@ def enforce_policy(policy: str | None, allow_eviction: bool) -> None:
 
 
 def policy_from_info(info: Mapping[Any, Any]) -> str | None:
-    """The maxmemory-policy of an ``INFO memory`` reply (None when it does not say)."""
+    """The maxmemory-policy of an ``INFO memory`` reply (None when it does not say). Of a
+    cluster's (one reply per primary, by node name): the policy that loses the most."""
+    if info and all(isinstance(reply, Mapping) for reply in info.values()):
+        return max((policy_from_info(reply) for reply in info.values()), key=_risk)
     policy = info.get("maxmemory_policy")
     return text(policy) if policy is not None else None
+
+
+def _risk(policy: str | None) -> int:
+    """How much a policy may lose, for picking a cluster's worst: any key, some, none."""
+    if policy is None or policy == "noeviction":
+        return 0
+    return 2 if policy.startswith("allkeys-") else 1
 
 
 def _unchecked(exc: RedisPermissionDenied) -> None:

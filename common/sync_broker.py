@@ -3,6 +3,10 @@
 The same Lua scripts and the same calls (common/calls.py builds both brokers' calls), so a task
 sent from a Django view is byte for byte the task an async app sends. redis-py's client is
 thread-safe: each command takes a connection of its own from the pool.
+
+On a Redis Cluster the client is redis-py's blocking ``RedisCluster``: a pipeline is split
+per primary, each script call routed by its first key (a queue's calls to the queue's slot,
+the ``p:due`` mark to its own), and scripts are loaded on every primary.
 """
 
 from __future__ import annotations
@@ -11,7 +15,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis import Redis
-from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    NoScriptError,
+    ResponseError,
+    SlotNotCoveredError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -24,6 +33,7 @@ from .calls import (
     tombstone_info,
 )
 from .clock import now_ms
+from .cluster import every_primary, is_cluster
 from .envelope import info as envelope_info
 from .envelope import may_be_enveloped
 from .errors import OutcomeUnknown, TandemqError
@@ -37,6 +47,8 @@ from .transport import Call
 from .transport import _typed as typed_error
 
 _PIPELINE = 10  # enqueue_many script calls per round trip, as the async broker
+# SlotNotCoveredError: no node known for a key's slot (a cluster mid-failover)
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, SlotNotCoveredError)
 
 
 class SyncBroker(ScriptCalls):
@@ -52,6 +64,10 @@ class SyncBroker(ScriptCalls):
         self._guard(self._load_scripts)
 
     def _load_scripts(self) -> None:
+        if is_cluster(self.redis):  # SCRIPT LOAD goes to every primary, one script at a time
+            for script in SCRIPTS.values():
+                self.redis.script_load(script.source)
+            return
         pipe = self.redis.pipeline(transaction=False)
         for script in SCRIPTS.values():
             pipe.script_load(script.source)
@@ -65,7 +81,7 @@ class SyncBroker(ScriptCalls):
             return fn(*args)
         except (AuthenticationError, ResponseError) as exc:  # refused login, ACL, OOM, bad db
             raise raised_error(exc) from exc
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except _UNAVAILABLE as exc:
             raise unavailable(exc, self.timeout) from exc
 
     def _call_many(self, calls: Sequence[Call]) -> list[Any]:
@@ -82,19 +98,28 @@ class SyncBroker(ScriptCalls):
         return list(self._guard(self._pipeline, calls))
 
     def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
-        for attempt in (1, 2):
-            pipe = self.redis.pipeline(transaction=False)
-            for name, keys, args in calls:
-                pipe.evalsha(SCRIPTS[name].sha, len(keys), *keys, *args)
-            results = pipe.execute(raise_on_error=False)
-            if attempt == 1 and any(isinstance(r, NoScriptError) for r in results):
-                self._load_scripts()
-                continue
-            return [  # typed as the async transport types them
-                typed_error(r, SCRIPTS[name]) if isinstance(r, ResponseError) else r
-                for (name, _, _), r in zip(calls, results, strict=True)
-            ]
-        raise AssertionError("unreachable")  # pragma: no cover
+        results = self._send(calls)
+        if any(isinstance(r, NoScriptError) for r in results):  # a new or flushed primary
+            self._load_scripts()
+            results = self._send(calls)
+        return [  # typed as the async transport types them
+            typed_error(r, SCRIPTS[name]) if isinstance(r, ResponseError) else r
+            for (name, _, _), r in zip(calls, results, strict=True)
+        ]
+
+    def _send(self, calls: Sequence[Call]) -> list[Any]:
+        """The calls' replies from one pipeline (on a cluster, one per primary involved)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for name, keys, args in calls:
+            # not pipe.evalsha: a cluster pipeline refuses that method, not the command
+            command = ("EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args)
+            pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+        results = pipe.execute(raise_on_error=False)
+        # a cluster pipeline puts a node's connection failure in its calls' places
+        lost = next((r for r in results if isinstance(r, _UNAVAILABLE)), None)
+        if lost is not None:
+            raise lost
+        return list(results)
 
     def _call(self, call: Call) -> Any:
         return self._call_many([call])[0]
@@ -108,7 +133,10 @@ class SyncBroker(ScriptCalls):
     def enqueue(self, task: NewTask) -> None:
         """Write one task; raises TaskIdConflict, DuplicateTask or BrokerUnavailable."""
         self.register_queues({task.queue})
-        self._check_enqueued(task, self._call(self._enqueue_call(task)))
+        calls = [self._enqueue_call(task)]
+        if task.due_ms:  # the forwarder finds scheduled tasks through p:due
+            calls.append(self._mark_due_call([task.queue]))
+        self._check_enqueued(task, self._call_many(calls)[0])
 
     def enqueue_chunks(self, chunks: Iterable[Sequence[NewTask]]) -> list[str]:
         """Write many tasks, ``_PIPELINE`` script calls per round trip; returns the ids that
@@ -117,8 +145,11 @@ class SyncBroker(ScriptCalls):
         (``incomplete_send``); one before anything was written raises its own error."""
         calls: list[Call] = []
         for chunk in chunks:
-            self.register_queues({t.queue for t in chunk})
+            queues = {t.queue for t in chunk}
+            self.register_queues(queues)
             calls += self._enqueue_many_calls(chunk)
+            if any(t.due_ms for t in chunk):  # as Broker.enqueue_chunks
+                calls.append(self._mark_due_call(queues))
         replies: list[Any] = []
         try:
             for start in range(0, len(calls), _PIPELINE):
@@ -133,11 +164,14 @@ class SyncBroker(ScriptCalls):
                     raise StreamStopped(calls, replies, _first_error(replies), 0)
         except StreamStopped as stopped:
             raise incomplete_send(stopped) from stopped.cause
-        return [text(c) for conflicts in replies for c in conflicts]
+        # (a mark call answers a count)
+        return [text(c) for conflicts in replies if isinstance(conflicts, list) for c in conflicts]
 
     def memory_policy(self) -> str | None:
-        """Redis' maxmemory-policy, from INFO memory (see common/preflight.py)."""
-        return policy_from_info(self._guard(self.redis.info, "memory"))
+        """Redis' maxmemory-policy, from INFO memory (see common/preflight.py); on a cluster,
+        every primary's."""
+        info = self._guard(lambda: self.redis.info("memory", **every_primary(self.redis)))
+        return policy_from_info(info)
 
     def get(self, queue: str, task_id: str) -> TaskInfo | None:
         qk = self.keys.queue(queue)
