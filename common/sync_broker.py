@@ -12,9 +12,10 @@ the ``p:due`` mark to its own), and scripts are loaded on every primary.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
+from redis.cluster import RedisCluster
 from redis.exceptions import (
     AuthenticationError,
     NoScriptError,
@@ -113,13 +114,23 @@ class SyncBroker(ScriptCalls):
         for name, keys, args in calls:
             # not pipe.evalsha: a cluster pipeline refuses that method, not the command
             command = ("EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args)
-            pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+            pipe.execute_command(*command, **self._route(keys))  # type: ignore[no-untyped-call]
         results = pipe.execute(raise_on_error=False)
         # a cluster pipeline puts a node's connection failure in its calls' places
         lost = next((r for r in results if isinstance(r, _UNAVAILABLE)), None)
         if lost is not None:
             raise lost
         return list(results)
+
+    def _route(self, keys: Sequence[str]) -> dict[str, Any]:
+        """On a cluster, the node of the call's first key: routed by the slot map alone.
+        Left to redis-py, it asks the first primary ``COMMAND GETKEYS`` for every EVALSHA (a
+        second round trip, to a node that may not be the call's). A call redirected (MOVED)
+        or failed is sent again without it, routed by redis-py."""
+        if not keys or not is_cluster(self.redis):
+            return {}
+        cluster = cast(RedisCluster, self.redis)
+        return {"target_nodes": cluster.get_node_from_key(keys[0])}  # type: ignore[no-untyped-call]
 
     def _call(self, call: Call) -> Any:
         return self._call_many([call])[0]

@@ -117,6 +117,18 @@ def test_sync_cancel_get_and_wait(sync_distributor: SyncDistributor) -> None:
         sync_distributor.cancel("never-sent")
 
 
+def test_sync_scheduled_sends_mark_their_queue_due(
+    sync_distributor: SyncDistributor, prefix: str
+) -> None:
+    """The forwarder finds scheduled tasks through p:due, as an async send's; unmarked, a
+    scheduled task waits until the forwarder's rotation reaches its queue."""
+    later = timedelta(hours=1)
+    sync_distributor.send(Square(n=1), queue="one", process_in=later)
+    sync_distributor.send_many([Square(n=2)], queue="many", process_in=later)
+    sync_distributor.send(Square(n=3), queue="now")
+    assert set(sync_distributor.redis.zrange(Keys(prefix).due, 0, -1)) == {b"one", b"many"}
+
+
 def test_sync_send_refuses_as_the_async_one(sync_distributor: SyncDistributor) -> None:
     with pytest.raises(InvalidSendOptions):
         sync_distributor.send(Square(n=1), max_retry=-1)
