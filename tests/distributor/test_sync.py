@@ -35,8 +35,11 @@ class Square(BaseModel):
 
 
 @pytest.fixture
-def sync_distributor(redis_url: str, prefix: str) -> Iterator[SyncDistributor]:
-    with SyncDistributor(redis_url=redis_url, prefix=prefix) as d:
+def sync_distributor(
+    redis_url: str, prefix: str, cluster_nodes: str | None
+) -> Iterator[SyncDistributor]:
+    s = Settings.load(env=False, redis_url=redis_url, prefix=prefix, cluster_nodes=cluster_nodes)
+    with SyncDistributor(settings=s) as d:
         yield d
 
 
@@ -81,10 +84,12 @@ async def test_sync_distributor_shared_by_threads(
     make_processor: ProcessorFactory,
     redis_url: str,
     prefix: str,
+    cluster_nodes: str | None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(core, "WAIT_RECHECK", 60.0)  # finishing in time means being woken
-    settings = Settings.load(env=False, redis_url=redis_url, prefix=prefix)
+    options = {"redis_url": redis_url, "prefix": prefix, "cluster_nodes": cluster_nodes}
+    settings = Settings.load(env=False, **options)
     settings = settings.model_copy(update={"redis_timeout_seconds": 120.0})
     p = await make_processor(concurrency=20)
 

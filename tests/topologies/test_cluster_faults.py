@@ -158,6 +158,7 @@ _SINGLE_REDIS_ONLY = (
 )
 BEHAVIOUR = (
     "tests/distributor/test_send.py",
+    "tests/distributor/test_sync.py",
     "tests/processor/test_retries.py",
     "tests/processor/test_scheduling.py",
     "tests/processor/test_schedule.py",
