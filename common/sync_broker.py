@@ -100,9 +100,11 @@ class SyncBroker(ScriptCalls):
 
     def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         results = self._send(calls)
-        if any(isinstance(r, NoScriptError) for r in results):  # a new or flushed primary
+        redo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if redo:  # a new or flushed primary: those calls again, not the others (they ran)
             self._load_scripts()
-            results = self._send(calls)
+            for i, again in zip(redo, self._send([calls[i] for i in redo]), strict=True):
+                results[i] = again
         return [  # typed as the async transport types them
             typed_error(r, SCRIPTS[name]) if isinstance(r, ResponseError) else r
             for (name, _, _), r in zip(calls, results, strict=True)

@@ -155,6 +155,27 @@ def test_sync_send_loads_scripts_again_on_flushed_primaries(steady: Cluster) -> 
             assert d.get_task(info.id, queue=q) is not None
 
 
+def test_sync_send_repeats_only_the_calls_that_met_noscript(steady: Cluster) -> None:
+    """A scheduled send's task write runs on its queue's shard; its p:due mark, on another
+    shard whose scripts were flushed, meets NOSCRIPT: only the mark is sent again."""
+    s = _settings(steady)
+    due_node = steady.primary_of(Keys(s.prefix).due)
+    queue, queue_node = next(
+        (q, node) for q in spread_queues(steady)
+        if (node := steady.primary_of(Keys(s.prefix).queue(q).pending)).port != due_node.port
+    )  # fmt: skip
+    with SyncDistributor(settings=s) as d:
+        with steady.client(due_node) as r:
+            r.script_flush()
+        with steady.client(queue_node) as r:
+            r.config_resetstat()
+        info = d.send(Tenfold(n=1), queue=queue, task_id="mine", process_in=timedelta(hours=1))
+        assert info.state == "scheduled"
+        assert d.redis.zscore(Keys(s.prefix).due, queue) is not None
+        with steady.client(queue_node) as r:
+            assert r.info("commandstats")["cmdstat_evalsha"]["calls"] == 1  # written once
+
+
 async def test_both_distributors_refuse_a_cluster_with_one_evicting_primary(
     steady: Cluster,
 ) -> None:
