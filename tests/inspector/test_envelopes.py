@@ -15,7 +15,7 @@ from tandemq.common.broker import Broker, NewTask
 from tandemq.common.clock import now_ms
 from tandemq.common.envelope import entry_id, is_envelope
 from tandemq.common.keys import Keys
-from tandemq.common.task import TaskState
+from tandemq.common.task import Field, TaskState
 from tandemq.distributor import Distributor
 from tandemq.distributor.core import new_task_id
 from tandemq.inspector import Inspector, TaskNotFound, TaskStateError
@@ -114,7 +114,7 @@ async def test_get_task_with_pin_writes_the_hash_in_the_same_place_of_the_queue(
     assert [is_envelope(e) for e in entries] == [True, False, True]
     assert [entry_id(e) for e in entries] == [before.id, info.id, after.id]
     task_key = Keys(prefix).queue("q").task(info.id)
-    assert await redis.hget(task_key, "s") == b"pending"
+    assert await redis.hget(task_key, Field.TYPE) == b"tests.job"  # (no state field: pending)
     assert await inspector.get_task("q", info.id) == unpinned  # now one read of the hash
 
 
