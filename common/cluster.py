@@ -25,6 +25,7 @@ from redis.cluster import ClusterNode as SyncClusterNode
 from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import ConfigError
@@ -32,7 +33,13 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .redis_options import RedisOptions
 
-__all__ = ["cluster_client", "is_cluster", "slot_of", "sync_cluster_client"]
+__all__ = [
+    "cluster_client",
+    "cluster_unreachable",
+    "is_cluster",
+    "slot_of",
+    "sync_cluster_client",
+]
 
 # A failover takes the cluster about node-timeout (15 s by default, 1 s in the tests) plus an
 # election; redis-py retries a command this many times with backoff, reloading the slot map
@@ -47,6 +54,16 @@ def slot_of(key: str | bytes) -> int:
 
 def is_cluster(redis: object) -> bool:
     return isinstance(redis, RedisCluster)
+
+
+def cluster_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` is redis-py's report that no node of the cluster answered: not a
+    ConnectionError but a RedisClusterException raised from one ("Redis Cluster cannot be
+    connected"), which callers must treat as Redis being away. Its other RedisClusterExceptions
+    (keys of two slots in one command, say) are mistakes of the caller's and stay as they are."""
+    return isinstance(exc, RedisClusterException) and isinstance(
+        exc.__cause__, (RedisConnectionError, RedisTimeoutError, OSError)
+    )
 
 
 def cluster_client(options: RedisOptions) -> Redis:
