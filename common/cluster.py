@@ -25,14 +25,22 @@ from redis.cluster import ClusterNode as SyncClusterNode
 from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .errors import ConfigError
+from .errors import BrokerUnavailable, ConfigError
 
 if TYPE_CHECKING:
     from .redis_options import RedisOptions
 
-__all__ = ["cluster_client", "every_primary", "is_cluster", "slot_of", "sync_cluster_client"]
+__all__ = [
+    "cluster_client",
+    "cluster_unreachable",
+    "every_primary",
+    "is_cluster",
+    "slot_of",
+    "sync_cluster_client",
+]
 
 # A failover takes the cluster about node-timeout (15 s by default, 1 s in the tests) plus an
 # election; redis-py retries a command this many times with backoff, reloading the slot map
@@ -54,6 +62,16 @@ def every_primary(redis: object) -> dict[str, Any]:
     """The keywords that send a command to every primary of a cluster (none otherwise): for
     what each node answers for itself, such as INFO."""
     return {"target_nodes": SyncRedisCluster.PRIMARIES} if is_cluster(redis) else {}
+
+
+def cluster_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` is redis-py's report that no node of the cluster answered: not a
+    ConnectionError but a RedisClusterException raised from one ("Redis Cluster cannot be
+    connected"), which callers must treat as Redis being away. Its other RedisClusterExceptions
+    (keys of two slots in one command, say) are mistakes of the caller's and stay as they are."""
+    return isinstance(exc, RedisClusterException) and isinstance(
+        exc.__cause__, (RedisConnectionError, RedisTimeoutError, OSError)
+    )
 
 
 def cluster_client(options: RedisOptions) -> Redis:
@@ -94,8 +112,10 @@ def cluster_client_kwargs(options: RedisOptions) -> dict[str, Any]:
 
 
 def sync_cluster_client(options: RedisOptions, read_timeout: float | None = None) -> redis.Redis:
-    """The blocking cluster client (the processor's lease keeper): EVALSHA routed by its key,
-    SCRIPT LOAD to every primary. Typed as ``redis.Redis`` for the same reason as above."""
+    """The blocking cluster client (the processor's lease keeper, SyncDistributor): EVALSHA
+    routed by its key, SCRIPT LOAD to every primary. Typed as ``redis.Redis`` for the same
+    reason as above. It reads the slot map as it is made: BrokerUnavailable when no node
+    answers."""
     kwargs = cluster_client_kwargs(options)
     kwargs["startup_nodes"] = [
         SyncClusterNode(h, p)  # type: ignore[no-untyped-call]
@@ -104,4 +124,13 @@ def sync_cluster_client(options: RedisOptions, read_timeout: float | None = None
     kwargs.pop("retry")
     if read_timeout is not None:
         kwargs["socket_timeout"] = read_timeout
-    return cast(redis.Redis, SyncRedisCluster(**kwargs))
+    try:
+        return cast(redis.Redis, SyncRedisCluster(**kwargs))
+    except RedisClusterException as exc:
+        if not cluster_unreachable(exc):
+            raise
+        nodes = ",".join(f"{h}:{p}" for h, p in options.cluster_nodes)
+        raise BrokerUnavailable(
+            f"no node of the Redis Cluster answered (TANDEMQ_CLUSTER_NODES={nodes}): {exc};"
+            " check the addresses and that the nodes run"
+        ) from exc

@@ -19,6 +19,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import (
     AuthenticationError,
     NoScriptError,
+    RedisClusterException,
     ResponseError,
     SlotNotCoveredError,
 )
@@ -34,7 +35,7 @@ from .calls import (
     tombstone_info,
 )
 from .clock import now_ms
-from .cluster import every_primary, is_cluster
+from .cluster import cluster_unreachable, every_primary, is_cluster
 from .envelope import info as envelope_info
 from .envelope import may_be_enveloped
 from .errors import OutcomeUnknown, TandemqError
@@ -83,6 +84,10 @@ class SyncBroker(ScriptCalls):
         except (AuthenticationError, ResponseError) as exc:  # refused login, ACL, OOM, bad db
             raise raised_error(exc) from exc
         except _UNAVAILABLE as exc:
+            raise unavailable(exc, self.timeout) from exc
+        except RedisClusterException as exc:  # no node of the cluster answered, say
+            if not cluster_unreachable(exc):
+                raise
             raise unavailable(exc, self.timeout) from exc
 
     def _call_many(self, calls: Sequence[Call]) -> list[Any]:

@@ -19,11 +19,17 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import AuthenticationError, NoScriptError, OutOfMemoryError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    NoScriptError,
+    OutOfMemoryError,
+    RedisClusterException,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .cluster import is_cluster
+from .cluster import cluster_unreachable, is_cluster
 from .cluster_wire import ClusterWire
 from .errors import (
     BrokerUnavailable,
@@ -73,6 +79,10 @@ class Transport:
         except (AuthenticationError, ResponseError) as exc:  # refused login, ACL, bad db
             raise raised_error(exc) from exc
         except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+            raise self._unavailable(exc) from exc
+        except RedisClusterException as exc:
+            if not cluster_unreachable(exc):
+                raise
             raise self._unavailable(exc) from exc
 
     async def load_scripts(self) -> None:

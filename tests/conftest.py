@@ -69,6 +69,16 @@ def prefix() -> str:
 
 
 @pytest.fixture
+def redis_env(redis_url: str, prefix: str, cluster_nodes: str | None) -> dict[str, str]:
+    """The environment that points a subprocess (a ``tandemq`` command, a daemon) at the
+    test's store: its Redis or, under TANDEMQ_TEST_CLUSTER=1, the session's cluster."""
+    env = {"REDIS_URL": redis_url, "TANDEMQ_PREFIX": prefix}
+    if cluster_nodes:
+        env["TANDEMQ_CLUSTER_NODES"] = cluster_nodes
+    return env
+
+
+@pytest.fixture
 async def redis(redis_url: str, prefix: str, cluster_nodes: str | None) -> AsyncIterator[Redis]:
     if cluster_nodes:
         client = Settings.load(env=False, cluster_nodes=cluster_nodes).redis_options().client()

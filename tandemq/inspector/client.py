@@ -16,9 +16,11 @@ from typing import Any, Self
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tandemq.common.broker import Broker
+from tandemq.common.cluster import cluster_unreachable
 from tandemq.common.cron_registry import CronEntryInfo
 from tandemq.common.errors import BrokerUnavailable, InvalidRequest
 from tandemq.common.keys import Keys
@@ -85,6 +87,10 @@ class Inspector:
         try:
             yield self._store
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise BrokerUnavailable(f"Redis unreachable: {exc}") from exc
+        except RedisClusterException as exc:
+            if not cluster_unreachable(exc):
+                raise
             raise BrokerUnavailable(f"Redis unreachable: {exc}") from exc
 
     # -- queues ---------------------------------------------------------------------------

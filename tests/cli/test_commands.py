@@ -33,12 +33,8 @@ class Mail(BaseModel):
     to: str
 
 
-def _env(redis_url: str, prefix: str) -> dict[str, str]:
-    return {"REDIS_URL": redis_url, "TANDEMQ_PREFIX": prefix}
-
-
-async def _run(redis_url: str, prefix: str, *args: str) -> Result:
-    return await tandemq(*args, **_env(redis_url, prefix))
+async def _run(env: dict[str, str], *args: str) -> Result:
+    return await tandemq(*args, **env)
 
 
 async def test_help_lists_every_command() -> None:
@@ -53,12 +49,12 @@ async def test_help_lists_every_command() -> None:
 
 
 async def test_queues_json_is_the_inspectors_objects(
-    redis_url: str, prefix: str, distributor: Distributor, inspector: Inspector
+    redis_env: dict[str, str], distributor: Distributor, inspector: Inspector
 ) -> None:
     await distributor.send(Mail(to="a"), queue="mail")
     await distributor.send(Mail(to="b"), queue="mail", process_in=timedelta(hours=1))
     await distributor.send(Mail(to="c"), queue="low")
-    result = await _run(redis_url, prefix, "queues", "--json")
+    result = await _run(redis_env, "queues", "--json")
     assert result.code == 0, result.err
     listed = json.loads(result.out)
     assert [q["queue"] for q in listed] == ["low", "mail"]
@@ -72,97 +68,89 @@ async def test_queues_json_is_the_inspectors_objects(
 
 
 async def test_queues_table_shows_paused_without_colour_when_piped(
-    redis_url: str, prefix: str, distributor: Distributor
+    redis_env: dict[str, str], distributor: Distributor
 ) -> None:
     await distributor.send(Mail(to="a"), queue="mail")
-    assert (await _run(redis_url, prefix, "queue", "pause", "mail")).code == 0
-    result = await _run(redis_url, prefix, "queues")
+    assert (await _run(redis_env, "queue", "pause", "mail")).code == 0
+    result = await _run(redis_env, "queues")
     assert result.code == 0
     assert "mail (paused)" in result.out
     assert "\x1b[" not in result.out  # piped: no colour, no cursor codes
-    assert (await _run(redis_url, prefix, "queue", "unpause", "mail")).code == 0
-    listed = json.loads((await _run(redis_url, prefix, "queues", "--json")).out)
+    assert (await _run(redis_env, "queue", "unpause", "mail")).code == 0
+    listed = json.loads((await _run(redis_env, "queues", "--json")).out)
     assert listed[0]["paused"] is False
 
 
-async def test_tasks_ls_and_show(redis_url: str, prefix: str, distributor: Distributor) -> None:
+async def test_tasks_ls_and_show(redis_env: dict[str, str], distributor: Distributor) -> None:
     sent = [(await distributor.send(Mail(to=f"u{i}"), queue="mail")).id for i in range(3)]
-    result = await _run(
-        redis_url, prefix, "tasks", "ls", "mail", "pending", "--limit", "2", "--json"
-    )
+    result = await _run(redis_env, "tasks", "ls", "mail", "pending", "--limit", "2", "--json")
     assert result.code == 0, result.err
     assert [t["id"] for t in json.loads(result.out)] == sent[:2]
-    table = await _run(redis_url, prefix, "tasks", "ls", "mail", "pending")
+    table = await _run(redis_env, "tasks", "ls", "mail", "pending")
     assert all(task_id in table.out for task_id in sent)
     assert "1-3 of 3" in table.out
-    shown = await _run(redis_url, prefix, "tasks", "show", "mail", sent[0], "--json")
+    shown = await _run(redis_env, "tasks", "show", "mail", sent[0], "--json")
     detail = json.loads(shown.out)
     assert (detail["id"], detail["state"], detail["payload"]) == (sent[0], "pending", {"to": "u0"})
     assert detail["enqueued_at"] is not None and detail["attempts"] == 0
-    human = await _run(redis_url, prefix, "tasks", "show", "mail", sent[0])
+    human = await _run(redis_env, "tasks", "show", "mail", sent[0])
     assert "tests.mail" in human.out and '"to": "u0"' in human.out
 
 
 @pytest.mark.wire  # envelopes are only sent over the pipelining connection
 async def test_tasks_ls_show_and_cancel_an_envelope_task(
-    redis_url: str, prefix: str, distributor: Distributor, redis: Redis
+    redis_env: dict[str, str], prefix: str, distributor: Distributor, redis: Redis
 ) -> None:
     own = await distributor.send(Mail(to="own"), queue="mail", task_id="own-id")
     sent = await distributor.send(Mail(to="env"), queue="mail", max_retry=3)
     pending = await redis.lrange(Keys(prefix).queue("mail").pending, 0, -1)
     assert [is_envelope(e) for e in pending] == [True, False]  # newest first: sent, own
-    listed = json.loads(
-        (await _run(redis_url, prefix, "tasks", "ls", "mail", "pending", "--json")).out
-    )
+    listed = json.loads((await _run(redis_env, "tasks", "ls", "mail", "pending", "--json")).out)
     shown = [(t["id"], t["type"], t["payload_preview"], t["max_retry"]) for t in listed]
     assert shown == [
         ("own-id", "tests.mail", '{"to":"own"}', own.max_retry),
         (sent.id, "tests.mail", '{"to":"env"}', 3),
     ]
     assert datetime.fromisoformat(listed[1]["enqueued_at"]) == sent.enqueued_at
-    table = await _run(redis_url, prefix, "tasks", "ls", "mail", "pending")
+    table = await _run(redis_env, "tasks", "ls", "mail", "pending")
     assert sent.id in table.out and "1-2 of 2" in table.out
-    detail = json.loads(
-        (await _run(redis_url, prefix, "tasks", "show", "mail", sent.id, "--json")).out
-    )
+    detail = json.loads((await _run(redis_env, "tasks", "show", "mail", sent.id, "--json")).out)
     assert (detail["state"], detail["payload"], detail["attempts"]) == ("pending", {"to": "env"}, 0)
-    canceled = await _run(redis_url, prefix, "tasks", "cancel", "mail", sent.id)
+    canceled = await _run(redis_env, "tasks", "cancel", "mail", sent.id)
     assert canceled.code == 0 and f"canceled task {sent.id}" in canceled.out
-    again = json.loads(
-        (await _run(redis_url, prefix, "tasks", "show", "mail", sent.id, "--json")).out
-    )
+    again = json.loads((await _run(redis_env, "tasks", "show", "mail", sent.id, "--json")).out)
     assert (again["state"], again["payload"]) == ("canceled", {"to": "env"})
 
 
 async def test_show_prints_the_traceback_of_an_archived_task(
-    redis_url: str, prefix: str, distributor: Distributor, broker: Broker
+    redis_env: dict[str, str], distributor: Distributor, broker: Broker
 ) -> None:
     info = await distributor.send(Mail(to="x"), queue="mail", max_retry=0)
     await broker.dequeue({"mail": 1}, "cli-test", 60_000)
     trace = 'Traceback (most recent call last):\n  File "h.py", line 3\nValueError: bounced'
     await broker.archive("mail", info.id, "cli-test", trace)
-    shown = await _run(redis_url, prefix, "tasks", "show", "mail", info.id)
+    shown = await _run(redis_env, "tasks", "show", "mail", info.id)
     assert shown.code == 0
     assert trace in shown.out
-    listed = await _run(redis_url, prefix, "tasks", "ls", "mail", "archived", "--json")
+    listed = await _run(redis_env, "tasks", "ls", "mail", "archived", "--json")
     assert json.loads(listed.out)[0]["error"] == "ValueError: bounced"
 
 
 async def test_exit_codes_mean_not_found_usage_and_unreachable(
-    redis_url: str, prefix: str, distributor: Distributor
+    redis_env: dict[str, str], distributor: Distributor
 ) -> None:
     info = await distributor.send(Mail(to="a"), queue="mail")
-    missing_task = await _run(redis_url, prefix, "tasks", "show", "mail", "nope")
+    missing_task = await _run(redis_env, "tasks", "show", "mail", "nope")
     assert missing_task.code == 1 and "no task 'nope'" in missing_task.err
-    missing_queue = await _run(redis_url, prefix, "tasks", "ls", "nope", "pending")
+    missing_queue = await _run(redis_env, "tasks", "ls", "nope", "pending")
     assert missing_queue.code == 1 and "no queue named 'nope'" in missing_queue.err
-    refused = await _run(redis_url, prefix, "tasks", "run", "mail", info.id)
+    refused = await _run(redis_env, "tasks", "run", "mail", info.id)
     assert refused.code == 1 and "already pending" in refused.err
-    assert (await _run(redis_url, prefix, "tasks", "ls", "mail", "sleeping")).code == 2
-    both = await _run(redis_url, prefix, "tasks", "run", "mail", info.id, "--all", "retry")
+    assert (await _run(redis_env, "tasks", "ls", "mail", "sleeping")).code == 2
+    both = await _run(redis_env, "tasks", "run", "mail", info.id, "--all", "retry")
     assert both.code == 2 and "either TASK_ID or --all STATE" in both.err
-    assert (await _run(redis_url, prefix, "no-such-command")).code == 2
-    bad_env = await tandemq("queues", REDIS_URL=redis_url, TANDEMQ_PREFIX="{x}")
+    assert (await _run(redis_env, "no-such-command")).code == 2
+    bad_env = await tandemq("queues", **{**redis_env, "TANDEMQ_PREFIX": "{x}"})
     assert bad_env.code == 2 and "TANDEMQ_PREFIX" in bad_env.err
     down = await tandemq(
         "queues", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", TANDEMQ_REDIS_RETRIES="0"
@@ -170,26 +158,33 @@ async def test_exit_codes_mean_not_found_usage_and_unreachable(
     assert down.code == 3 and "Redis unreachable" in down.err
 
 
+async def test_a_cluster_none_of_whose_nodes_answers_is_unreachable() -> None:
+    """redis-py's cluster client reports it as a RedisClusterException (no ConnectionError):
+    still exit code 3 and one line, not a traceback."""
+    nodes = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    down = await tandemq("queues", TANDEMQ_CLUSTER_NODES=nodes, TANDEMQ_REDIS_RETRIES="0")
+    assert down.code == 3 and "Redis unreachable" in down.err
+    assert "Traceback" not in down.err and len(down.err.splitlines()) == 1
+
+
 async def test_one_task_run_archive_delete(
-    redis_url: str, prefix: str, distributor: Distributor, inspector: Inspector
+    redis_env: dict[str, str], distributor: Distributor, inspector: Inspector
 ) -> None:
     info = await distributor.send(Mail(to="a"), queue="mail")
-    archived = await _run(redis_url, prefix, "tasks", "archive", "mail", info.id)
+    archived = await _run(redis_env, "tasks", "archive", "mail", info.id)
     assert archived.code == 0 and "was pending" in archived.out
     assert (await inspector.get_task("mail", info.id)).state is TaskState.ARCHIVED
-    assert (await _run(redis_url, prefix, "tasks", "run", "mail", info.id)).code == 0
+    assert (await _run(redis_env, "tasks", "run", "mail", info.id)).code == 0
     assert (await inspector.get_task("mail", info.id)).state is TaskState.PENDING
-    assert (await _run(redis_url, prefix, "tasks", "delete", "mail", info.id)).code == 0
-    assert (await _run(redis_url, prefix, "tasks", "show", "mail", info.id)).code == 1
+    assert (await _run(redis_env, "tasks", "delete", "mail", info.id)).code == 0
+    assert (await _run(redis_env, "tasks", "show", "mail", info.id)).code == 1
 
 
 async def test_bulk_action_piped_prints_only_the_result(
-    redis_url: str, prefix: str, distributor: Distributor, inspector: Inspector
+    redis_env: dict[str, str], distributor: Distributor, inspector: Inspector
 ) -> None:
     await distributor.send_many([Mail(to=str(i)) for i in range(250)], queue="mail")
-    result = await _run(
-        redis_url, prefix, "tasks", "archive", "mail", "--all", "pending", "--chunk", "100"
-    )
+    result = await _run(redis_env, "tasks", "archive", "mail", "--all", "pending", "--chunk", "100")
     assert result.code == 0
     assert result.out.strip() == "archived 250 pending tasks of mail"
     assert result.err == ""  # no progress bar off a terminal
@@ -198,11 +193,11 @@ async def test_bulk_action_piped_prints_only_the_result(
 
 
 async def test_bulk_action_draws_a_progress_bar_on_a_terminal(
-    redis_url: str, prefix: str, distributor: Distributor, inspector: Inspector
+    redis_env: dict[str, str], distributor: Distributor, inspector: Inspector
 ) -> None:
     await distributor.send_many([Mail(to=str(i)) for i in range(3000)], queue="mail")
     term = Terminal("tasks", "delete", "mail", "--all", "pending", "--chunk", "50",
-                    **_env(redis_url, prefix))  # fmt: skip
+                    **redis_env)  # fmt: skip
     try:
         code = await asyncio.to_thread(term.wait)
     finally:
@@ -216,19 +211,21 @@ async def test_bulk_action_draws_a_progress_bar_on_a_terminal(
 
 
 async def test_queue_delete_refuses_then_forces(
-    redis_url: str, prefix: str, distributor: Distributor, inspector: Inspector
+    redis_env: dict[str, str], distributor: Distributor, inspector: Inspector
 ) -> None:
     await distributor.send(Mail(to="a"), queue="mail")
-    refused = await _run(redis_url, prefix, "queue", "delete", "mail")
+    refused = await _run(redis_env, "queue", "delete", "mail")
     assert refused.code == 1 and "--force" in refused.err
-    forced = await _run(redis_url, prefix, "queue", "delete", "mail", "--force")
+    forced = await _run(redis_env, "queue", "delete", "mail", "--force")
     assert forced.code == 0 and "and its 1 tasks" in forced.out
     assert await inspector.queue_names() == []
-    assert (await _run(redis_url, prefix, "queue", "delete", "mail")).code == 1
+    assert (await _run(redis_env, "queue", "delete", "mail")).code == 1
 
 
 async def test_processors_lists_a_live_processor(
-    redis_url: str, prefix: str, make_processor: ProcessorFactory, distributor: Distributor
+    redis_env: dict[str, str],
+    make_processor: ProcessorFactory,
+    distributor: Distributor,
 ) -> None:
     p = await make_processor(queues={"mail": 2, "low": 1}, concurrency=3)
     release = asyncio.Event()
@@ -244,14 +241,14 @@ async def test_processors_lists_a_live_processor(
             info = await distributor.send(Mail(to="a"), queue="mail")
             await started.wait()
             result = await eventually(  # the record shows the task from the next heartbeat on
-                lambda: _run(redis_url, prefix, "processors", "--json"),
+                lambda: _run(redis_env, "processors", "--json"),
                 lambda r: '"busy": 1' in r.out,
                 timeout=20,
             )
             (listed,) = json.loads(result.out)
             assert listed["id"] == p.id
             assert listed["queues"] == {"mail": 2, "low": 1} and listed["concurrency"] == 3
-            table = await _run(redis_url, prefix, "processors")
+            table = await _run(redis_env, "processors")
             assert "mail=2,low=1" in table.out and "1 live" in table.out
         finally:
             release.set()
@@ -259,19 +256,19 @@ async def test_processors_lists_a_live_processor(
 
 
 async def test_stats_prints_totals_and_queues(
-    redis_url: str, prefix: str, distributor: Distributor
+    redis_env: dict[str, str], distributor: Distributor
 ) -> None:
     await distributor.send(Mail(to="a"), queue="mail")
-    result = await _run(redis_url, prefix, "stats")
+    result = await _run(redis_env, "stats")
     assert result.code == 0
     assert "totals" in result.out and "mail" in result.out
 
 
 async def test_stats_watch_redraws_in_place_until_ctrl_c(
-    redis_url: str, prefix: str, distributor: Distributor
+    redis_env: dict[str, str], distributor: Distributor
 ) -> None:
     await distributor.send(Mail(to="a"), queue="mail")
-    term = Terminal("stats", "--watch", "--interval", "0.2", **_env(redis_url, prefix))
+    term = Terminal("stats", "--watch", "--interval", "0.2", **redis_env)
     try:
         # a redraw moves the cursor up over the previous frame ("\x1b[<n>A")
         await asyncio.to_thread(
@@ -287,17 +284,17 @@ async def test_stats_watch_redraws_in_place_until_ctrl_c(
 
 
 async def test_python_dash_m_tandemq_is_the_same_command(
-    redis_url: str, prefix: str, distributor: Distributor
+    redis_env: dict[str, str], distributor: Distributor
 ) -> None:
     await distributor.send(Mail(to="a"), queue="mail")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tandemq", "queues", "--json",
-        env=subprocess_env(**_env(redis_url, prefix)),
+        env=subprocess_env(**redis_env),
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, _ = await proc.communicate()
     assert proc.returncode == 0
-    script = await _run(redis_url, prefix, "queues", "--json")
+    script = await _run(redis_env, "queues", "--json")
     strip = lambda text: [  # noqa: E731
         {k: v for k, v in q.items() if k != "oldest_pending_age"} for q in json.loads(text)
     ]
@@ -305,14 +302,14 @@ async def test_python_dash_m_tandemq_is_the_same_command(
 
 
 async def test_run_with_workers_starts_processors_that_leave_on_sigterm(
-    redis_url: str, prefix: str, inspector: Inspector
+    redis_env: dict[str, str], inspector: Inspector
 ) -> None:
     """``tandemq run --workers 2``: the supervisor's workers (each ``tandemq run``) show up as
     two live processors, and a SIGTERM stops both cleanly, removing their records."""
     proc = await asyncio.create_subprocess_exec(
         str(TANDEMQ), "run", "tests.apps:ledger", "--workers", "2",
         cwd=ROOT,
-        env=subprocess_env(**_env(redis_url, prefix), TANDEMQ_QUEUES="mail=2,low=1"),
+        env=subprocess_env(**redis_env, TANDEMQ_QUEUES="mail=2,low=1"),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
@@ -330,13 +327,13 @@ async def test_run_with_workers_starts_processors_that_leave_on_sigterm(
 
 
 async def test_colour_on_a_terminal_unless_no_color(
-    redis_url: str, prefix: str, distributor: Distributor, inspector: Inspector
+    redis_env: dict[str, str], distributor: Distributor, inspector: Inspector
 ) -> None:
     await distributor.send(Mail(to="a"), queue="mail")
     await inspector.pause("mail")
     screens = {}
     for no_color in ("", "1"):
-        env = {**_env(redis_url, prefix), **({"NO_COLOR": no_color} if no_color else {})}
+        env = {**redis_env, **({"NO_COLOR": no_color} if no_color else {})}
         term = Terminal("queues", **env)
         try:
             assert await asyncio.to_thread(term.wait) == 0
@@ -348,8 +345,7 @@ async def test_colour_on_a_terminal_unless_no_color(
 
 
 async def test_show_prints_the_result_of_a_completed_task(
-    redis_url: str,
-    prefix: str,
+    redis_env: dict[str, str],
     make_processor: ProcessorFactory,
     distributor: Distributor,
     inspector: Inspector,
@@ -365,10 +361,8 @@ async def test_show_prints_the_result_of_a_completed_task(
         await eventually(
             lambda: inspector.get_task("mail", info.id), lambda t: t.state == "completed"
         )
-    shown = await _run(redis_url, prefix, "tasks", "show", "mail", info.id)
+    shown = await _run(redis_env, "tasks", "show", "mail", info.id)
     assert shown.code == 0
     assert "result" in shown.out and '"sent": 1' in shown.out
-    as_json = json.loads(
-        (await _run(redis_url, prefix, "tasks", "show", "mail", info.id, "--json")).out
-    )
+    as_json = json.loads((await _run(redis_env, "tasks", "show", "mail", info.id, "--json")).out)
     assert as_json["result"] == {"sent": 1} and as_json["attempts"] == 1

@@ -18,17 +18,17 @@ from .support import Result, tandemq
 from .test_commands import Mail
 
 
-async def _run(redis_url: str, prefix: str, *args: str) -> Result:
-    return await tandemq(*args, REDIS_URL=redis_url, TANDEMQ_PREFIX=prefix)
+async def _run(env: dict[str, str], *args: str) -> Result:
+    return await tandemq(*args, **env)
 
 
 async def test_cron_ls_shows_entries_with_last_and_next_run(
-    redis_url: str, prefix: str, broker: Broker, redis: Redis
+    redis_env: dict[str, str], prefix: str, broker: Broker, redis: Redis
 ) -> None:
-    empty = await _run(redis_url, prefix, "cron", "ls")
+    empty = await _run(redis_env, "cron", "ls")
     assert empty.code == 0 and "no periodic entries" in empty.out
     await register_entries(broker, redis, prefix)
-    result = await _run(redis_url, prefix, "cron", "ls")
+    result = await _run(redis_env, "cron", "ls")
     assert result.code == 0, result.err
     assert "\x1b[" not in result.out  # piped: no colour
     for header in ("entry", "spec/interval", "tz", "queue", "type", "last run", "next run"):
@@ -42,10 +42,10 @@ async def test_cron_ls_shows_entries_with_last_and_next_run(
 
 
 async def test_cron_ls_json_is_the_inspectors_entries(
-    redis_url: str, prefix: str, broker: Broker, redis: Redis, inspector: Inspector
+    redis_env: dict[str, str], prefix: str, broker: Broker, redis: Redis, inspector: Inspector
 ) -> None:
     await register_entries(broker, redis, prefix)
-    result = await _run(redis_url, prefix, "cron", "ls", "--json")
+    result = await _run(redis_env, "cron", "ls", "--json")
     assert result.code == 0, result.err
     expected = [e.model_dump(mode="json") for e in await inspector.cron_entries()]
     assert json.loads(result.out) == expected
@@ -54,21 +54,21 @@ async def test_cron_ls_json_is_the_inspectors_entries(
 
 
 async def test_tasks_cancel_cancels_a_scheduled_task_and_exits_0(
-    redis_url: str, prefix: str, distributor: Distributor, inspector: Inspector
+    redis_env: dict[str, str], distributor: Distributor, inspector: Inspector
 ) -> None:
     info = await distributor.send(Mail(to="a"), queue="mail", process_in=timedelta(hours=1))
-    result = await _run(redis_url, prefix, "tasks", "cancel", "mail", info.id)
+    result = await _run(redis_env, "tasks", "cancel", "mail", info.id)
     assert result.code == 0, result.err
     assert f"canceled task {info.id}" in result.out
     assert (await inspector.get_task("mail", info.id)).state is TaskState.CANCELED
-    again = await _run(redis_url, prefix, "tasks", "cancel", "mail", info.id)
+    again = await _run(redis_env, "tasks", "cancel", "mail", info.id)
     assert again.code == 0 and "already finished" in again.out
 
 
 async def test_tasks_cancel_of_an_unknown_task_exits_1(
-    redis_url: str, prefix: str, distributor: Distributor
+    redis_env: dict[str, str], distributor: Distributor
 ) -> None:
     await distributor.send(Mail(to="a"), queue="mail")
-    result = await _run(redis_url, prefix, "tasks", "cancel", "mail", "no-such-task")
+    result = await _run(redis_env, "tasks", "cancel", "mail", "no-such-task")
     assert result.code == 1
     assert result.err.startswith("tandemq: ") and "no-such-task" in result.err

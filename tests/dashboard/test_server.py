@@ -41,10 +41,10 @@ async def _get(url: str, **headers: str) -> httpx.Response | None:
 
 
 async def test_dashboard_command_serves_the_cli_objects_behind_a_token(
-    redis_url: str, prefix: str, distributor: Distributor
+    redis_env: dict[str, str], distributor: Distributor
 ) -> None:
     await distributor.send(Job(n=1), queue="mail", process_in=timedelta(hours=1))
-    env = {"REDIS_URL": redis_url, "TANDEMQ_PREFIX": prefix}
+    env = redis_env
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     async with _serving(
@@ -64,17 +64,13 @@ async def test_dashboard_command_serves_the_cli_objects_behind_a_token(
 
 
 async def test_metrics_command_exports_queue_gauges_of_every_queue(
-    redis_url: str, prefix: str, distributor: Distributor
+    redis_env: dict[str, str], distributor: Distributor
 ) -> None:
     for queue in ("mail", "reports"):
         await distributor.send(Job(n=1), queue=queue, process_in=timedelta(hours=1))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        "REDIS_URL": redis_url,
-        "TANDEMQ_PREFIX": prefix,
-        "TANDEMQ_METRICS_QUEUE_GAUGES_INTERVAL_SECONDS": "0.1",
-    }
+    env = {**redis_env, "TANDEMQ_METRICS_QUEUE_GAUGES_INTERVAL_SECONDS": "0.1"}
     async with _serving("metrics", "--host", "127.0.0.1", "--port", str(port), **env) as proc:
         wanted = 'tandemq_queue_tasks{queue="reports",state="scheduled"} 1.0'
         got = await eventually(

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from tandemq.common.broker import Broker
 from tandemq.common.clock import now_ms
+from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
 from tandemq.inspector import Inspector
 
@@ -25,8 +26,12 @@ class Job(BaseModel):
 
 
 @pytest.fixture
-async def inspector(redis_url: str, prefix: str, broker: Broker) -> AsyncIterator[Inspector]:
-    async with Inspector(redis_url=redis_url, prefix=prefix) as i:
+async def inspector(
+    redis_url: str, prefix: str, cluster_nodes: str | None, broker: Broker
+) -> AsyncIterator[Inspector]:
+    """On the session's cluster under TANDEMQ_TEST_CLUSTER=1, as the root fixtures are."""
+    s = Settings.load(env=False, redis_url=redis_url, prefix=prefix, cluster_nodes=cluster_nodes)
+    async with Inspector(settings=s) as i:
         yield i
 
 

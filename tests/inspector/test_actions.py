@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from tandemq.common.broker import Broker
 from tandemq.common.envelope import entry_id
@@ -177,6 +179,35 @@ async def test_delete_queue_with_force_leaves_no_key_behind(
     assert await inspector.queue_names() == ["kept"]
     with pytest.raises(QueueNotFound):
         await inspector.queue("q")
+
+
+async def _scans(cluster: RedisCluster) -> dict[str, int]:
+    """SCAN commands each primary has run so far (INFO commandstats)."""
+    counts = {}
+    for node in cluster.get_primaries():
+        stats = await cluster.info("commandstats", target_nodes=node)
+        counts[node.name] = int(stats.get("cmdstat_scan", {}).get("calls", 0))
+    return counts
+
+
+async def test_delete_queue_on_a_cluster_sweeps_only_the_queues_shard(
+    inspector: Inspector, seed: Seeder, redis: Redis, prefix: str, cluster_nodes: str | None
+) -> None:
+    """Every key of a queue is in its slot: the sweep for keys left under its tag scans the
+    one primary holding that slot, not every shard's whole keyspace."""
+    if not cluster_nodes:
+        pytest.skip("shards only on a cluster: runs under TANDEMQ_TEST_CLUSTER=1")
+    cluster = cast(RedisCluster, redis)
+    await seed.pending("q")
+    stray = f"{Keys(prefix).queue('q').base}:stray"  # in no state: only the sweep finds it
+    await redis.set(stray, 1)
+    before = await _scans(cluster)
+    assert await inspector.delete_queue("q", force=True) == 1
+    after = await _scans(cluster)
+    assert await redis.exists(stray) == 0
+    home = cluster.get_node_from_key(stray)
+    assert home is not None
+    assert {name for name in after if after[name] > before[name]} == {home.name}
 
 
 async def test_delete_an_empty_queue(inspector: Inspector, seed: Seeder) -> None:

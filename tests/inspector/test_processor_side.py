@@ -142,13 +142,13 @@ async def test_a_live_processor_is_listed_with_what_it_runs(
 
 
 async def test_a_killed_processor_disappears_after_a_few_heartbeats(
-    redis_url: str, prefix: str, inspector: Inspector, distributor: Distributor
+    redis_env: dict[str, str], inspector: Inspector, distributor: Distributor
 ) -> None:
     await distributor.send(Step(n=1), queue="default")  # the queue exists
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tandemq", "run", "tests.apps:ledger",
         cwd=ROOT,
-        env=subprocess_env(REDIS_URL=redis_url, TANDEMQ_PREFIX=prefix, TANDEMQ_LEASE_SECONDS="3"),
+        env=subprocess_env(**redis_env, TANDEMQ_LEASE_SECONDS="3"),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip

@@ -9,11 +9,14 @@ import pytest
 from redis.asyncio import Redis
 
 from tandemq.common.clock import now_ms
+from tandemq.common.errors import BrokerUnavailable
 from tandemq.common.history import add_counts
 from tandemq.common.keys import Keys
+from tandemq.common.settings import Settings
 from tandemq.common.task import TaskState
 from tandemq.distributor import Distributor
 from tandemq.inspector import Inspector, QueueNotFound, TaskNotFound, queues_payload
+from tests.support import free_port
 
 from .conftest import Job, Seeder
 
@@ -173,3 +176,18 @@ async def test_history_adds_up_the_counters(
     assert (await inspector.queue("a")).processed_today == 8
     ttl = await redis.ttl(keys.queue("a").count("processed", "m", now // 60_000))
     assert 3600 < ttl <= 7200
+
+
+async def test_a_cluster_none_of_whose_nodes_answers_is_broker_unavailable() -> None:
+    """redis-py's cluster client says so with a RedisClusterException, not a ConnectionError:
+    on entry (the scripts' load) and on a read alike, the operator gets BrokerUnavailable."""
+    nodes = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    settings = Settings.load(env=False, cluster_nodes=nodes, redis_retries=0)
+    inspector = Inspector(settings=settings)
+    try:
+        with pytest.raises(BrokerUnavailable, match="Redis unreachable"):
+            await inspector.queue_names()
+        with pytest.raises(BrokerUnavailable, match="Redis unreachable"):
+            await inspector.__aenter__()
+    finally:
+        await inspector.aclose()

@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from tandemq import ConfigError, OutcomeUnknown, SyncDistributor
+from tandemq import BrokerUnavailable, ConfigError, OutcomeUnknown, SyncDistributor
 from tandemq.common.keys import Keys
 from tandemq.common.scripts import SCRIPTS
 from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
 from tandemq.processor import Processor, TaskContext
+from tests.support import free_port
 from tests.topologies.cluster import Cluster
 from tests.topologies.test_cluster import spread_queues
 
@@ -265,3 +266,11 @@ def test_sync_calls_are_routed_without_asking_a_node_for_their_keys(steady: Clus
                 stats = r.info("commandstats")
                 assert "cmdstat_command|getkeys" not in stats
                 assert stats["cmdstat_evalsha"]["calls"] >= 2  # each shard's calls, there
+
+
+def test_sync_distributor_on_a_cluster_no_node_answers_is_broker_unavailable() -> None:
+    """redis-py's blocking cluster client reads the slot map as it is made and reports no
+    node answering as a RedisClusterException, which is no TandemqError."""
+    s = Settings.load(env=False, cluster_nodes=f"127.0.0.1:{free_port()}")
+    with pytest.raises(BrokerUnavailable, match="no node of the Redis Cluster answered"):
+        SyncDistributor(settings=s)
