@@ -29,6 +29,7 @@ import redis
 from redis.exceptions import NoScriptError, RedisError
 
 from tandemq.common.clock import now_ms
+from tandemq.common.errors import TandemqError
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
 from tandemq.common.scripts import SCRIPTS
@@ -110,12 +111,24 @@ class LeaseKeeper:
                     continue
                 due = not renewed or time.monotonic() - last_renewal >= self._lease_ms / 3000
                 if lag >= self._lease_ms / 3000 and due:
-                    client = client or self._connect()
+                    client = client or self._client()
+                    if client is None:
+                        continue  # no server answered: try again next tick
                     self._renew(client)
                     renewed, last_renewal = True, time.monotonic()
         finally:
             if client is not None:
                 client.close()
+
+    def _client(self) -> redis.Redis | None:
+        """A new blocking client, or None when none could be made: a cluster client asks
+        its nodes for the slot map as it is built, and raises when none answers. The thread
+        must outlive that: it is the only renewal while the loop is stuck."""
+        try:
+            return self._connect()
+        except (RedisError, TandemqError) as exc:
+            self._log.error("leasekeeper.failed", error=str(exc))
+            return None
 
     def _renew(self, client: redis.Redis) -> None:
         held = self._held()
