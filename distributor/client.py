@@ -60,9 +60,13 @@ class Distributor(DistributorCore):
         return cls(settings=Settings.load(**overrides), send_hooks=send_hooks)
 
     async def __aenter__(self) -> Self:
-        await refuse_bad_connection(self.redis, self._options)
-        await self._broker.load_scripts()
-        await self._check_redis()
+        try:
+            await refuse_bad_connection(self.redis, self._options)
+            await self._broker.load_scripts()
+            await self._check_redis()
+        except BaseException:
+            await self.close()  # no __aexit__ follows a failed __aenter__
+            raise
         return self
 
     async def _check_redis(self) -> None:

@@ -57,8 +57,12 @@ class SyncDistributor(DistributorCore):
         return cls(settings=Settings.load(**overrides), send_hooks=send_hooks)
 
     def __enter__(self) -> Self:
-        self._broker.load_scripts()
-        self._check_redis()
+        try:
+            self._broker.load_scripts()
+            self._check_redis()
+        except BaseException:
+            self.close()  # no __exit__ follows a failed __enter__
+            raise
         return self
 
     def _check_redis(self) -> None:
