@@ -23,7 +23,6 @@ from redis.exceptions import (
     AuthenticationError,
     NoScriptError,
     OutOfMemoryError,
-    RedisClusterException,
     ResponseError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -49,6 +48,14 @@ _PIPELINE = 10  # calls per round trip when a stream is sent again through redis
 _CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 _SCRIPT_LINE = re.compile(r"@?user_script:(\d+)")  # how Redis names a line of the running script
 _CALLED = re.compile(r"redis\.p?call\(\s*[\"'](\w+)")  # the command a Lua line calls
+
+
+def lost_redis(exc: BaseException) -> bool:
+    """Whether ``exc`` means Redis was lost (BrokerUnavailable, or OutcomeUnknown when the
+    command may have run): a dropped or refused connection, a timeout, or a cluster none of
+    whose nodes answered (redis-py's RedisClusterException raised from a connection error).
+    Anything else is the caller's to see as it is."""
+    return isinstance(exc, (TimeoutError, *_CONNECTION_ERRORS)) or cluster_unreachable(exc)
 
 
 class Transport:
@@ -78,10 +85,8 @@ class Transport:
                 yield
         except (AuthenticationError, ResponseError) as exc:  # refused login, ACL, bad db
             raise raised_error(exc) from exc
-        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
-            raise self._unavailable(exc) from exc
-        except RedisClusterException as exc:
-            if not cluster_unreachable(exc):
+        except Exception as exc:
+            if not lost_redis(exc):
                 raise
             raise self._unavailable(exc) from exc
 
@@ -119,7 +124,9 @@ class Transport:
         try:
             replies = await self._round_trip(calls, resend, meanwhile)
             return await self._settle(calls, replies, resend)
-        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+        except Exception as exc:
+            if not lost_redis(exc):
+                raise
             raise self._unavailable(exc) from exc
 
     async def stream(
@@ -148,7 +155,9 @@ class Transport:
             return await self._stream_again(calls, batches, before_each)
         try:
             replies = await self._settle(calls, replies, resend=True)
-        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+        except Exception as exc:
+            if not lost_redis(exc):
+                raise
             raise self._unavailable(exc) from exc
         _raise_stopped(calls, replies)
         return replies
@@ -202,7 +211,9 @@ class Transport:
         settles its own: NOSCRIPT reloads and repeats, errors typed."""
         try:
             return await self._settle(calls, replies, resend=False)
-        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+        except Exception as exc:
+            if not lost_redis(exc):
+                raise
             raise self._unavailable(exc) from exc
 
     @property
@@ -345,7 +356,9 @@ class Transport:
                 pipe.execute_command(*command)
             async with asyncio.timeout(timeout):
                 return list(await pipe.execute(raise_on_error=False))
-        except (TimeoutError, *_CONNECTION_ERRORS) as exc:
+        except Exception as exc:
+            if not lost_redis(exc):
+                raise
             raise self._unavailable(exc) from exc
 
     async def _on_node_of(

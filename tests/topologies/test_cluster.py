@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from tandemq.common.cluster import slot_of
 from tandemq.common.envelope import entry_id
-from tandemq.common.errors import NotReplicated
+from tandemq.common.errors import BrokerUnavailable, NotReplicated
 from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
@@ -213,3 +213,16 @@ def test_blocking_client_runs_scripts_on_every_shard(steady: Cluster) -> None:
         assert [client.evalsha(sha, 1, key) for key in keys] == [1, 1, 1]
     finally:
         client.close()
+
+
+async def test_a_send_to_a_cluster_none_of_whose_nodes_answers_is_broker_unavailable(
+    cluster: Cluster,
+) -> None:
+    """redis-py reports no node answering as a RedisClusterException raised from the
+    connection error, not a ConnectionError: a send met it raw once the cluster was gone."""
+    async with Distributor(settings=_settings(cluster, redis_timeout_seconds=2)) as distributor:
+        await distributor.send(Job(n=1), queue="a")
+        for server in cluster.servers:
+            server.stop(kill=True)
+        with pytest.raises(BrokerUnavailable, match="Redis unreachable"):
+            await distributor.send(Job(n=2), queue="a")
