@@ -16,6 +16,7 @@ time it runs, so a live processor never leaves one behind.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .broker import Broker
@@ -23,7 +24,7 @@ from .clock import now_ms
 from .task import TaskMessage
 from .task_hash import messages_from_rows
 from .transport import Call, evalsha
-from .wire import Wire, pack, typed
+from .wire import Wire, let_go, pack, typed
 
 
 class BlockingTake:
@@ -60,10 +61,14 @@ class BlockingTake:
             evalsha(call),
         ]
         self._busy = True
+        futures: list[asyncio.Future[Any]] = []
         try:
             futures = await self._wire.send(commands, block_ms / 1000 + self._broker.timeout)
-            self._client_id = await futures[0]
+            self._client_id = await futures[0]  # first, for unblock() while parked
             replies = [typed(await f) for f in futures[1:]]
+        except BaseException:
+            let_go(futures)  # the connection failed or we were cancelled: no one awaits them
+            raise
         finally:
             self._busy = False
         for reply in replies[:2]:

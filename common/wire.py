@@ -403,16 +403,21 @@ class CommandStream:
 
 
 async def _replies(futures: list[asyncio.Future[Any]]) -> list[Any]:
-    """Each future's reply, in order. When the caller is cancelled or a reply fails, the
-    futures not yet awaited are let go of: cancelled if pending (the protocol skips a done
-    waiter), their error marked retrieved if failed; else asyncio logs "Future exception
-    was never retrieved" for each when the connection closes (every shutdown did)."""
+    """Each future's reply, in order; when the caller is cancelled or a reply fails, the
+    futures not yet awaited are let go of (see let_go)."""
     try:
         return [typed(await f) for f in futures]
     except BaseException:
-        for future in futures:
-            if not future.done():
-                future.cancel()
-            elif not future.cancelled():
-                future.exception()
+        let_go(futures)
         raise
+
+
+def let_go(futures: Iterable[asyncio.Future[Any]]) -> None:
+    """Reply futures no one will await: cancelled if pending (the protocol skips a done
+    waiter), their error marked retrieved if failed; else asyncio logs "Future exception
+    was never retrieved" for each when the connection closes (every shutdown did)."""
+    for future in futures:
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()
