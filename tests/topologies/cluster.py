@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
+from tandemq.common.settings import Settings
 from tests.support import RedisServer, free_port
 
 NODE_TIMEOUT_MS = 1000
@@ -158,3 +161,9 @@ class Cluster:
     def stop(self) -> None:
         for server in self.servers:
             server.stop(kill=True)
+
+
+def cluster_settings(cluster: Cluster, **more: Any) -> Settings:
+    """tandemq's settings for a test on ``cluster``, under a key prefix of its own."""
+    prefix = f"cl-{uuid.uuid4().hex[:8]}"
+    return Settings.load(env=False, prefix=prefix, **cluster.settings(), **more)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -21,12 +19,11 @@ from tandemq.common.cluster import slot_of
 from tandemq.common.envelope import entry_id
 from tandemq.common.errors import BrokerUnavailable, NotReplicated
 from tandemq.common.keys import Keys
-from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
 from tandemq.inspector import Inspector
 from tandemq.processor import Processor, TaskContext
 from tests.support import eventually
-from tests.topologies.cluster import Cluster
+from tests.topologies.cluster import Cluster, cluster_settings
 from tests.topologies.failover import run_failover
 
 
@@ -44,31 +41,6 @@ def spread_queues(cluster: Cluster) -> list[str]:
     return queues
 
 
-@pytest.fixture(scope="module")
-def steady() -> Iterator[Cluster]:
-    """A cluster no test fails over."""
-    cluster = Cluster().start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    """A cluster of this test's own (a failover changes it for good)."""
-    cluster = Cluster().start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-def _settings(cluster: Cluster, **more: Any) -> Settings:
-    prefix = f"cl-{uuid.uuid4().hex[:8]}"
-    return Settings.load(env=False, prefix=prefix, **cluster.settings(), **more)
-
-
 class Job(BaseModel):
     n: int
     fail_first: bool = False
@@ -77,11 +49,11 @@ class Job(BaseModel):
 
 @pytest.mark.parametrize("wire", ["on", "off"])
 async def test_both_sides_work_with_queues_on_three_shards(
-    steady: Cluster, wire: str, monkeypatch: pytest.MonkeyPatch
+    steady_cluster: Cluster, wire: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TANDEMQ_WIRE", wire)
-    queues = spread_queues(steady)
-    s = _settings(steady, queues={q: 1 for q in queues}, concurrency=20)
+    queues = spread_queues(steady_cluster)
+    s = cluster_settings(steady_cluster, queues={q: 1 for q in queues}, concurrency=20)
     per_queue, seen = 40, set()
     done = asyncio.Event()
     processor = Processor(settings=s)
@@ -120,9 +92,9 @@ async def test_both_sides_work_with_queues_on_three_shards(
             assert processor.id in {p.id for p in await inspector.processors()}
 
 
-async def test_retry_schedule_wait_and_cancel_on_a_cluster(steady: Cluster) -> None:
-    queues = spread_queues(steady)
-    s = _settings(steady, queues={q: 1 for q in queues})
+async def test_retry_schedule_wait_and_cancel_on_a_cluster(steady_cluster: Cluster) -> None:
+    queues = spread_queues(steady_cluster)
+    s = cluster_settings(steady_cluster, queues={q: 1 for q in queues})
     attempts: dict[int, int] = {}
     started = asyncio.Event()
     processor = Processor(settings=s, retry_delay=lambda *_: timedelta(milliseconds=50))
@@ -157,22 +129,24 @@ async def test_retry_schedule_wait_and_cancel_on_a_cluster(steady: Cluster) -> N
 
 @pytest.mark.parametrize("wire", ["on", "off"])
 async def test_send_replicas_makes_a_send_wait_for_a_replica(
-    steady: Cluster, wire: str, monkeypatch: pytest.MonkeyPatch
+    steady_cluster: Cluster, wire: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TANDEMQ_WIRE", wire)
-    s = _settings(steady, send_replicas=1)
+    s = cluster_settings(steady_cluster, send_replicas=1)
     async with Distributor(settings=s) as d:
         info = await d.send(Job(n=1))
         pending = Keys(s.prefix).queue("default").pending  # a bare id or an envelope
-        replica = steady.replica_of(steady.primary_of(pending))
-        with steady.client(replica) as r:
+        replica = steady_cluster.replica_of(steady_cluster.primary_of(pending))
+        with steady_cluster.client(replica) as r:
             r.execute_command("READONLY")
             ids = [
                 entry_id(e if isinstance(e, bytes) else e.encode())
                 for e in r.lrange(pending, 0, -1)
             ]
             assert info.id in ids  # on the replica as soon as send() returned
-    too_many = _settings(steady, send_replicas=2, send_replicas_timeout_seconds=0.1)  # one each
+    too_many = cluster_settings(
+        steady_cluster, send_replicas=2, send_replicas_timeout_seconds=0.1
+    )  # one each
     async with Distributor(settings=too_many) as d:
         with pytest.raises(NotReplicated, match="1 of the 2 replicas"):
             await d.send(Job(n=2))
@@ -204,12 +178,12 @@ def _port_of_default(cluster: Cluster) -> int:
     return cluster.primary_of("x:{default}:pending").port
 
 
-def test_blocking_client_runs_scripts_on_every_shard(steady: Cluster) -> None:
+def test_blocking_client_runs_scripts_on_every_shard(steady_cluster: Cluster) -> None:
     """The processor's lease keeper renews leases with a blocking client of its own."""
-    client = _settings(steady).redis_options().sync_client(read_timeout=2)
+    client = cluster_settings(steady_cluster).redis_options().sync_client(read_timeout=2)
     try:
         sha = client.script_load("return redis.call('incr', KEYS[1])")
-        keys = [f"sync-{uuid.uuid4().hex[:6]}:{{{q}}}:n" for q in spread_queues(steady)]
+        keys = [f"sync-{uuid.uuid4().hex[:6]}:{{{q}}}:n" for q in spread_queues(steady_cluster)]
         assert [client.evalsha(sha, 1, key) for key in keys] == [1, 1, 1]
     finally:
         client.close()
@@ -220,7 +194,9 @@ async def test_a_send_to_a_cluster_none_of_whose_nodes_answers_is_broker_unavail
 ) -> None:
     """redis-py reports no node answering as a RedisClusterException raised from the
     connection error, not a ConnectionError: a send met it raw once the cluster was gone."""
-    async with Distributor(settings=_settings(cluster, redis_timeout_seconds=2)) as distributor:
+    async with Distributor(
+        settings=cluster_settings(cluster, redis_timeout_seconds=2)
+    ) as distributor:
         await distributor.send(Job(n=1), queue="a")
         for server in cluster.servers:
             server.stop(kill=True)

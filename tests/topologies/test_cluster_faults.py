@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,15 +33,6 @@ from tests.topologies.test_cluster import _port_of_default, spread_queues
 
 pytestmark = pytest.mark.faults
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    cluster = Cluster().start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.mark.parametrize("send_replicas", [0, 1])

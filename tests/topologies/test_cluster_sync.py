@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -25,7 +22,7 @@ from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
 from tandemq.processor import Processor, TaskContext
 from tests.support import free_port
-from tests.topologies.cluster import Cluster
+from tests.topologies.cluster import Cluster, cluster_settings
 from tests.topologies.test_cluster import spread_queues
 
 WAIT = timedelta(seconds=20)  # only a failure bound: generous for a loaded 2-core machine
@@ -34,21 +31,6 @@ WAIT = timedelta(seconds=20)  # only a failure bound: generous for a loaded 2-co
 class Tenfold(BaseModel):
     n: int
     sleep: float = 0.0
-
-
-@pytest.fixture(scope="module")
-def steady() -> Iterator[Cluster]:
-    """A cluster no test fails over."""
-    cluster = Cluster().start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-def _settings(cluster: Cluster, **more: Any) -> Settings:
-    prefix = f"cs-{uuid.uuid4().hex[:8]}"
-    return Settings.load(env=False, prefix=prefix, **cluster.settings(), **more)
 
 
 def _processor(s: Settings, started: asyncio.Event | None = None) -> Processor:
@@ -65,9 +47,9 @@ def _processor(s: Settings, started: asyncio.Event | None = None) -> Processor:
     return processor
 
 
-async def test_sync_sends_run_with_queues_on_three_shards(steady: Cluster) -> None:
-    queues = spread_queues(steady)
-    s = _settings(steady, queues={q: 1 for q in queues})
+async def test_sync_sends_run_with_queues_on_three_shards(steady_cluster: Cluster) -> None:
+    queues = spread_queues(steady_cluster)
+    s = cluster_settings(steady_cluster, queues={q: 1 for q in queues})
     with SyncDistributor(settings=s) as d:
         sent = [(q, d.send(Tenfold(n=i), queue=q)) for i, q in enumerate(queues)]
         sent += [(q, info) for q in queues for info in d.send_many([Tenfold(n=7)] * 20, queue=q)]
@@ -83,9 +65,9 @@ async def test_sync_sends_run_with_queues_on_three_shards(steady: Cluster) -> No
                 assert done.result == info.payload["n"] * 10
 
 
-async def test_sync_scheduled_sends_are_marked_due_and_run(steady: Cluster) -> None:
-    queues = spread_queues(steady)
-    s = _settings(steady, queues={q: 1 for q in queues})
+async def test_sync_scheduled_sends_are_marked_due_and_run(steady_cluster: Cluster) -> None:
+    queues = spread_queues(steady_cluster)
+    s = cluster_settings(steady_cluster, queues={q: 1 for q in queues})
     later = timedelta(milliseconds=300)
     with SyncDistributor(settings=s) as d:
         one = [(q, d.send(Tenfold(n=i), queue=q, process_in=later)) for i, q in enumerate(queues)]
@@ -104,9 +86,9 @@ async def test_sync_scheduled_sends_are_marked_due_and_run(steady: Cluster) -> N
                 assert done.result == info.payload["n"] * 10
 
 
-async def test_sync_cancel_and_get_task_on_a_cluster(steady: Cluster) -> None:
-    queues = spread_queues(steady)
-    s = _settings(steady, queues={queues[2]: 1})
+async def test_sync_cancel_and_get_task_on_a_cluster(steady_cluster: Cluster) -> None:
+    queues = spread_queues(steady_cluster)
+    s = cluster_settings(steady_cluster, queues={queues[2]: 1})
     started = asyncio.Event()
     with SyncDistributor(settings=s) as d:
         waiting = d.send(Tenfold(n=1), queue=queues[0])
@@ -122,9 +104,9 @@ async def test_sync_cancel_and_get_task_on_a_cluster(steady: Cluster) -> None:
             assert done.state == "canceled"
 
 
-async def test_sync_sends_from_many_threads_land_on_every_shard(steady: Cluster) -> None:
-    queues = spread_queues(steady)
-    s = _settings(steady, queues={q: 1 for q in queues})
+async def test_sync_sends_from_many_threads_land_on_every_shard(steady_cluster: Cluster) -> None:
+    queues = spread_queues(steady_cluster)
+    s = cluster_settings(steady_cluster, queues={q: 1 for q in queues})
     per_thread, threads = 30, 8
 
     def sender(worker: int) -> list[tuple[str, str]]:
@@ -145,63 +127,62 @@ async def test_sync_sends_from_many_threads_land_on_every_shard(steady: Cluster)
                 assert done.state == "completed"
 
 
-def test_sync_send_loads_scripts_again_on_flushed_primaries(steady: Cluster) -> None:
-    queues = spread_queues(steady)
-    with SyncDistributor(settings=_settings(steady)) as d:
-        for primary in steady.primaries:
-            with steady.client(primary) as r:
+def test_sync_send_loads_scripts_again_on_flushed_primaries(steady_cluster: Cluster) -> None:
+    queues = spread_queues(steady_cluster)
+    with SyncDistributor(settings=cluster_settings(steady_cluster)) as d:
+        for primary in steady_cluster.primaries:
+            with steady_cluster.client(primary) as r:
                 r.script_flush()
         for q in queues:  # NOSCRIPT on each shard: loaded on every primary, sent again
             info = d.send(Tenfold(n=1), queue=q)
             assert d.get_task(info.id, queue=q) is not None
 
 
-def test_sync_send_repeats_only_the_calls_that_met_noscript(steady: Cluster) -> None:
+def test_sync_send_repeats_only_the_calls_that_met_noscript(steady_cluster: Cluster) -> None:
     """A scheduled send's task write runs on its queue's shard; its p:due mark, on another
     shard whose scripts were flushed, meets NOSCRIPT: only the mark is sent again."""
-    s = _settings(steady)
-    due_node = steady.primary_of(Keys(s.prefix).due)
+    s = cluster_settings(steady_cluster)
+    due_node = steady_cluster.primary_of(Keys(s.prefix).due)
     queue, queue_node = next(
-        (q, node) for q in spread_queues(steady)
-        if (node := steady.primary_of(Keys(s.prefix).queue(q).pending)).port != due_node.port
+        (q, node) for q in spread_queues(steady_cluster)
+        if (node := steady_cluster.primary_of(Keys(s.prefix).queue(q).pending)).port != due_node.port
     )  # fmt: skip
     with SyncDistributor(settings=s) as d:
-        with steady.client(due_node) as r:
+        with steady_cluster.client(due_node) as r:
             r.script_flush()
-        with steady.client(queue_node) as r:
+        with steady_cluster.client(queue_node) as r:
             r.config_resetstat()
         info = d.send(Tenfold(n=1), queue=queue, task_id="mine", process_in=timedelta(hours=1))
         assert info.state == "scheduled"
         assert d.redis.zscore(Keys(s.prefix).due, queue) is not None
-        with steady.client(queue_node) as r:
+        with steady_cluster.client(queue_node) as r:
             assert r.info("commandstats")["cmdstat_evalsha"]["calls"] == 1  # written once
 
 
 async def test_both_distributors_refuse_a_cluster_with_one_evicting_primary(
-    steady: Cluster,
+    steady_cluster: Cluster,
 ) -> None:
-    last = steady.primaries[-1]  # a plain INFO asks slot 0's primary (redis-py's default)
-    with steady.client(last) as r:
+    last = steady_cluster.primaries[-1]  # a plain INFO asks slot 0's primary (redis-py's default)
+    with steady_cluster.client(last) as r:
         r.config_set("maxmemory-policy", "allkeys-lru")
     try:
         with (
             pytest.raises(ConfigError, match="allkeys-lru"),
-            SyncDistributor(settings=_settings(steady)),
+            SyncDistributor(settings=cluster_settings(steady_cluster)),
         ):
             pass
         with pytest.raises(ConfigError, match="allkeys-lru"):
-            async with Distributor(settings=_settings(steady)):
+            async with Distributor(settings=cluster_settings(steady_cluster)):
                 pass
     finally:
-        with steady.client(last) as r:
+        with steady_cluster.client(last) as r:
             r.config_set("maxmemory-policy", "noeviction")
 
 
-def test_sync_distributor_follows_a_failover(cluster_of_own: Cluster) -> None:
-    cluster = cluster_of_own
+def test_sync_distributor_follows_a_failover(cluster: Cluster) -> None:
     queue = spread_queues(cluster)[0]
     key = Keys("x").queue(queue).pending
-    with SyncDistributor(settings=_settings(cluster)) as d:
+    with SyncDistributor(settings=cluster_settings(cluster)) as d:
         d.send(Tenfold(n=1), queue=queue)
         replica = cluster.replica_of(cluster.primary_of(key))
         with cluster.client(replica) as r:
@@ -218,24 +199,13 @@ def test_sync_distributor_follows_a_failover(cluster_of_own: Cluster) -> None:
         assert got is not None and got.state == "pending"
 
 
-@pytest.fixture
-def cluster_of_own() -> Iterator[Cluster]:
-    """A cluster of this test's own (a failover changes it for good)."""
-    cluster = Cluster().start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-def test_sync_send_to_a_stalled_shard_raises_outcome_unknown(cluster_of_own: Cluster) -> None:
+def test_sync_send_to_a_stalled_shard_raises_outcome_unknown(cluster: Cluster) -> None:
     """A cluster pipeline returns a node's timeout in its calls' places instead of raising:
     the send must not be taken for written."""
-    cluster = cluster_of_own
     queue = spread_queues(cluster)[2]  # not slot 0's: a resent call asks it for its keys
     primary = cluster.primary_of(Keys("x").queue(queue).pending)
     stalled = [primary, cluster.replica_of(primary)]  # no replica left to take over
-    s = _settings(cluster, redis_timeout_seconds=0.3)
+    s = cluster_settings(cluster, redis_timeout_seconds=0.3)
     with SyncDistributor(settings=s) as d:
         d.send(Tenfold(n=1), queue=queue)  # scripts loaded, queue registered
         for server in stalled:
@@ -250,19 +220,21 @@ def test_sync_send_to_a_stalled_shard_raises_outcome_unknown(cluster_of_own: Clu
                 server.proc.send_signal(signal.SIGCONT)
 
 
-def test_sync_calls_are_routed_without_asking_a_node_for_their_keys(steady: Cluster) -> None:
+def test_sync_calls_are_routed_without_asking_a_node_for_their_keys(
+    steady_cluster: Cluster,
+) -> None:
     """redis-py left alone asks slot 0's primary COMMAND GETKEYS for every EVALSHA it
     routes: a second round trip per call, payload included, to a node not the call's."""
-    queues = spread_queues(steady)
-    with SyncDistributor(settings=_settings(steady)) as d:
-        for primary in steady.primaries:
-            with steady.client(primary) as r:
+    queues = spread_queues(steady_cluster)
+    with SyncDistributor(settings=cluster_settings(steady_cluster)) as d:
+        for primary in steady_cluster.primaries:
+            with steady_cluster.client(primary) as r:
                 r.config_resetstat()
         for q in queues:
             d.send(Tenfold(n=1), queue=q)
             d.send_many([Tenfold(n=2)] * 5, queue=q, process_in=timedelta(minutes=1))
-        for primary in steady.primaries:
-            with steady.client(primary) as r:
+        for primary in steady_cluster.primaries:
+            with steady_cluster.client(primary) as r:
                 stats = r.info("commandstats")
                 assert "cmdstat_command|getkeys" not in stats
                 assert stats["cmdstat_evalsha"]["calls"] >= 2  # each shard's calls, there
