@@ -23,6 +23,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .cluster import cluster_unreachable
 from .errors import (
     BrokerUnavailable,
     ConfigError,
@@ -86,6 +87,16 @@ def maybe_sent(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__
     return False
+
+
+def lost_redis(exc: BaseException) -> bool:
+    """Whether ``exc`` means Redis was lost (``unavailable`` makes the error): a dropped or
+    refused connection, a timeout, or a cluster none of whose nodes answered (redis-py's
+    RedisClusterException raised from a connection error). Anything else is the caller's to
+    see as it is."""
+    return isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError)) or (
+        cluster_unreachable(exc)
+    )
 
 
 def unavailable(exc: BaseException, timeout: float) -> TandemqError:

@@ -122,9 +122,10 @@ def _called(helpers: dict[str, tuple[int, int]], lib_lines: list[str], body: str
     return kept
 
 
-def _pruned_lib(body: str) -> str:
-    """``_lib.lua`` with every helper ``body`` does not call blanked out, line for line."""
-    lines = _lib().split("\n")
+def _pruned_lib(lib: str, body: str) -> str:
+    """``lib`` (``_lib.lua``) with every helper ``body`` does not call blanked out, line for
+    line."""
+    lines = lib.split("\n")
     helpers = _helpers(lines)
     for name in helpers.keys() - _called(helpers, lines, body):
         first, last = helpers[name]
@@ -135,13 +136,13 @@ def _pruned_lib(body: str) -> str:
 def _joined(name: str, files: tuple[str, ...]) -> Script:
     """``_lib.lua`` (only what ``files`` call) and ``files`` as one script, each file after
     a comment naming it."""
-    body, starts = "", [("_lib", 1)]
-    lib_lines = _lib().count("\n")
+    lib, body, starts = _lib(), "", [("_lib", 1)]
+    lib_end = lib.count("\n")
     for file in files:
         body += f"\n-- {file}.lua\n"
-        starts.append((file, lib_lines + body.count("\n") + 1))
+        starts.append((file, lib_end + body.count("\n") + 1))
         body += _read(file)
-    source = _pruned_lib(body) + body
+    source = _pruned_lib(lib, body) + body
     return Script(name, source, hashlib.sha1(source.encode()).hexdigest(), tuple(starts))
 
 

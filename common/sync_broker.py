@@ -19,7 +19,6 @@ from redis.cluster import RedisCluster
 from redis.exceptions import (
     AuthenticationError,
     NoScriptError,
-    RedisClusterException,
     ResponseError,
     SlotNotCoveredError,
 )
@@ -35,13 +34,13 @@ from .calls import (
     tombstone_info,
 )
 from .clock import now_ms
-from .cluster import cluster_unreachable, every_primary, is_cluster
+from .cluster import every_primary, is_cluster
 from .envelope import info as envelope_info
 from .envelope import may_be_enveloped
 from .errors import OutcomeUnknown, TandemqError
 from .keys import Keys
 from .preflight import policy_from_info
-from .replies import StreamStopped, incomplete_send, raised_error, unavailable
+from .replies import StreamStopped, incomplete_send, lost_redis, raised_error, unavailable
 from .scripts import SCRIPTS
 from .task import NewTask, TaskInfo
 from .task_hash import info_from_hash, text
@@ -83,10 +82,8 @@ class SyncBroker(ScriptCalls):
             return fn(*args)
         except (AuthenticationError, ResponseError) as exc:  # refused login, ACL, OOM, bad db
             raise raised_error(exc) from exc
-        except _UNAVAILABLE as exc:
-            raise unavailable(exc, self.timeout) from exc
-        except RedisClusterException as exc:  # no node of the cluster answered, say
-            if not cluster_unreachable(exc):
+        except Exception as exc:
+            if not (lost_redis(exc) or isinstance(exc, SlotNotCoveredError)):
                 raise
             raise unavailable(exc, self.timeout) from exc
 

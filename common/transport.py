@@ -19,16 +19,11 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import (
-    AuthenticationError,
-    NoScriptError,
-    OutOfMemoryError,
-    ResponseError,
-)
+from redis.exceptions import AuthenticationError, NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .cluster import cluster_unreachable, is_cluster
+from .cluster import is_cluster
 from .cluster_wire import ClusterWire
 from .errors import (
     BrokerUnavailable,
@@ -38,7 +33,7 @@ from .errors import (
     ScriptError,
     TandemqError,
 )
-from .replies import StreamStopped, raised_error, unavailable
+from .replies import StreamStopped, lost_redis, raised_error, unavailable
 from .scripts import CHECK_ON_RESEND, SCRIPTS, Script
 from .wire import Subscription, Wire, WireDown, WireLost, pack
 
@@ -48,14 +43,6 @@ _PIPELINE = 10  # calls per round trip when a stream is sent again through redis
 _CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 _SCRIPT_LINE = re.compile(r"@?user_script:(\d+)")  # how Redis names a line of the running script
 _CALLED = re.compile(r"redis\.p?call\(\s*[\"'](\w+)")  # the command a Lua line calls
-
-
-def lost_redis(exc: BaseException) -> bool:
-    """Whether ``exc`` means Redis was lost (BrokerUnavailable, or OutcomeUnknown when the
-    command may have run): a dropped or refused connection, a timeout, or a cluster none of
-    whose nodes answered (redis-py's RedisClusterException raised from a connection error).
-    Anything else is the caller's to see as it is."""
-    return isinstance(exc, (TimeoutError, *_CONNECTION_ERRORS)) or cluster_unreachable(exc)
 
 
 class Transport:

@@ -15,16 +15,13 @@ from types import TracebackType
 from typing import Any, Self
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tandemq.common.broker import Broker
-from tandemq.common.cluster import cluster_unreachable
 from tandemq.common.cron_registry import CronEntryInfo
 from tandemq.common.errors import BrokerUnavailable, InvalidRequest
 from tandemq.common.keys import Keys
 from tandemq.common.presence import ProcessorInfo
+from tandemq.common.replies import lost_redis
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskState
 from tandemq.distributor.core import CancelResult
@@ -86,10 +83,8 @@ class Inspector:
         """The store, with redis-py's connection errors turned into BrokerUnavailable."""
         try:
             yield self._store
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise BrokerUnavailable(f"Redis unreachable: {exc}") from exc
-        except RedisClusterException as exc:
-            if not cluster_unreachable(exc):
+        except Exception as exc:
+            if not lost_redis(exc):
                 raise
             raise BrokerUnavailable(f"Redis unreachable: {exc}") from exc
 
