@@ -203,7 +203,11 @@ class RedisOptions:
                 name, redis_class=redis_sync.Redis
             )
             return blocking
-        return redis_sync.Redis.from_pool(redis_sync.ConnectionPool(**kwargs))
+        # as the async client: a thread waits for a free connection rather than fail
+        kwargs.setdefault("max_connections", _POOL_SIZE)
+        kwargs["timeout"] = self.connect_timeout
+        pool = redis_sync.BlockingConnectionPool(**kwargs)  # type: ignore[no-untyped-call]
+        return redis_sync.Redis.from_pool(pool)
 
     def _connection_kwargs(self, *, sentinel: bool, sync: bool = False) -> dict[str, Any]:
         """Connection keywords: the URL's, then the explicit options over them."""

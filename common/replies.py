@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import (
     AuthenticationError,
+    MaxConnectionsError,
     NoScriptError,
     OutOfMemoryError,
     ResponseError,
@@ -83,10 +84,22 @@ def maybe_sent(exc: BaseException) -> bool:
     resend's failure, and the client's retry an earlier attempt's (common/connection.py)."""
     seen: BaseException | None = exc
     while seen is not None:
+        if pool_exhausted(seen):  # nothing sent; redis-py's cause is its wait for the pool
+            cause = seen.__cause__
+            seen = None if isinstance(cause, TimeoutError) else cause
+            continue
         if _may_have_run(seen):
             return True
         seen = seen.__cause__
     return False
+
+
+def pool_exhausted(exc: BaseException) -> bool:
+    """Whether ``exc`` is the client's pool refusing a connection (every one busy): raised
+    before anything was written, so the command was not sent."""
+    return isinstance(exc, MaxConnectionsError) or (
+        isinstance(exc, RedisConnectionError) and str(exc) == "No connection available."
+    )
 
 
 def lost_redis(exc: BaseException) -> bool:
@@ -106,6 +119,12 @@ def unavailable(exc: BaseException, timeout: float) -> TandemqError:
     if isinstance(exc, AuthenticationError):
         return raised_error(exc)
     kind = OutcomeUnknown if maybe_sent(exc) else BrokerUnavailable
+    if pool_exhausted(exc):
+        return kind(
+            "every connection of the Redis pool stayed busy (TANDEMQ_REDIS_POOL_SIZE; the wait"
+            " is TANDEMQ_REDIS_CONNECT_TIMEOUT_SECONDS): raise the pool size or send from fewer"
+            " threads at once"
+        )
     if isinstance(exc, TimeoutError):
         return kind(f"Redis did not answer within {timeout:g}s")
     return kind(f"Redis unreachable: {exc}")

@@ -129,3 +129,20 @@ async def scenario(*server_args: str) -> AsyncIterator[tuple[Scenario, Redis, Di
         run.stop_all()
         await client.aclose()
         server.stop()
+
+
+async def hold_writes(url: str, blocked: int) -> None:
+    """Pause the server's writes (CLIENT PAUSE WRITE) until ``blocked`` connections wait on
+    one: sends are then certainly in flight (written to Redis, not run) when a kill lands.
+    A kill's timing alone can miss every send: on 2 cores Redis has often answered all that
+    was written before the killing thread runs, and the senders meet only refused connects."""
+    client = Redis.from_url(url)
+    try:
+        await client.execute_command("CLIENT", "PAUSE", 60_000, "WRITE")
+        await eventually(
+            lambda: client.info("clients"),
+            lambda info: int(info["blocked_clients"]) >= blocked,
+            timeout=30,
+        )
+    finally:
+        await client.aclose()

@@ -29,7 +29,7 @@ from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
 from tests.apps import Work
-from tests.faults.harness import AOF_ALWAYS
+from tests.faults.harness import AOF_ALWAYS, hold_writes
 from tests.support import RedisServer
 
 
@@ -65,7 +65,8 @@ async def test_sends_cut_by_a_redis_kill_say_whether_they_may_have_landed() -> N
             senders = [asyncio.create_task(sender(w)) for w in range(200)]
             while sum(1 for o in outcomes.values() if o == "ok") < 2_000:  # noqa: ASYNC110
                 await asyncio.sleep(0.001)  # a count, not an event: polled
-            server.stop(keep_data=True, kill=True)  # mid-send: 200 senders in flight
+            await hold_writes(server.url, blocked=1)
+            server.stop(keep_data=True, kill=True)  # mid-send: senders in flight
             await asyncio.gather(*senders)
         server.start()  # AOF always: every write Redis ran is back
         client = Redis.from_url(server.url)
