@@ -14,15 +14,30 @@ covers the writes of its own connection: the pipelining connection to the queue'
 which the send's script call took (common/cluster_wire.py). A send repeated after a
 redirection that finds its task already written (by the call redis-py sent) is not covered:
 docs/CLUSTER.md.
+
+The SyncDistributor sends the same commands in the write's own pipeline (common/sync_broker.py,
+``Confirm``): one connection per node, so on a cluster too the WAIT follows the write.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
 
 from .errors import NotReplicated
 from .keys import Keys
 from .transport import Transport
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """What a SyncDistributor send waits for: ``replicas`` replicas of ``queue``'s primary,
+    at most ``timeout`` seconds (its commands ride in the write's own pipeline)."""
+
+    queue: str
+    replicas: int
+    timeout: float
 
 
 async def confirm_replicated(
@@ -35,14 +50,27 @@ async def confirm_replicated(
 ) -> None:
     """Return once ``replicas`` replicas have every write the primary made so far; raise
     NotReplicated (naming ``task_ids``) when fewer confirmed within ``timeout`` seconds."""
-    wait_ms = max(1, int(timeout * 1000))
-    commands: list[list[str | int]] = [
-        ["PUBLISH", keys.wake_channel, queue],
-        ["WAIT", replicas, wait_ms],
-    ]
+    commands = replication_commands(keys, queue, replicas, timeout)
     replies = await transport.on_one_connection(
         commands, transport.timeout + timeout, key=keys.queue(queue).pending
     )
+    check_confirmed(replies, task_ids, queue, replicas)
+
+
+def replication_commands(
+    keys: Keys, queue: str, replicas: int, timeout: float, cluster: bool = False
+) -> list[list[str | int]]:
+    """The PUBLISH and WAIT that confirm a send (the PUBLISH is left out on a cluster, where
+    it is not replicated: the WAIT then covers its own connection's writes)."""
+    wait: list[str | int] = ["WAIT", replicas, max(1, int(timeout * 1000))]
+    return [wait] if cluster else [["PUBLISH", keys.wake_channel, queue], wait]
+
+
+def check_confirmed(
+    replies: Sequence[object], task_ids: Sequence[str], queue: str, replicas: int
+) -> None:
+    """Raise what the replies of ``replication_commands`` say: a command's error, or
+    NotReplicated when the WAIT counted fewer than ``replicas``."""
     *_, waited = replies
     if isinstance(waited, Exception) and "replica" in str(waited):
         # The node was demoted between the write and the WAIT (a cluster failover): the write
@@ -51,6 +79,6 @@ async def confirm_replicated(
     for reply in (*replies[:-1], waited):
         if isinstance(reply, Exception):
             raise reply
-    confirmed = int(waited)
+    confirmed = int(cast(int, waited))
     if confirmed < replicas:
         raise NotReplicated(list(task_ids), queue, confirmed, replicas)

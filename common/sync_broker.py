@@ -37,9 +37,10 @@ from .clock import now_ms
 from .cluster import every_primary, is_cluster
 from .envelope import info as envelope_info
 from .envelope import may_be_enveloped
-from .errors import OutcomeUnknown, TandemqError
+from .errors import OutcomeUnknown, TandemqError, TaskIdConflict
 from .keys import Keys
 from .preflight import policy_from_info
+from .replication import Confirm, check_confirmed, replication_commands
 from .replies import StreamStopped, incomplete_send, lost_redis, raised_error, unavailable
 from .scripts import SCRIPTS
 from .task import NewTask, TaskInfo
@@ -47,6 +48,7 @@ from .task_hash import info_from_hash, text
 from .transport import Call
 from .transport import _typed as typed_error
 
+Command = tuple[str, list[str | int]]  # a plain command, after the key it is routed by
 _PIPELINE = 10  # enqueue_many script calls per round trip, as the async broker
 # SlotNotCoveredError: no node known for a key's slot (a cluster mid-failover)
 _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, SlotNotCoveredError)
@@ -87,44 +89,64 @@ class SyncBroker(ScriptCalls):
                 raise
             raise unavailable(exc, self.timeout) from exc
 
-    def _call_many(self, calls: Sequence[Call]) -> list[Any]:
+    def _call_many(self, calls: Sequence[Call], confirm: Confirm | None = None) -> list[Any]:
         """The calls in one pipelined round trip; NOSCRIPT loads the scripts and repeats.
-        Raises the first error reply as a TandemqError."""
-        results = self._run(calls)
-        for result in results:
+        Raises the first error reply as a TandemqError. With ``confirm``, its replication
+        commands follow the calls on their connection; their replies come last."""
+        results = self._run(calls, confirm)
+        for result in results[: len(calls)]:
             if isinstance(result, TandemqError):
                 raise result
         return results
 
-    def _run(self, calls: Sequence[Call]) -> list[Any]:
-        """The calls' replies, an error reply typed in its call's place."""
-        return list(self._guard(self._pipeline, calls))
+    def _run(self, calls: Sequence[Call], confirm: Confirm | None = None) -> list[Any]:
+        """The calls' replies, an error reply typed in its call's place (then ``confirm``'s)."""
+        return list(self._guard(self._pipeline, calls, confirm))
 
-    def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
-        results = self._send(calls)
-        redo = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+    def _pipeline(self, calls: Sequence[Call], confirm: Confirm | None) -> list[Any]:
+        tail = self._confirm_commands(confirm) if confirm else []
+        results = self._send(calls, tail)
+        redo = [i for i, r in enumerate(results[: len(calls)]) if isinstance(r, NoScriptError)]
         if redo:  # a new or flushed primary: those calls again, not the others (they ran)
             self._load_scripts()
-            for i, again in zip(redo, self._send([calls[i] for i in redo]), strict=True):
-                results[i] = again
-        return [  # typed as the async transport types them
-            typed_error(r, SCRIPTS[name]) if isinstance(r, ResponseError) else r
-            for (name, _, _), r in zip(calls, results, strict=True)
-        ]
+            again = self._send([calls[i] for i in redo], tail)  # the WAIT after them, too
+            for i, reply in zip(redo, again, strict=False):
+                results[i] = reply
+            results[len(calls) :] = again[len(redo) :]
+        return (
+            [  # typed as the async transport types them
+                typed_error(r, SCRIPTS[name]) if isinstance(r, ResponseError) else r
+                for (name, _, _), r in zip(calls, results, strict=False)
+            ]
+            + results[len(calls) :]
+        )
 
-    def _send(self, calls: Sequence[Call]) -> list[Any]:
-        """The calls' replies from one pipeline (on a cluster, one per primary involved)."""
+    def _send(self, calls: Sequence[Call], tail: Sequence[Command] = ()) -> list[Any]:
+        """The calls' replies from one pipeline (on a cluster, one per primary involved),
+        then ``tail``'s: plain commands, each routed by its key."""
         pipe = self.redis.pipeline(transaction=False)
         for name, keys, args in calls:
             # not pipe.evalsha: a cluster pipeline refuses that method, not the command
             command = ("EVALSHA", SCRIPTS[name].sha, len(keys), *keys, *args)
             pipe.execute_command(*command, **self._route(keys))  # type: ignore[no-untyped-call]
+        for key, plain in tail:
+            pipe.execute_command(*plain, **self._route([key]))  # type: ignore[no-untyped-call]
         results = pipe.execute(raise_on_error=False)
         # a cluster pipeline puts a node's connection failure in its calls' places
         lost = next((r for r in results if isinstance(r, _UNAVAILABLE)), None)
         if lost is not None:
             raise lost
         return list(results)
+
+    def _confirm_commands(self, confirm: Confirm) -> list[Command]:
+        """PUBLISH and WAIT for the queue (common/replication.py), routed to the queue's
+        primary: on a cluster the WAIT must share the writes' connection, which it does in
+        the same pipeline (one connection per node)."""
+        pending = self.keys.queue(confirm.queue).pending
+        commands = replication_commands(
+            self.keys, confirm.queue, confirm.replicas, confirm.timeout, is_cluster(self.redis)
+        )
+        return [(pending, command) for command in commands]
 
     def _route(self, keys: Sequence[str]) -> dict[str, Any]:
         """On a cluster, the node of the call's first key: routed by the slot map alone.
@@ -145,40 +167,62 @@ class SyncBroker(ScriptCalls):
             self._guard(self.redis.sadd, self.keys.queues, *new)
             self._known_queues.update(new)
 
-    def enqueue(self, task: NewTask) -> None:
-        """Write one task; raises TaskIdConflict, DuplicateTask or BrokerUnavailable."""
+    def enqueue(self, task: NewTask, confirm: Confirm | None = None) -> None:
+        """Write one task; raises TaskIdConflict, DuplicateTask or BrokerUnavailable. With
+        ``confirm``, NotReplicated when fewer replicas confirmed it (a TaskIdConflict only
+        once they did: the task is there, as the async Distributor decides)."""
         self.register_queues({task.queue})
         calls = [self._enqueue_call(task)]
         if task.due_ms:  # the forwarder finds scheduled tasks through p:due
             calls.append(self._mark_due_call([task.queue]))
-        self._check_enqueued(task, self._call_many(calls)[0])
+        replies = self._call_many(calls, confirm)
+        try:
+            self._check_enqueued(task, replies[0])
+        except TaskIdConflict:
+            if confirm:
+                check_confirmed(replies[len(calls) :], [task.id], task.queue, confirm.replicas)
+            raise
+        if confirm:
+            check_confirmed(replies[len(calls) :], [task.id], task.queue, confirm.replicas)
 
-    def enqueue_chunks(self, chunks: Iterable[Sequence[NewTask]]) -> list[str]:
+    def enqueue_chunks(
+        self, chunks: Iterable[Sequence[NewTask]], confirm: Confirm | None = None
+    ) -> list[str]:
         """Write many tasks, ``_PIPELINE`` script calls per round trip; returns the ids that
         existed (see Broker.enqueue_chunks). A failure part-way raises SendManyIncomplete
         with the ids written, not written and unknown, decided as for the async broker
-        (``incomplete_send``); one before anything was written raises its own error."""
+        (``incomplete_send``); one before anything was written raises its own error. With
+        ``confirm``, every round trip ends in its WAIT (on a cluster, the only one that sees
+        that connection's writes) and NotReplicated names every id if one counted short."""
         calls: list[Call] = []
+        ids: list[str] = []
         for chunk in chunks:
             queues = {t.queue for t in chunk}
             self.register_queues(queues)
             calls += self._enqueue_many_calls(chunk)
+            ids += (t.id for t in chunk)
             if any(t.due_ms for t in chunk):  # as Broker.enqueue_chunks
                 calls.append(self._mark_due_call(queues))
         replies: list[Any] = []
+        waits: list[list[Any]] = []
         try:
             for start in range(0, len(calls), _PIPELINE):
                 batch = calls[start : start + _PIPELINE]
                 try:
-                    replies += self._run(batch)
+                    got = self._run(batch, confirm)
                 except OutcomeUnknown as exc:
                     raise StreamStopped(calls, replies, exc, len(batch)) from exc
                 except TandemqError as exc:  # nothing of this round trip was sent
                     raise StreamStopped(calls, replies, exc, 0) from exc
+                replies += got[: len(batch)]
+                waits.append(got[len(batch) :])
                 if any(isinstance(r, Exception) for r in replies):
                     raise StreamStopped(calls, replies, _first_error(replies), 0)
         except StreamStopped as stopped:
             raise incomplete_send(stopped) from stopped.cause
+        if confirm:
+            for waited in waits:
+                check_confirmed(waited, ids, confirm.queue, confirm.replicas)
         # (a mark call answers a count)
         return [text(c) for conflicts in replies if isinstance(conflicts, list) for c in conflicts]
 

@@ -17,9 +17,10 @@ from pydantic import BaseModel
 from redis import Redis
 
 from tandemq.common.calls import WATCH_REGISTERED
-from tandemq.common.errors import OutcomeUnknown, TaskIdConflict, WaitTimeout
+from tandemq.common.errors import NotReplicated, OutcomeUnknown, TaskIdConflict, WaitTimeout
 from tandemq.common.keys import Keys
 from tandemq.common.preflight import check_redis_sync
+from tandemq.common.replication import Confirm
 from tandemq.common.settings import Settings
 from tandemq.common.sync_broker import SyncBroker
 from tandemq.common.task import TaskInfo
@@ -46,8 +47,11 @@ class SyncDistributor(DistributorCore):
         )
         s = self.settings
         self._owns_redis = redis is None
-        # The sync client has no other way to bound a round trip than its socket timeout.
-        self.redis = redis or s.redis_options().sync_client(read_timeout=s.redis_timeout_seconds)
+        # The sync client has no other way to bound a round trip than its socket timeout
+        # (a send's WAIT for replicas blocks up to its own timeout on top).
+        waits = s.send_replicas_timeout_seconds if s.send_replicas else 0.0
+        bound = s.redis_timeout_seconds + waits
+        self.redis = redis or s.redis_options().sync_client(read_timeout=bound)
         self._broker = SyncBroker(self.redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         self._checked = False  # Redis' eviction policy (see _check_redis)
 
@@ -108,7 +112,9 @@ class SyncDistributor(DistributorCore):
         if not self._checked:
             self._check_redis()
         try:
-            self._broker.enqueue(task)
+            self._broker.enqueue(task, self._confirm(task.queue))
+        except NotReplicated:  # written: only the replicas' confirmation is missing
+            raise
         except OutcomeUnknown as exc:
             raise unknown_send(exc, task) from exc
         except TaskIdConflict:
@@ -139,9 +145,17 @@ class SyncDistributor(DistributorCore):
         chunks, infos = self._plan_many(payloads, options, headers)
         if not self._checked:
             self._check_redis()
-        self._broker.enqueue_chunks(chunks)  # SendManyIncomplete when it stops part-way
+        # SendManyIncomplete when it stops part-way
+        self._broker.enqueue_chunks(chunks, self._confirm(queue))
         self._log.info("task.enqueued_many", queue=queue, count=len(infos))
         return infos
+
+    def _confirm(self, queue: str) -> Confirm | None:
+        """With TANDEMQ_SEND_REPLICAS, the WAIT a send ends in (common/replication.py)."""
+        s = self.settings
+        if not s.send_replicas:
+            return None
+        return Confirm(queue, s.send_replicas, s.send_replicas_timeout_seconds)
 
     def get_task(self, task_id: str, queue: str = DEFAULT_QUEUE) -> TaskInfo | None:
         """As Distributor.get_task."""

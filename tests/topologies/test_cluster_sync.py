@@ -16,6 +16,8 @@ import pytest
 from pydantic import BaseModel
 
 from tandemq import BrokerUnavailable, ConfigError, OutcomeUnknown, SyncDistributor
+from tandemq.common.envelope import entry_id
+from tandemq.common.errors import NotReplicated
 from tandemq.common.keys import Keys
 from tandemq.common.scripts import SCRIPTS
 from tandemq.common.settings import Settings
@@ -157,6 +159,41 @@ def test_sync_send_repeats_only_the_calls_that_met_noscript(steady_cluster: Clus
         assert d.redis.zscore(Keys(s.prefix).due, queue) is not None
         with steady_cluster.client(queue_node) as r:
             assert r.info("commandstats")["cmdstat_evalsha"]["calls"] == 1  # written once
+
+
+def test_sync_send_replicas_makes_a_send_wait_for_a_replica(steady_cluster: Cluster) -> None:
+    """The WAIT rides in the write's own pipeline, so it counts the replicas of that write's
+    connection (on a cluster no PUBLISH is replicated to cover it from another)."""
+    s = cluster_settings(steady_cluster, send_replicas=1)
+    pending = Keys(s.prefix).queue("default").pending
+    replica = steady_cluster.replica_of(steady_cluster.primary_of(pending))
+    with SyncDistributor(settings=s) as d, steady_cluster.client(replica) as r:
+        r.execute_command("READONLY")
+        info = d.send(Tenfold(n=1))
+        assert [entry_id(e) for e in r.lrange(pending, 0, -1)] == [info.id]  # there already
+        assert len(d.send_many([Tenfold(n=i) for i in range(50)])) == 50
+        assert r.llen(pending) == 51
+    too_many = cluster_settings(steady_cluster, send_replicas=2, send_replicas_timeout_seconds=0.1)
+    with SyncDistributor(settings=too_many) as d:  # one replica each
+        with pytest.raises(NotReplicated, match="1 of the 2 replicas"):
+            d.send(Tenfold(n=2))
+        with pytest.raises(NotReplicated, match="1 of the 2 replicas"):
+            d.send_many([Tenfold(n=i) for i in range(20)])
+
+
+def test_sync_send_replicas_waits_after_a_noscript_resend(steady_cluster: Cluster) -> None:
+    """A send that met NOSCRIPT is written by the resend: its WAIT goes with the resend."""
+    s = cluster_settings(steady_cluster, send_replicas=1)
+    pending = Keys(s.prefix).queue("default").pending
+    primary = steady_cluster.primary_of(pending)
+    with SyncDistributor(settings=s) as d, steady_cluster.client(primary) as p:
+        p.script_flush()
+        p.config_resetstat()
+        info = d.send(Tenfold(n=1))
+        assert p.info("commandstats")["cmdstat_wait"]["calls"] == 2  # after each write
+        with steady_cluster.client(steady_cluster.replica_of(primary)) as r:
+            r.execute_command("READONLY")
+            assert [entry_id(e) for e in r.lrange(pending, 0, -1)] == [info.id]
 
 
 async def test_both_distributors_refuse_a_cluster_with_one_evicting_primary(

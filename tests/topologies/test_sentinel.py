@@ -11,8 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 
+from tandemq import SyncDistributor
+from tandemq.common.envelope import entry_id
 from tandemq.common.errors import ConfigError, NotReplicated, TaskIdConflict
+from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
 from tandemq.distributor import Distributor
 from tandemq.processor import Processor
@@ -140,6 +144,30 @@ async def test_send_replicas_confirms_each_send_or_says_so(steady: SentinelSet) 
     async with Distributor(settings=one) as distributor:  # sent again: it is there, confirmed
         with pytest.raises(TaskIdConflict):
             await distributor.send(Ping(n=2), task_id="asked-too-much")
+
+
+def test_sync_send_replicas_confirms_each_send_or_says_so(steady: SentinelSet) -> None:
+    prefix = f"wait-{uuid.uuid4().hex[:8]}"
+    pending = Keys(prefix).queue("default").pending
+    primary = steady.primary_port()
+    replica = redis.Redis.from_url(next(x for x in steady.servers if x.port != primary).url)
+    one = Settings.load(env=False, prefix=prefix, send_replicas=1, **steady.settings())
+    with SyncDistributor(settings=one) as distributor:
+        info = distributor.send(Ping(n=1))  # the one replica confirms
+        assert [entry_id(e) for e in replica.lrange(pending, 0, -1)] == [info.id]
+        assert len(distributor.send_many([Ping(n=i) for i in range(100)])) == 100
+        assert replica.llen(pending) == 101
+    two = one.model_copy(update={"send_replicas": 2, "send_replicas_timeout_seconds": 0.2})
+    with SyncDistributor(settings=two) as distributor:
+        with pytest.raises(NotReplicated) as caught:
+            distributor.send(Ping(n=2), task_id="asked-too-much")
+        with pytest.raises(NotReplicated) as many:
+            distributor.send_many([Ping(n=i) for i in range(30)])
+    assert (caught.value.task_ids, caught.value.confirmed) == (["asked-too-much"], 1)
+    assert len(many.value.task_ids) == 30
+    with SyncDistributor(settings=one) as distributor, pytest.raises(TaskIdConflict):
+        distributor.send(Ping(n=2), task_id="asked-too-much")  # there, and confirmed
+    replica.close()
 
 
 @pytest.mark.faults
