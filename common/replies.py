@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import (
     AuthenticationError,
+    ClusterDownError,
     MaxConnectionsError,
     NoScriptError,
     OutOfMemoryError,
     ResponseError,
+    TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -41,6 +43,7 @@ from .wire import WireDown
 if TYPE_CHECKING:
     from .transport import Call
 
+_CLUSTER_DOWN = ("CLUSTERDOWN", "TRYAGAIN")  # a cluster's refusals: the command did not run
 _AUTH_FIX = (
     "check the user and password in REDIS_URL (redis://user:password@host:port/db);"
     " the daemon does not retry a refused login"
@@ -59,6 +62,11 @@ def raised_error(exc: BaseException) -> TandemqError:
         )
     if "DB index is out of range" in text:
         return ConfigError(f"REDIS_URL names a database this Redis does not have: {text}")
+    if isinstance(exc, ClusterDownError | TryAgainError) or text.startswith(_CLUSTER_DOWN):
+        return BrokerUnavailable(
+            f"the Redis Cluster refused the command, so nothing was written: {text}; it serves"
+            " again once the cluster does (a failover or a slot migration ending, or failed nodes back)"
+        )
     if isinstance(exc, OutOfMemoryError):
         return RedisOutOfMemory(f"Redis is full (maxmemory reached): {text}")
     return RedisRefused(f"Redis refused the command: {text}")

@@ -428,6 +428,13 @@ def _typed(error: ResponseError, script: Script) -> Exception:
         )
         refused.__cause__ = error
         return refused
+    if "while the cluster is down" in text:  # its first write refused: nothing written
+        down = BrokerUnavailable(
+            f"the Redis Cluster is down, so nothing was written: {text}; it serves again once"
+            " every slot has a primary (a failover ending, or failed nodes back)"
+        )
+        down.__cause__ = error
+        return down
     if "can't run this command" in text:  # an ACL denial inside a script (Redis 7.0)
         return _denied_in_script(error, script)
     if "user_script:" not in text or "NOPERM" in text:

@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel
 
+from tandemq import SyncDistributor
 from tandemq.common.cluster import slot_of
 from tandemq.common.envelope import entry_id
 from tandemq.common.errors import BrokerUnavailable, NotReplicated
@@ -202,3 +203,41 @@ async def test_a_send_to_a_cluster_none_of_whose_nodes_answers_is_broker_unavail
             server.stop(kill=True)
         with pytest.raises(BrokerUnavailable, match="Redis unreachable"):
             await distributor.send(Job(n=2), queue="a")
+
+
+@pytest.mark.parametrize("reads_when_down", ["no", "yes"])
+async def test_a_send_to_a_cluster_that_is_down_is_broker_unavailable(
+    cluster: Cluster, reads_when_down: str
+) -> None:
+    """With Redis' default ``cluster-require-full-coverage yes``, a shard with no node left
+    makes every node refuse writes: CLUSTERDOWN, or with ``cluster-allow-reads-when-down`` a
+    script's first write. Nothing is written; both Distributors said RedisRefused or
+    ScriptError (the async one once redis-py's retries ran out)."""
+    dead_queue, live_queue = spread_queues(cluster)[2], spread_queues(cluster)[0]
+    s = cluster_settings(cluster, redis_timeout_seconds=10)  # past redis-py's own retries
+    live_pending = Keys(s.prefix).queue(live_queue).pending
+    live = cluster.primary_of(live_pending)
+    async with Distributor(settings=s) as distributor:
+        with SyncDistributor(settings=s) as sync:
+            await distributor.send(Job(n=1), queue=live_queue)  # its queue is registered
+            sync.send(Job(n=1), queue=live_queue)
+            for server in cluster.servers:
+                with cluster.client(server) as r:
+                    r.config_set("cluster-require-full-coverage", "yes")  # Redis' default
+                    r.config_set("cluster-allow-reads-when-down", reads_when_down)
+            dead = cluster.primary_of(Keys(s.prefix).queue(dead_queue).pending)
+            cluster.replica_of(dead).stop(kill=True)
+            dead.stop(kill=True)
+
+            def down() -> bool:
+                with cluster.client(live) as r:
+                    return bool(r.cluster("info")["cluster_state"] == "fail")
+
+            await eventually(lambda: asyncio.to_thread(down), bool, timeout=30)
+            with pytest.raises(BrokerUnavailable, match=r"Cluster (refused|is down)"):
+                await distributor.send(Job(n=2), queue=live_queue)
+            with pytest.raises(BrokerUnavailable, match=r"Cluster (refused|is down)"):
+                sync.send(Job(n=2), queue=live_queue)
+    with cluster.client(live) as r:
+        r.config_set("cluster-allow-reads-when-down", "yes")  # to count
+        assert r.llen(live_pending) == 2  # the two sends before; nothing of the refused ones
