@@ -37,7 +37,7 @@ from .clock import now_ms
 from .cluster import every_primary, is_cluster
 from .envelope import info as envelope_info
 from .envelope import may_be_enveloped
-from .errors import OutcomeUnknown, TandemqError, TaskIdConflict
+from .errors import OutcomeUnknown, TandemqError
 from .keys import Keys
 from .preflight import policy_from_info
 from .replication import Confirm, check_confirmed, replication_commands
@@ -176,14 +176,9 @@ class SyncBroker(ScriptCalls):
         if task.due_ms:  # the forwarder finds scheduled tasks through p:due
             calls.append(self._mark_due_call([task.queue]))
         replies = self._call_many(calls, confirm)
-        try:
-            self._check_enqueued(task, replies[0])
-        except TaskIdConflict:
-            if confirm:
-                check_confirmed(replies[len(calls) :], [task.id], task.queue, confirm.replicas)
-            raise
-        if confirm:
+        if confirm and not isinstance(replies[0], list):  # written, or there (a conflict)
             check_confirmed(replies[len(calls) :], [task.id], task.queue, confirm.replicas)
+        self._check_enqueued(task, replies[0])  # a list: a DuplicateTask, not confirmed
 
     def enqueue_chunks(
         self, chunks: Iterable[Sequence[NewTask]], confirm: Confirm | None = None
