@@ -1,4 +1,5 @@
-"""The Processor: wires the components, and starts and stops them in a stated order."""
+"""The Processor: its public API (handlers, components, consumed lists and streams) and its
+lifecycle: start the parts (built in assembly.py) and stop them in a stated order."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self
 
@@ -19,63 +18,23 @@ from tandemq.common.broker import Broker
 from tandemq.common.errors import BrokerUnavailable, TandemqError
 from tandemq.common.keys import Keys
 from tandemq.common.logging import get_logger
-from tandemq.common.preflight import check_redis
 from tandemq.common.redis_checks import refuse_bad_connection
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskMessage
 from tandemq.distributor.options import DEFAULT_MAX_RETRY, DEFAULT_QUEUE
 
-from .backoff import Backoff
-from .cancels import CancelListener
-from .cron import CronEntry, CronMixin, Scheduler
-from .fetcher import Fetcher
-from .forwarder import Forwarder
+from .assembly import Assembly, Parts, ops_for, prepare_redis
+from .cron import CronEntry, CronMixin
 from .handlers import Handler, Handlers, M, S
-from .heartbeat import Heartbeat
 from .intake import IntakeSpec, ListParse, StreamParse
 from .intakes import Intakes
-from .janitor import Janitor
-from .known_types import KnownTypes
-from .leasekeeper import LeaseKeeper
-from .leases import Leases
 from .middleware import HooksMixin, Lifespan
-from .operating import Operating
-from .orphans import Orphans
-from .outcome import Outcome
-from .periodic import repeat
-from .recoverer import Recoverer
 from .retry import RetryDelay, default_retry_delay
-from .runner import Runner
 from .running import Running
 from .signals import signals_to_handle
-from .slots import Slots
-from .syncer import Syncer
-from .wakeup import WakeListener
 
 if TYPE_CHECKING:
     from .ops import Ops
-
-JANITOR_INTERVAL = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Parts:
-    """A started processor's components (see Processor._build)."""
-
-    redis: Redis
-    broker: Broker
-    slots: Slots
-    leases: Leases
-    syncer: Syncer
-    outcome: Outcome
-    executor: ThreadPoolExecutor
-    wake_listener: WakeListener
-    cancel_listener: CancelListener
-    runner: Runner
-    fetcher: Fetcher
-    heartbeat: Heartbeat
-    known_types: KnownTypes
-    operating: Operating  # paused queues, counts, the heartbeat record (tandemq/inspector)
 
 
 class Processor(CronMixin, HooksMixin[S], Generic[S]):
@@ -118,11 +77,11 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         # (a lost lease does; so may task cancellation).
         self.running = Running()
         self._given_redis = redis
-        self._parts: _Parts | None = None  # the running components, from start to shutdown
+        self._parts: Parts | None = None  # the running components, from start to shutdown
         self._loops: list[asyncio.Task[Any]] = []  # background loops (heartbeat, ...)
         self._workers: list[asyncio.Task[Any]] = []  # one per slot, running handlers
         self._fetch_task: asyncio.Task[Any] | None = None
-        self._ops = _ops_for(self.settings)  # here: its imports stay out of start()
+        self._ops = ops_for(self.settings)  # here: its imports stay out of start()
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._intakes = Intakes()
@@ -259,14 +218,15 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
         broker = Broker(redis, Keys(s.prefix), timeout=s.redis_timeout_seconds)
         try:
             await refuse_bad_connection(redis, options)  # TLS, Sentinel name: exit, not retry
-            await self._connect(broker)
+            await prepare_redis(broker, s, self._stop, self._log)
         except BaseException:
             await broker.aclose()
             if self._given_redis is None:
                 await redis.aclose()
             raise
-        parts = self._parts = self._build(redis, broker)
-        self._start_loops(parts)
+        assembly = self._assembly()
+        parts = self._parts = assembly.build(redis, broker)
+        assembly.start_loops(parts, self._spawn)
         await parts.operating.start(self._spawn)
         self._workers = [asyncio.create_task(parts.runner.work()) for _ in range(s.concurrency)]
         try:  # a send right after start() should not wait for the fallback poll
@@ -287,147 +247,22 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
             handlers=self.handlers.names(),
         )
 
-    def _build(self, redis: Redis, broker: Broker) -> _Parts:
-        """Every component, each given what it uses by name."""
-        s = self.settings
-        lease_ms = int(s.lease_seconds * 1000)
-        slots, leases, syncer = Slots(s.concurrency, s.queue_concurrency), Leases(), Syncer()
-        known_types = KnownTypes(broker, self.handlers, s.unknown_type_grace_seconds)
-        operating = Operating(broker, self.id, s, leases, slots)
-        outcome = Outcome(
-            broker=broker,
+    def _assembly(self) -> Assembly:
+        """What the parts are built from, as registered by now (start() runs it)."""
+        return Assembly(
+            settings=self.settings,
             owner=self.id,
-            leases=leases,
-            syncer=syncer,
-            retry_delay=self.retry_delay,
-            known_types=known_types,
-            counts=operating.counts,
-            observer=self._ops.tasks if self._ops is not None else None,
-        )
-        executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="tandemq-handler")
-        fetched: asyncio.Queue[TaskMessage] = asyncio.Queue()
-        wake = asyncio.Event()
-        running = self.running  # the handlers running now: heartbeat and cancels stop them
-        return _Parts(
-            redis=redis,
-            broker=broker,
-            slots=slots,
-            leases=leases,
-            syncer=syncer,
-            outcome=outcome,
-            executor=executor,
-            wake_listener=WakeListener(
-                redis, broker.keys.wake_channel, set(s.queues), wake, transport=broker.transport
-            ),
-            cancel_listener=CancelListener(
-                redis=redis,
-                channel=broker.keys.cancel_channel,
-                running=running,
-                leases=leases,
-                outcome=outcome,
-                transport=broker.transport,
-            ),
-            runner=Runner(
-                handlers=self.handlers,
-                outcome=outcome,
-                slots=slots,
-                tasks=fetched,
-                default_timeout=s.default_timeout_seconds,
-                executor=executor,
-                running=running,
-                max_result_bytes=s.max_payload_bytes,
-                middlewares=self._middlewares,
-                state=self.state,
-            ),
-            fetcher=Fetcher(
-                broker=broker,
-                owner=self.id,
-                queues=s.queues,
-                strict=s.strict_priority,
-                slots=slots,
-                leases=leases,
-                out=fetched,
-                wake=wake,
-                lease_ms=lease_ms,
-                poll_interval=s.poll_interval_seconds,
-                blocking_take=s.blocking_take,
-                rates=s.rate_limits,
-                paused=operating.pauses.paused,
-            ),
-            heartbeat=Heartbeat(
-                broker=broker, owner=self.id, leases=leases, lease_ms=lease_ms, running=running
-            ),
-            known_types=known_types,
-            operating=operating,
-        )
-
-    def _start_loops(self, parts: _Parts) -> None:
-        """The loops that keep storage in step; they run until shutdown's last step."""
-        s = self.settings
-        names = list(s.queues)
-        recover_every = min(max(s.lease_seconds / 2, 0.1), 10.0)
-        janitor = Janitor(
-            parts.broker,
-            names,
-            s.archive_max_size,
-            int(s.archive_max_age_seconds * 1000),
-            JANITOR_INTERVAL,
-        )
-        self._spawn(parts.syncer.run())
-        self._spawn(parts.outcome.run())
-        self._spawn(repeat(parts.heartbeat.step, "heartbeat"))
-        self._spawn(self._lease_keeper(parts).tick())
-        self._spawn(repeat(parts.known_types.step, "known_types"))
-        self._spawn(repeat(Orphans(parts.broker, names).step, "orphans"))
-        self._spawn(repeat(Recoverer(parts.broker, names, recover_every).step, "recoverer"))
-        self._spawn(repeat(Forwarder(parts.broker, names).step, "forwarder"))
-        self._spawn(repeat(janitor.step, "janitor"))
-        self._spawn(parts.wake_listener.run())
-        self._spawn(parts.cancel_listener.run())
-        for extra in self._extras:
-            self._spawn(extra())
-        if self._cron:
-            self._spawn(repeat(Scheduler(parts.broker, self._cron).step, "cron"))
-
-    def _lease_keeper(self, parts: _Parts) -> LeaseKeeper:
-        s = self.settings
-        # Its own blocking client, bounded to a third of a lease per call (it runs while the
-        # loop is stuck); built from the same options as the processor's (TLS, Sentinel).
-        options = replace(s.redis_options(), connect_timeout=2.0)
-        return LeaseKeeper(
-            connect=lambda: options.sync_client(read_timeout=s.lease_seconds / 3),
-            keys=parts.broker.keys,
-            owner=self.id,
-            leases=parts.leases,
+            handlers=self.handlers,
             running=self.running,
-            lease_ms=int(s.lease_seconds * 1000),
-            max_block=s.max_loop_block_seconds or 3 * s.lease_seconds,
-            on_lost=parts.heartbeat.lost,
+            retry_delay=self.retry_delay,
+            middlewares=self._middlewares,
+            state=self.state,
+            observer=self._ops.tasks if self._ops is not None else None,
+            extras=self._extras,
+            cron=self._cron,
         )
 
-    async def _connect(self, broker: Broker) -> None:
-        """Load the scripts, retrying with backoff while Redis is away (a daemon started
-        before its Redis waits for it; ``stop()`` ends the wait)."""
-        backoff = Backoff()
-        while True:
-            try:
-                await broker.load_scripts()
-                await broker.register_queues(self.settings.queues)
-                await check_redis(broker, self.settings.allow_eviction)
-                # One script call, as every component makes them: an ACL that refuses them
-                # fails here, at start, naming the command, not in a loop of fetch.failed.
-                await broker.forward(list(self.settings.queues)[:1])
-                await broker.probe_channel()  # wake-ups: the channel's ACL too
-                return
-            except BrokerUnavailable as exc:
-                if self._stop.is_set():
-                    raise
-                self._log.error(
-                    "redis.unavailable", step="start", error=str(exc), retry_in=backoff.delay
-                )
-                await backoff.wait()
-
-    async def _start_ops(self, ops: Ops, parts: _Parts) -> None:
+    async def _start_ops(self, ops: Ops, parts: Parts) -> None:
         """The metrics and probe port; it reports on the components started above."""
         await ops.start(
             ping=parts.redis.ping,
@@ -509,14 +344,6 @@ class Processor(CronMixin, HooksMixin[S], Generic[S]):
                 self._parts.leases.release(queue, task_id)
                 self._log.info("task.requeued", task_id=task_id, queue=queue, reason=why)
         self._log.info("processor.requeued", count=count)
-
-
-def _ops_for(settings: Settings) -> Ops | None:
-    if settings.metrics_port is None:
-        return None
-    from .ops import Ops  # noqa: PLC0415 - prometheus-client comes with the metrics extra
-
-    return Ops(settings)
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
