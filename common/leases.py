@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .calls import ScriptCalls
+from .calls import BATCH, ScriptCalls
 from .clock import now_ms
 from .keys import Keys
 from .ratelimit import RateLimit
 from .task import DEQUEUE_FIELDS, TaskMessage
 from .task_hash import messages_from_rows, text
 from .transport import Call, Transport
-
-_BATCH = 1000  # most tasks one forward/recover/trim call moves; keeps each script short
 
 
 class LeaseStore(ScriptCalls):
@@ -171,13 +169,13 @@ class LeaseStore(ScriptCalls):
             calls: list[Call] = []
             for queue in pending:
                 qk = self.keys.queue(queue)
-                args = (now, _BATCH, qk.task_prefix, self.keys.wake_channel, queue)
+                args = (now, BATCH, qk.task_prefix, self.keys.wake_channel, queue)
                 calls.append(("forward", (qk.scheduled, qk.pending), args))
                 calls.append(("forward", (qk.retry, qk.pending), args))
             results = await self._call_many(calls)
             full = set()
             for i, (moved, first) in enumerate(results):
-                if moved == _BATCH:
+                if moved == BATCH:
                     full.add(pending[i // 2])
                 earliest[(pending[i // 2], i % 2)] = int(float(first))  # the latest round's
             pending = [q for q in pending if q in full]
@@ -195,7 +193,7 @@ class LeaseStore(ScriptCalls):
         for queue in queues:
             qk = self.keys.queue(queue)
             keys = (qk.active, qk.retry, qk.archived, qk.canceled)
-            calls.append(("recover", keys, (now, _BATCH, qk.task_prefix, error)))
+            calls.append(("recover", keys, (now, BATCH, qk.task_prefix, error)))
         retried: list[str] = []
         archived: list[str] = []
         to_forward: list[str] = []
