@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .redis_options import RedisOptions
 
 __all__ = [
+    "NOT_A_CLUSTER_CLIENT",
     "cluster_client",
     "cluster_unreachable",
     "every_primary",
@@ -46,6 +47,13 @@ __all__ = [
 # election; redis-py retries a command this many times with backoff, reloading the slot map
 # in between. TANDEMQ_REDIS_TIMEOUT_SECONDS still bounds each call.
 _CLUSTER_RETRIES = 20
+
+
+NOT_A_CLUSTER_CLIENT = (
+    "REDIS_URL points at a node of a Redis Cluster, which answers only for its own slots: set"
+    " TANDEMQ_CLUSTER_NODES=host:port[,host:port...] to a few of its nodes (REDIS_URL then gives"
+    " only the credentials and the scheme); see docs/CLUSTER.md"
+)
 
 
 def slot_of(key: str | bytes) -> int:

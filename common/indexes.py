@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from .calls import ScriptCalls
 from .clock import now_ms
-from .cluster import every_primary
+from .cluster import every_primary, is_cluster
 from .errors import RedisPermissionDenied
 from .keys import Keys
 from .preflight import policy_from_info
@@ -111,6 +111,14 @@ class Indexes(ScriptCalls):
         async with self.transport.guard():
             info = await self.redis.info("memory", **every_primary(self.redis))
         return policy_from_info(info)
+
+    async def on_cluster_node(self) -> bool:
+        """Whether this client of one server talks to a Redis Cluster node (INFO cluster)."""
+        if is_cluster(self.redis):
+            return False
+        async with self.transport.guard():
+            info = await self.redis.info("cluster")
+        return str(info.get("cluster_enabled", 0)) == "1"
 
     async def probe_channel(self) -> None:
         """PUBLISH an empty wake-up (ignored by listeners): a user whose ACL lacks the channel

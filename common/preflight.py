@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .cluster import NOT_A_CLUSTER_CLIENT
 from .errors import ConfigError, RedisPermissionDenied
 from .logging import get_logger
 from .task_hash import text
@@ -45,9 +46,12 @@ def eviction_problem(policy: str | None, allow: bool) -> tuple[str | None, str |
 
 
 async def check_redis(broker: Broker, allow_eviction: bool) -> None:
-    """Raise ConfigError when Redis may evict tasks (unless allowed); log a warning for
-    policies that evict only TTL'd keys. A Redis that refuses INFO is not checked (warned)."""
+    """Raise ConfigError when Redis may evict tasks (unless allowed), or when REDIS_URL
+    names one node of a Redis Cluster; log a warning for policies that evict only TTL'd
+    keys. A Redis that refuses INFO is not checked (warned)."""
     try:
+        if await broker.on_cluster_node():
+            raise ConfigError(NOT_A_CLUSTER_CLIENT)
         policy = await broker.memory_policy()
     except RedisPermissionDenied as exc:
         _unchecked(exc)
@@ -58,6 +62,8 @@ async def check_redis(broker: Broker, allow_eviction: bool) -> None:
 def check_redis_sync(broker: SyncBroker, allow_eviction: bool) -> None:
     """``check_redis`` for SyncDistributor, on the synchronous client."""
     try:
+        if broker.on_cluster_node():
+            raise ConfigError(NOT_A_CLUSTER_CLIENT)
         policy = broker.memory_policy()
     except RedisPermissionDenied as exc:
         _unchecked(exc)

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import (
+    AskError,
     AuthenticationError,
     ClusterDownError,
     MaxConnectionsError,
+    MovedError,
     NoScriptError,
     OutOfMemoryError,
     ResponseError,
@@ -26,7 +28,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .cluster import cluster_unreachable
+from .cluster import NOT_A_CLUSTER_CLIENT, cluster_unreachable
 from .errors import (
     BrokerUnavailable,
     ConfigError,
@@ -62,6 +64,9 @@ def raised_error(exc: BaseException) -> TandemqError:
         )
     if "DB index is out of range" in text:
         return ConfigError(f"REDIS_URL names a database this Redis does not have: {text}")
+    if isinstance(exc, MovedError | AskError) or text.startswith(("MOVED ", "ASK ")):
+        # a cluster client follows redirections (cluster_wire.py too): this one is not one
+        return ConfigError(f"{NOT_A_CLUSTER_CLIENT} (Redis redirected a command: {text})")
     if isinstance(exc, ClusterDownError | TryAgainError) or text.startswith(_CLUSTER_DOWN):
         return BrokerUnavailable(
             f"the Redis Cluster refused the command, so nothing was written: {text}; it serves"

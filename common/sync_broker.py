@@ -227,6 +227,13 @@ class SyncBroker(ScriptCalls):
         info = self._guard(lambda: self.redis.info("memory", **every_primary(self.redis)))
         return policy_from_info(info)
 
+    def on_cluster_node(self) -> bool:
+        """As Broker.on_cluster_node."""
+        if is_cluster(self.redis):
+            return False
+        info = self._guard(self.redis.info, "cluster")
+        return str(info.get("cluster_enabled", 0)) == "1"
+
     def get(self, queue: str, task_id: str) -> TaskInfo | None:
         qk = self.keys.queue(queue)
         raw = self._guard(self.redis.hgetall, qk.task(task_id))

@@ -17,8 +17,9 @@ from typing import Any, Self
 from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
+from tandemq.common.cluster import NOT_A_CLUSTER_CLIENT
 from tandemq.common.cron_registry import CronEntryInfo
-from tandemq.common.errors import BrokerUnavailable, InvalidRequest
+from tandemq.common.errors import BrokerUnavailable, ConfigError, InvalidRequest
 from tandemq.common.keys import Keys
 from tandemq.common.presence import ProcessorInfo
 from tandemq.common.replies import lost_redis
@@ -62,7 +63,13 @@ class Inspector:
         return cls(settings=Settings.load(**overrides))
 
     async def __aenter__(self) -> Self:
-        await self._store.broker.load_scripts()
+        try:
+            await self._store.broker.load_scripts()
+            if await self._store.broker.on_cluster_node():  # it would see one shard's keys
+                raise ConfigError(NOT_A_CLUSTER_CLIENT)
+        except BaseException:
+            await self.aclose()  # no __aexit__ follows a failed __aenter__
+            raise
         return self
 
     async def __aexit__(

@@ -8,24 +8,31 @@ test_cluster_faults.py, behind the faults marker."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from redis.asyncio import Redis
 
 from tandemq import SyncDistributor
+from tandemq.common.broker import Broker
 from tandemq.common.cluster import slot_of
 from tandemq.common.envelope import entry_id
-from tandemq.common.errors import BrokerUnavailable, NotReplicated
+from tandemq.common.errors import BrokerUnavailable, ConfigError, NotReplicated
 from tandemq.common.keys import Keys
 from tandemq.distributor import Distributor
 from tandemq.inspector import Inspector
 from tandemq.processor import Processor, TaskContext
-from tests.support import eventually
+from tests.support import eventually, subprocess_env
 from tests.topologies.cluster import Cluster, cluster_settings
 from tests.topologies.failover import run_failover
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def spread_queues(cluster: Cluster) -> list[str]:
@@ -241,3 +248,58 @@ async def test_a_send_to_a_cluster_that_is_down_is_broker_unavailable(
     with cluster.client(live) as r:
         r.config_set("cluster-allow-reads-when-down", "yes")  # to count
         assert r.llen(live_pending) == 2  # the two sends before; nothing of the refused ones
+
+
+async def test_redis_url_naming_one_cluster_node_is_refused_with_the_fix(
+    steady_cluster: Cluster,
+) -> None:
+    """A plain client on one node of a cluster works only for the keys of that node's slots
+    (a send to another queue met "MOVED ..."). Every side refuses it at start instead, naming
+    TANDEMQ_CLUSTER_NODES: both Distributors, the Inspector, the CLI and the daemon."""
+    url = steady_cluster.primaries[0].url
+    with pytest.raises(ConfigError, match="TANDEMQ_CLUSTER_NODES"):
+        async with Distributor(redis_url=url, prefix="node"):
+            pass
+    with (
+        pytest.raises(ConfigError, match="TANDEMQ_CLUSTER_NODES"),
+        SyncDistributor(redis_url=url, prefix="node"),
+    ):
+        pass
+    with pytest.raises(ConfigError, match="TANDEMQ_CLUSTER_NODES"):
+        async with Inspector(redis_url=url, prefix="node"):
+            pass
+    for command in (["queues"], ["tests.apps:ledger"]):  # the CLI, the daemon
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tandemq", *command],
+            cwd=ROOT,
+            env=subprocess_env(REDIS_URL=url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "TANDEMQ_CLUSTER_NODES" in done.stderr
+
+
+async def test_a_redirection_met_by_a_plain_client_names_the_fix(steady_cluster: Cluster) -> None:
+    """Past the start-up check: a MOVED reply to a plain client, to a command or a script
+    call, is a ConfigError that says what to set, not "Redis refused the command: MOVED"."""
+    node = steady_cluster.primaries[0]
+    keys = Keys("node")  # node:queues hashes to the third primary's slots
+    queue = next(
+        q for q in (f"q{i}" for i in range(100))
+        if steady_cluster.primary_of(keys.queue(q).pending).port != node.port
+    )  # fmt: skip
+    client = Redis.from_url(node.url)
+    broker = Broker(client, keys)
+    try:
+        await broker.load_scripts()
+        with pytest.raises(ConfigError, match=r"TANDEMQ_CLUSTER_NODES.*redirected"):
+            await broker.register_queues([queue])
+        with pytest.raises(ConfigError, match=r"TANDEMQ_CLUSTER_NODES.*redirected"):
+            await broker.cancel(queue, "some-task")  # a script call
+    finally:
+        await broker.aclose()
+        await client.aclose()
