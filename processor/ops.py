@@ -104,8 +104,3 @@ def queue_snapshots(
         ]
 
     return read
-
-
-def ops_for(settings: Settings) -> Ops | None:
-    """The Ops of a processor, or None when TANDEMQ_METRICS_PORT is not set."""
-    return Ops(settings) if settings.metrics_port is not None else None
