@@ -8,9 +8,10 @@ which must touch one Cluster slot only."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from .calls import ScriptCalls
 from .clock import now_ms
@@ -20,6 +21,8 @@ from .keys import Keys
 from .preflight import policy_from_info
 from .task_hash import text
 from .transport import Call, Transport
+
+ScanAt = tuple[int, int]  # where a SCAN pass is: the primary (0 on one server), its cursor
 
 
 class Indexes(ScriptCalls):
@@ -81,17 +84,36 @@ class Indexes(ScriptCalls):
         async with self.transport.guard():
             await self.redis.zremrangebyscore(self.keys.leased, "-inf", f"({before}")
 
-    async def scan_tasks(self, cursor: int, count: int) -> tuple[int, dict[str, list[str]]]:
-        """One SCAN step over this prefix's task hashes: (next cursor, ids per queue).
-        Cost is bounded by ``count`` whatever the number of keys."""
-        async with self.transport.guard():
-            cursor, found = await self.redis.scan(cursor, match=self.keys.task_pattern, count=count)
+    async def scan_tasks(self, at: ScanAt, count: int) -> tuple[ScanAt, dict[str, list[str]]]:
+        """One SCAN step over this prefix's task hashes: (where the next step starts, ids per
+        queue). Cost is bounded by ``count`` whatever the number of keys. On a cluster the
+        steps go over one primary after another (``at``: which primary, its SCAN cursor)."""
+        node, cursor = at
+        if is_cluster(self.redis):  # a cluster's SCAN answers one cursor per node
+            primaries = cast(RedisCluster, self.redis).get_primaries()
+            target = primaries[node % len(primaries)]
+            async with self.transport.guard():
+                reply = await self.redis.scan(
+                    cursor, match=self.keys.task_pattern, count=count, target_nodes=target
+                )
+            found = reply[1]
+            cursor = int(cast(dict[str, int], reply[0])[target.name])
+            at = (node if cursor else (node + 1) % len(primaries), cursor)
+        else:
+            async with self.transport.guard():
+                cursor, found = await self.redis.scan(
+                    cursor, match=self.keys.task_pattern, count=count
+                )
+            at = (0, int(cursor))
+        return at, self._tasks_by_queue(found)
+
+    def _tasks_by_queue(self, keys: Sequence[Any]) -> dict[str, list[str]]:
         by_queue: dict[str, list[str]] = {}
-        for key in found:
+        for key in keys:
             parsed = self.keys.parse_task_key(text(key))
             if parsed is not None:
                 by_queue.setdefault(parsed[0], []).append(parsed[1])
-        return int(cursor), by_queue
+        return by_queue
 
     async def return_orphans(self, candidates: dict[str, list[str]]) -> list[tuple[str, str]]:
         """Give back to pending the candidates that are active without a lease (orphans.lua);

@@ -12,6 +12,7 @@ the test database's few hundred: one step). That is the bound on how long an orp
 from __future__ import annotations
 
 from tandemq.common.broker import Broker
+from tandemq.common.indexes import ScanAt
 from tandemq.common.logging import get_logger
 
 SCAN_COUNT = 1000  # keys examined per step
@@ -22,11 +23,11 @@ class Orphans:
     def __init__(self, broker: Broker, queues: list[str]) -> None:
         self._broker = broker
         self._queues = set(queues)
-        self._cursor = 0
+        self._at: ScanAt = (0, 0)
         self._log = get_logger(__name__, component="orphans")
 
     async def step(self) -> float:
-        self._cursor, found = await self._broker.scan_tasks(self._cursor, SCAN_COUNT)
+        self._at, found = await self._broker.scan_tasks(self._at, SCAN_COUNT)
         ours = {q: ids for q, ids in found.items() if q in self._queues}
         if ours:
             for queue, task_id in await self._broker.return_orphans(ours):

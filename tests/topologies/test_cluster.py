@@ -25,9 +25,11 @@ from tandemq.common.cluster import slot_of
 from tandemq.common.envelope import entry_id
 from tandemq.common.errors import BrokerUnavailable, ConfigError, NotReplicated
 from tandemq.common.keys import Keys
+from tandemq.common.task import Field
 from tandemq.distributor import Distributor
 from tandemq.inspector import Inspector
 from tandemq.processor import Processor, TaskContext
+from tandemq.processor.orphans import Orphans
 from tests.support import eventually, subprocess_env
 from tests.topologies.cluster import Cluster, cluster_settings
 from tests.topologies.failover import run_failover
@@ -303,3 +305,26 @@ async def test_a_redirection_met_by_a_plain_client_names_the_fix(steady_cluster:
     finally:
         await broker.aclose()
         await client.aclose()
+
+
+async def test_orphans_are_found_on_every_shard(steady_cluster: Cluster) -> None:
+    """The orphans pass SCANs one primary after another: a cluster client's SCAN answers a
+    cursor per node, which the pass took for one cursor (a TypeError every step, so orphans
+    on a cluster were never returned)."""
+    s = cluster_settings(steady_cluster)
+    queues = spread_queues(steady_cluster)
+    async with Distributor(settings=s) as distributor:
+        redis, keys = distributor.redis, Keys(s.prefix)
+        for q in queues:  # a caller's id: written as a task hash
+            await distributor.send(Job(n=1), queue=q, task_id=f"orphan-{q}")
+            qk = keys.queue(q)
+            await redis.lrem(qk.pending, 0, f"orphan-{q}")  # as a failover missing the lease
+            await redis.hset(qk.task(f"orphan-{q}"), mapping={Field.STATE: "active"})
+        orphans = Orphans(distributor._broker, queues)
+
+        async def returned() -> list[str]:
+            await orphans.step()
+            return [q for q in queues if await redis.lpos(keys.queue(q).pending, f"orphan-{q}")
+                    is not None]  # fmt: skip
+
+        await eventually(returned, lambda back: back == queues, timeout=30, every=0)
