@@ -40,7 +40,7 @@ async def test_queue_cap_limits_one_queue_and_leaves_the_rest_to_others(
         nonlocal done
         running[ctx.queue] += 1
         peak[ctx.queue] = max(peak[ctx.queue], running[ctx.queue])
-        if running["default"] == 8:
+        if running["default"] == 8 and running["emails"] == 2:  # in either order
             others_in.set()
         await release.wait()
         running[ctx.queue] -= 1
@@ -52,7 +52,6 @@ async def test_queue_cap_limits_one_queue_and_leaves_the_rest_to_others(
     await distributor.send_many([Slow(n=i) for i in range(10)], queue="default")
     async with p:
         await asyncio.wait_for(others_in.wait(), 10)  # the 8 slots emails cannot take
-        assert running["emails"] == 2
         release.set()
         await asyncio.wait_for(all_done.wait(), 20)
     assert peak["emails"] == 2
