@@ -4,6 +4,7 @@ TANDEMQ_TEST_REDIS_URL names one), and a key prefix of its own for every test, d
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from tandemq.common import errors
 from tandemq.common.broker import Broker
 from tandemq.common.keys import Keys
 from tandemq.common.settings import Settings
@@ -21,6 +23,23 @@ from tandemq.processor import Processor, RetryDelay
 from tests.support import RedisServer
 
 ProcessorFactory = Callable[..., Awaitable[Processor]]
+
+# A background component that fails with an error tandemq does not raise on purpose is a bug
+# it survives (processor/periodic.py logs it and backs off): no test may pass with one.
+_CRASH = re.compile(r"component\.failed.*error=(\w+)\(")
+_TANDEMQ_ERRORS = {name for name, value in vars(errors).items() if isinstance(value, type)}
+
+
+@pytest.fixture(autouse=True)
+def _no_component_crashed(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    yield
+    records = [*caplog.get_records("setup"), *caplog.get_records("call"), *caplog.records]
+    crashes = [
+        r.getMessage()
+        for r in records
+        if (found := _CRASH.search(r.getMessage())) and found[1] not in _TANDEMQ_ERRORS
+    ]
+    assert not crashes, f"a background component failed with a bug: {crashes[0][:500]}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
