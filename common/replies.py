@@ -67,7 +67,7 @@ def raised_error(exc: BaseException) -> TandemqError:
     if isinstance(exc, MovedError | AskError) or text.startswith(("MOVED ", "ASK ")):
         # a cluster client follows redirections (cluster_wire.py too): this one is not one
         return ConfigError(f"{NOT_A_CLUSTER_CLIENT} (Redis redirected a command: {text})")
-    if isinstance(exc, ClusterDownError | TryAgainError) or text.startswith(_CLUSTER_DOWN):
+    if cluster_refused(exc):
         return BrokerUnavailable(
             f"the Redis Cluster refused the command, so nothing was written: {text}; it serves"
             " again once the cluster does (a failover or a slot migration ending, or failed nodes back)"
@@ -75,6 +75,17 @@ def raised_error(exc: BaseException) -> TandemqError:
     if isinstance(exc, OutOfMemoryError):
         return RedisOutOfMemory(f"Redis is full (maxmemory reached): {text}")
     return RedisRefused(f"Redis refused the command: {text}")
+
+
+def cluster_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` is a cluster refusing a command it did not run: CLUSTERDOWN, TRYAGAIN,
+    or (with ``cluster-allow-reads-when-down``) a script's first write while it is down."""
+    text = str(exc)
+    return (
+        isinstance(exc, ClusterDownError | TryAgainError)
+        or text.startswith(_CLUSTER_DOWN)
+        or "while the cluster is down" in text
+    )
 
 
 def typed_reply(reply: object) -> object:

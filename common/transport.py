@@ -33,7 +33,7 @@ from .errors import (
     ScriptError,
     TandemqError,
 )
-from .replies import StreamStopped, lost_redis, raised_error, unavailable
+from .replies import StreamStopped, cluster_refused, lost_redis, raised_error, unavailable
 from .scripts import CHECK_ON_RESEND, SCRIPTS, Script
 from .wire import Subscription, Wire, WireDown, WireLost, pack
 
@@ -428,18 +428,12 @@ def _typed(error: ResponseError, script: Script) -> Exception:
         )
         refused.__cause__ = error
         return refused
-    if "while the cluster is down" in text:  # its first write refused: nothing written
-        down = BrokerUnavailable(
-            f"the Redis Cluster is down, so nothing was written: {text}; it serves again once"
-            " every slot has a primary (a failover ending, or failed nodes back)"
-        )
-        down.__cause__ = error
-        return down
     if "can't run this command" in text:  # an ACL denial inside a script (Redis 7.0)
         return _denied_in_script(error, script)
-    if "user_script:" not in text or "NOPERM" in text:
-        # not a script's runtime error (READONLY, WRONGTYPE from a plain command), or an ACL
-        # denial inside one: as a TandemqError that names what Redis said
+    if "user_script:" not in text or "NOPERM" in text or cluster_refused(error):
+        # not a script's runtime error (READONLY, WRONGTYPE from a plain command), an ACL
+        # denial inside one, or a cluster that refused its first write: as a TandemqError
+        # that names what Redis said
         typed = raised_error(error)
         typed.__cause__ = error
         return typed
