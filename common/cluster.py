@@ -39,6 +39,7 @@ __all__ = [
     "cluster_unreachable",
     "every_primary",
     "is_cluster",
+    "node_of",
     "slot_of",
     "sync_cluster_client",
 ]
@@ -70,6 +71,15 @@ def every_primary(redis: object) -> dict[str, Any]:
     """The keywords that send a command to every primary of a cluster (none otherwise): for
     what each node answers for itself, such as INFO."""
     return {"target_nodes": SyncRedisCluster.PRIMARIES} if is_cluster(redis) else {}
+
+
+def node_of(redis: object, key: str) -> dict[str, Any]:
+    """The keywords that send a command to the primary of ``key``'s slot on a cluster (none
+    otherwise), chosen from the slot map alone: left to redis-py, a command whose keys it
+    cannot see (EVALSHA, SCAN) costs a round trip to ask, or goes to every primary."""
+    if not is_cluster(redis):
+        return {}
+    return {"target_nodes": cast(SyncRedisCluster, redis).get_node_from_key(key)}  # type: ignore[no-untyped-call]
 
 
 def cluster_unreachable(exc: BaseException) -> bool:

@@ -12,18 +12,15 @@ the ``p:due`` mark to its own), and scripts are loaded on every primary.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from redis import Redis
-from redis.cluster import RedisCluster
 from redis.exceptions import (
     AuthenticationError,
     NoScriptError,
     ResponseError,
     SlotNotCoveredError,
 )
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .calls import (
     CANCEL_MISSING,
@@ -34,7 +31,7 @@ from .calls import (
     tombstone_info,
 )
 from .clock import now_ms
-from .cluster import every_primary, is_cluster
+from .cluster import every_primary, is_cluster, node_of
 from .envelope import info as envelope_info
 from .envelope import may_be_enveloped
 from .errors import OutcomeUnknown, TandemqError
@@ -50,8 +47,6 @@ from .transport import _typed as typed_error
 
 Command = tuple[str, list[str | int]]  # a plain command, after the key it is routed by
 _PIPELINE = 10  # enqueue_many script calls per round trip, as the async broker
-# SlotNotCoveredError: no node known for a key's slot (a cluster mid-failover)
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, SlotNotCoveredError)
 
 
 class SyncBroker(ScriptCalls):
@@ -85,7 +80,7 @@ class SyncBroker(ScriptCalls):
         except (AuthenticationError, ResponseError) as exc:  # refused login, ACL, OOM, bad db
             raise raised_error(exc) from exc
         except Exception as exc:
-            if not (lost_redis(exc) or isinstance(exc, SlotNotCoveredError)):
+            if not _lost(exc):
                 raise
             raise unavailable(exc, self.timeout) from exc
 
@@ -133,7 +128,7 @@ class SyncBroker(ScriptCalls):
             pipe.execute_command(*plain, **self._route([key]))  # type: ignore[no-untyped-call]
         results = pipe.execute(raise_on_error=False)
         # a cluster pipeline puts a node's connection failure in its calls' places
-        lost = next((r for r in results if isinstance(r, _UNAVAILABLE)), None)
+        lost = next((r for r in results if isinstance(r, Exception) and _lost(r)), None)
         if lost is not None:
             raise lost
         return list(results)
@@ -149,14 +144,11 @@ class SyncBroker(ScriptCalls):
         return [(pending, command) for command in commands]
 
     def _route(self, keys: Sequence[str]) -> dict[str, Any]:
-        """On a cluster, the node of the call's first key: routed by the slot map alone.
-        Left to redis-py, it asks the first primary ``COMMAND GETKEYS`` for every EVALSHA (a
-        second round trip, to a node that may not be the call's). A call redirected (MOVED)
-        or failed is sent again without it, routed by redis-py."""
-        if not keys or not is_cluster(self.redis):
-            return {}
-        cluster = cast(RedisCluster, self.redis)
-        return {"target_nodes": cluster.get_node_from_key(keys[0])}  # type: ignore[no-untyped-call]
+        """On a cluster, the node of the call's first key (``node_of``). Left to redis-py, it
+        asks the first primary ``COMMAND GETKEYS`` for every EVALSHA (a second round trip, to
+        a node that may not be the call's). A call redirected (MOVED) or failed is sent again
+        without it, routed by redis-py."""
+        return node_of(self.redis, keys[0]) if keys else {}
 
     def _call(self, call: Call) -> Any:
         return self._call_many([call])[0]
@@ -283,6 +275,11 @@ class SyncBroker(ScriptCalls):
         if got == CANCEL_MISSING and self._pinned(queue, task_id):
             got = int(self._call(self._cancel_call(queue, task_id, now_ms())))
         return CANCEL_REPLIES[got]
+
+
+def _lost(exc: BaseException) -> bool:
+    """``lost_redis``, or no node known for a key's slot (a cluster mid-failover)."""
+    return lost_redis(exc) or isinstance(exc, SlotNotCoveredError)
 
 
 def _first_error(replies: list[Any]) -> Exception:

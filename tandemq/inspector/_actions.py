@@ -10,12 +10,9 @@ that keep arriving (a failing task coming back to retry) cannot keep one going f
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
-
-from redis.asyncio.cluster import RedisCluster
 
 from tandemq.common.clock import now_ms
-from tandemq.common.cluster import is_cluster
+from tandemq.common.cluster import node_of
 from tandemq.common.errors import InvalidRequest, QueueNotEmpty, TaskNotFound, TaskStateError
 from tandemq.common.task import TaskState
 
@@ -143,21 +140,16 @@ async def _sweep(store: Store, queue: str) -> None:
     base = store.keys.queue(queue).base
     pattern = _glob_escape(base) + ":*"
     batch: list[str] = []
-    async for key in store.redis.scan_iter(match=pattern, count=_SCAN_COUNT, **_home(store, base)):
+    # on a cluster, only the primary of the queue's slot: every key under its tag lives there
+    async for key in store.redis.scan_iter(
+        match=pattern, count=_SCAN_COUNT, **node_of(store.redis, base)
+    ):
         batch.append(text(key))
         if len(batch) >= _SCAN_COUNT:
             await store.redis.unlink(*batch)
             batch = []
     if batch:
         await store.redis.unlink(*batch)
-
-
-def _home(store: Store, key: str) -> dict[str, Any]:
-    """On a cluster, SCAN's target: the one primary of ``key``'s slot, where every key under
-    the queue's tag lives (redis-py would scan every primary's whole keyspace)."""
-    if not is_cluster(store.redis):
-        return {}
-    return {"target_nodes": cast(RedisCluster, store.redis).get_node_from_key(key)}
 
 
 def _glob_escape(value: str) -> str:
