@@ -7,7 +7,7 @@ which must touch one Cluster slot only."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -18,7 +18,6 @@ from .clock import now_ms
 from .cluster import every_primary, is_cluster
 from .errors import RedisPermissionDenied
 from .keys import Keys
-from .preflight import policy_from_info
 from .task_hash import text
 from .transport import Call, Transport
 
@@ -127,20 +126,12 @@ class Indexes(ScriptCalls):
         results = await self._call_many(calls) if calls else []
         return [(q, text(i)) for q, ids in zip(queues, results, strict=True) for i in ids]
 
-    async def memory_policy(self) -> str | None:
-        """Redis' maxmemory-policy, from INFO memory (None when it does not say); on a
-        cluster, every primary's."""
+    async def server_info(self) -> Mapping[Any, Any]:
+        """INFO's default sections, memory and cluster among them, read by the start-up checks
+        (common/preflight.py); on a cluster, every primary's, by node."""
         async with self.transport.guard():
-            info = await self.redis.info("memory", **every_primary(self.redis))
-        return policy_from_info(info)
-
-    async def on_cluster_node(self) -> bool:
-        """Whether this client of one server talks to a Redis Cluster node (INFO cluster)."""
-        if is_cluster(self.redis):
-            return False
-        async with self.transport.guard():
-            info = await self.redis.info("cluster")
-        return str(info.get("cluster_enabled", 0)) == "1"
+            info: Mapping[Any, Any] = await self.redis.info(**every_primary(self.redis))
+        return info
 
     async def probe_channel(self) -> None:
         """PUBLISH an empty wake-up (ignored by listeners): a user whose ACL lacks the channel

@@ -46,29 +46,34 @@ def eviction_problem(policy: str | None, allow: bool) -> tuple[str | None, str |
 
 
 async def check_redis(broker: Broker, allow_eviction: bool) -> None:
-    """Raise ConfigError when Redis may evict tasks (unless allowed), or when REDIS_URL
-    names one node of a Redis Cluster; log a warning for policies that evict only TTL'd
-    keys. A Redis that refuses INFO is not checked (warned)."""
+    """Raise ConfigError when REDIS_URL names one node of a Redis Cluster, or when Redis may
+    evict tasks (unless allowed); log a warning for policies that evict only TTL'd keys.
+    One INFO (``server_info``); a Redis that refuses it is not checked (warned)."""
     try:
-        if await broker.on_cluster_node():
-            raise ConfigError(NOT_A_CLUSTER_CLIENT)
-        policy = await broker.memory_policy()
+        info = await broker.server_info()
     except RedisPermissionDenied as exc:
         _unchecked(exc)
         return
-    enforce_policy(policy, allow_eviction)
+    refuse_cluster_node(info)
+    enforce_policy(policy_from_info(info), allow_eviction)
 
 
 def check_redis_sync(broker: SyncBroker, allow_eviction: bool) -> None:
     """``check_redis`` for SyncDistributor, on the synchronous client."""
     try:
-        if broker.on_cluster_node():
-            raise ConfigError(NOT_A_CLUSTER_CLIENT)
-        policy = broker.memory_policy()
+        info = broker.server_info()
     except RedisPermissionDenied as exc:
         _unchecked(exc)
         return
-    enforce_policy(policy, allow_eviction)
+    refuse_cluster_node(info)
+    enforce_policy(policy_from_info(info), allow_eviction)
+
+
+def refuse_cluster_node(info: Mapping[Any, Any]) -> None:
+    """ConfigError when a client of one server talks to a Redis Cluster node (its INFO says
+    ``cluster_enabled:1``; a cluster client's INFO is one reply per node, never that)."""
+    if str(info.get("cluster_enabled", 0)) == "1":
+        raise ConfigError(NOT_A_CLUSTER_CLIENT)
 
 
 def enforce_policy(policy: str | None, allow_eviction: bool) -> None:

@@ -11,7 +11,7 @@ the ``p:due`` mark to its own), and scripts are loaded on every primary.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis import Redis
@@ -36,7 +36,6 @@ from .envelope import info as envelope_info
 from .envelope import may_be_enveloped
 from .errors import OutcomeUnknown, TandemqError
 from .keys import Keys
-from .preflight import policy_from_info
 from .replication import Confirm, check_confirmed, replication_commands
 from .replies import StreamStopped, incomplete_send, lost_redis, raised_error, unavailable
 from .scripts import SCRIPTS
@@ -213,18 +212,10 @@ class SyncBroker(ScriptCalls):
         # (a mark call answers a count)
         return [text(c) for conflicts in replies if isinstance(conflicts, list) for c in conflicts]
 
-    def memory_policy(self) -> str | None:
-        """Redis' maxmemory-policy, from INFO memory (see common/preflight.py); on a cluster,
-        every primary's."""
-        info = self._guard(lambda: self.redis.info("memory", **every_primary(self.redis)))
-        return policy_from_info(info)
-
-    def on_cluster_node(self) -> bool:
-        """As Broker.on_cluster_node."""
-        if is_cluster(self.redis):
-            return False
-        info = self._guard(self.redis.info, "cluster")
-        return str(info.get("cluster_enabled", 0)) == "1"
+    def server_info(self) -> Mapping[Any, Any]:
+        """As Broker.server_info."""
+        info: Mapping[Any, Any] = self._guard(lambda: self.redis.info(**every_primary(self.redis)))
+        return info
 
     def get(self, queue: str, task_id: str) -> TaskInfo | None:
         qk = self.keys.queue(queue)

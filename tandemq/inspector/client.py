@@ -17,10 +17,10 @@ from typing import Any, Self
 from redis.asyncio import Redis
 
 from tandemq.common.broker import Broker
-from tandemq.common.cluster import NOT_A_CLUSTER_CLIENT
 from tandemq.common.cron_registry import CronEntryInfo
-from tandemq.common.errors import BrokerUnavailable, ConfigError, InvalidRequest
+from tandemq.common.errors import BrokerUnavailable, InvalidRequest, RedisPermissionDenied
 from tandemq.common.keys import Keys
+from tandemq.common.preflight import refuse_cluster_node
 from tandemq.common.presence import ProcessorInfo
 from tandemq.common.replies import lost_redis
 from tandemq.common.settings import Settings
@@ -65,8 +65,9 @@ class Inspector:
     async def __aenter__(self) -> Self:
         try:
             await self._store.broker.load_scripts()
-            if await self._store.broker.on_cluster_node():  # it would see one shard's keys
-                raise ConfigError(NOT_A_CLUSTER_CLIENT)
+            # on one cluster node it would see one shard's keys; no +info: not checked
+            with contextlib.suppress(RedisPermissionDenied):
+                refuse_cluster_node(await self._store.broker.server_info())
         except BaseException:
             await self.aclose()  # no __aexit__ follows a failed __aenter__
             raise

@@ -15,10 +15,12 @@ import pytest
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from tandemq import SyncDistributor
 from tandemq.common.errors import RedisPermissionDenied
 from tandemq.common.settings import Settings
 from tandemq.common.task import TaskState
 from tandemq.distributor import Distributor
+from tandemq.inspector import Inspector
 from tandemq.processor import Processor, TaskContext
 from tests.topologies.roundtrip import Ping, round_trip
 
@@ -117,6 +119,20 @@ async def test_distributor_without_script_load_fails_at_start(
     with pytest.raises(RedisPermissionDenied, match=re.escape("script|load")):
         async with Distributor(redis_url=url, prefix=prefix):
             pass
+
+
+async def test_without_info_the_checks_are_skipped_not_fatal(
+    make_user: object, prefix: str
+) -> None:
+    """INFO feeds the start-up checks (eviction policy, a cluster node given as one server):
+    a user without it is warned by the distributors, and the Inspector opens all the same."""
+    url = await make_user(prefix, without="info")  # type: ignore[operator]
+    async with Distributor(redis_url=url, prefix=prefix) as distributor:
+        await distributor.send(Ping(n=1), queue="q")
+    with SyncDistributor(redis_url=url, prefix=prefix) as sync:
+        sync.send(Ping(n=2), queue="q")
+    async with Inspector(redis_url=url, prefix=prefix):  # (its reads need +@read: REDIS.md)
+        pass
 
 
 @pytest.mark.parametrize("command", ["evalsha", "publish", "lpush", "hset"])
