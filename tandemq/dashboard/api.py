@@ -18,7 +18,7 @@ from starlette.routing import Route
 from tandemq.common.task import TaskState
 from tandemq.inspector import Action, queues_payload
 
-from .app_state import state_of
+from .app_state import state_of, task_of
 from .security import CSRF_HEADER, Refused, cross_site_reason
 
 MAX_LIMIT = 500
@@ -122,12 +122,7 @@ async def list_tasks(request: Request) -> JSONResponse:
 
 
 async def show_task(request: Request) -> JSONResponse:
-    state = state_of(request)
-    # Pinned unless read-only: the page refreshes every 2 s, and a read-only dashboard may
-    # run as a Redis user that can only read.
-    task = await state.inspector.get_task(
-        request.path_params["queue"], request.path_params["task_id"], pin=not state.read_only
-    )
+    task = await task_of(request)
     return _json(task)
 
 

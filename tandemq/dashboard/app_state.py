@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from tandemq.inspector import Inspector
+from tandemq.inspector import Inspector, TaskDetail
 
 from .security import Csrf
 
@@ -37,3 +37,13 @@ def root_of(request: Request) -> str:
 def state_of(request: Request) -> DashboardState:
     found: DashboardState = request.app.state.dashboard
     return found
+
+
+async def task_of(request: Request) -> TaskDetail:
+    """The task the path names (``queue``, ``task_id``), for its page and its API.
+
+    Pinned unless read-only: the page refreshes every 2 s, and a read-only dashboard may run
+    as a Redis user that can only read."""
+    state = state_of(request)
+    queue, task_id = request.path_params["queue"], request.path_params["task_id"]
+    return await state.inspector.get_task(queue, task_id, pin=not state.read_only)

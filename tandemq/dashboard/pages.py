@@ -24,7 +24,7 @@ from tandemq.inspector import QueueHistory, schedule_and_tz
 
 from . import charts
 from .api import int_param, state_param
-from .app_state import root_of, state_of
+from .app_state import root_of, state_of, task_of
 
 PAGE_SIZE = 25
 STATES = [s.value for s in TaskState]
@@ -136,12 +136,7 @@ async def task_list(request: Request) -> Response:
 
 
 async def task_page(request: Request) -> Response:
-    state = state_of(request)
-    # Pinned unless read-only: the page refreshes every 2 s, and a read-only dashboard may
-    # run as a Redis user that can only read.
-    task = await state.inspector.get_task(
-        request.path_params["queue"], request.path_params["task_id"], pin=not state.read_only
-    )
+    task = await task_of(request)
     return render(request, "task.html", task=task, payload=_pretty(task.payload))
 
 
