@@ -32,6 +32,17 @@ def _pending(url: str, prefix: str) -> int:
         client.close()
 
 
+def _two_connections(url: str, prefix: str) -> Settings:
+    """A pool of two connections, and a short wait for one (the connect timeout)."""
+    return Settings.load(
+        env=False,
+        redis_url=url,
+        prefix=prefix,
+        redis_pool_size=2,
+        redis_connect_timeout_seconds=0.2,
+    )
+
+
 def test_threads_beyond_the_pool_size_wait_for_a_connection(single_redis: str, prefix: str) -> None:
     settings = Settings.load(env=False, redis_url=single_redis, prefix=prefix, redis_pool_size=2)
     with SyncDistributor(settings=settings) as distributor:
@@ -48,13 +59,7 @@ def test_threads_beyond_the_pool_size_wait_for_a_connection(single_redis: str, p
 
 
 def test_a_send_that_gets_no_connection_was_not_sent(single_redis: str, prefix: str) -> None:
-    settings = Settings.load(
-        env=False,
-        redis_url=single_redis,
-        prefix=prefix,
-        redis_pool_size=2,
-        redis_connect_timeout_seconds=0.2,
-    )
+    settings = _two_connections(single_redis, prefix)
     with SyncDistributor(settings=settings) as distributor:
         pool = distributor.redis.connection_pool
         held = [pool.get_connection() for _ in range(2)]  # every connection busy
@@ -72,13 +77,7 @@ async def test_an_async_send_that_gets_no_connection_was_not_sent(
     single_redis: str, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TANDEMQ_WIRE", "off")  # sends take pool connections (TLS's path)
-    settings = Settings.load(
-        env=False,
-        redis_url=single_redis,
-        prefix=prefix,
-        redis_pool_size=2,
-        redis_connect_timeout_seconds=0.2,
-    )
+    settings = _two_connections(single_redis, prefix)
     async with Distributor(settings=settings) as distributor:
         pool = distributor.redis.connection_pool
         held = [await pool.get_connection() for _ in range(2)]

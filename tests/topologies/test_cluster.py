@@ -222,7 +222,7 @@ async def test_a_send_to_a_cluster_that_is_down_is_broker_unavailable(
     makes every node refuse writes: CLUSTERDOWN, or with ``cluster-allow-reads-when-down`` a
     script's first write. Nothing is written; both Distributors said RedisRefused or
     ScriptError (the async one once redis-py's retries ran out)."""
-    dead_queue, live_queue = spread_queues(cluster)[2], spread_queues(cluster)[0]
+    live_queue, _, dead_queue = spread_queues(cluster)
     s = cluster_settings(cluster, redis_timeout_seconds=10)  # past redis-py's own retries
     live_pending = Keys(s.prefix).queue(live_queue).pending
     live = cluster.primary_of(live_pending)
