@@ -251,8 +251,8 @@ async def prepare_redis(
     while True:
         try:
             await broker.load_scripts()
+            await check_redis(broker, settings.allow_eviction)  # before it writes anything
             await broker.register_queues(settings.queues)
-            await check_redis(broker, settings.allow_eviction)
             # One script call, as every component makes them: an ACL that refuses them
             # fails here, at start, naming the command, not in a loop of fetch.failed.
             await broker.forward(list(settings.queues)[:1])
